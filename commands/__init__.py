@@ -1,0 +1,1 @@
+"""CLI command groups; `cli.py` composes them into the `netpilot` app."""

@@ -1,0 +1,1 @@
+"""netpilot controller: topology model, intents, path computation, compiler, southbound, engine."""

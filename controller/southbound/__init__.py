@@ -1,0 +1,1 @@
+"""Southbound: installs desired device configs as network-wide transactions."""

@@ -1,0 +1,50 @@
+"""The southbound interface the engine talks to; NETCONF and in-memory backends implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from controller.desired import DeviceConfig
+
+
+@dataclass
+class DeviceResult:
+    """What happened on one device in a transaction (nornir-style: failures are recorded)."""
+
+    device: str
+    failed: bool = False
+    error: str | None = None
+    phase: str = ""
+
+
+@dataclass
+class TransactionResult:
+    """Outcome of one network-wide transaction: committed everywhere, or nowhere."""
+
+    revision: int
+    committed: bool
+    devices: dict[str, DeviceResult] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failed_devices(self) -> list[str]:
+        return sorted(name for name, res in self.devices.items() if res.failed)
+
+
+class Southbound(Protocol):
+    """Installs a revision on every device in `desired`, all or nothing."""
+
+    async def apply(
+        self,
+        revision: int,
+        desired: Mapping[str, DeviceConfig],
+        previous: Mapping[str, DeviceConfig],
+    ) -> TransactionResult: ...
+
+    async def running(self, device: str) -> DeviceConfig:
+        """The config netpilot manages as it is on the device now (for drift checks)."""
+        ...
+
+    async def close(self) -> None: ...

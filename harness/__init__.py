@@ -1,0 +1,1 @@
+"""Test harness: flow-level simulator, simulated NETCONF routers, scenarios."""

@@ -1,0 +1,1 @@
+"""Traffic forecasting and fault prediction (pure, fast on 2 cores)."""

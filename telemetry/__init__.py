@@ -1,0 +1,1 @@
+"""Telemetry: collectors, time series, Prometheus exporter."""
