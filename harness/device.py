@@ -72,6 +72,7 @@ class Faults:
     refuse_connections: bool = False
     delay_s: float = 0.0
     on_rpc: dict[str, str] = field(default_factory=dict)
+    restart_after_s: float | None = None  # after "die": reboot this much later (None: stay down)
 
 
 @dataclass
@@ -120,6 +121,7 @@ class SimRouter:
         self._ids = itertools.count(1)
         self._server: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -158,6 +160,18 @@ class SimRouter:
 
     async def revive(self) -> None:
         await self.start()
+
+    def crash(self) -> None:
+        """Die now (from inside a session), and reboot after `faults.restart_after_s` if set."""
+        task = asyncio.get_running_loop().create_task(self._crash(self.faults.restart_after_s))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _crash(self, restart_after_s: float | None) -> None:
+        await self.die()
+        if restart_after_s is not None:
+            await asyncio.sleep(restart_after_s)
+            await self.revive()
 
     # -- views for tests and the CLI -------------------------------------------------------------
     def running_config(self) -> DeviceConfig:
@@ -432,7 +446,7 @@ class NetconfSession:
     async def _fault(self, fault: str) -> None:
         if fault == "die":
             self.closing = True
-            await self.router.die()
+            self.router.crash()
         else:
             self._abort()
 

@@ -17,6 +17,7 @@ anything is sent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -149,7 +150,7 @@ class NetconfSouthbound:
             return TransactionResult(revision, False, devices)
         opts = self.options
         if full_replace:
-            opts = TransactionOptions(opts.confirm_timeout_s, opts.confirm_attempts, True)
+            opts = dataclasses.replace(opts, full_replace=True)
         plans = make_plans(self.sessions, dict(desired), dict(previous), opts)
         result = run_transaction(revision, plans, self.pool, options=opts, hooks=self.hooks)
         self.log.info(

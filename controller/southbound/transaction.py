@@ -28,7 +28,7 @@ from typing import Any, TypeAlias
 
 from controller.desired import DeviceConfig
 from controller.southbound.base import DeviceResult, TransactionResult
-from controller.southbound.errors import DeviceError
+from controller.southbound.errors import ConnectError, DeviceError
 from controller.southbound.render import canonical, render_edit
 from controller.southbound.session import DeviceSession
 
@@ -66,6 +66,7 @@ class TransactionOptions:
     confirm_timeout_s: int = 60
     confirm_attempts: int = 3
     full_replace: bool = False
+    unknown_margin_s: float = 2.0
 
 
 def _parallel(pool: Executor, plans: Iterable[Plan], step: Callable[[Plan], None]) -> None:
@@ -172,29 +173,48 @@ def make_cancel(persist: str) -> Callable[[Plan], None]:
 
 def make_confirm(options: TransactionOptions, persist: str) -> Callable[[Plan], None]:
     def confirm(plan: Plan) -> None:
-        s = plan.session
         plan.result.phase = "confirm"
         if not plan.candidate:
             plan.confirmed = True
             return
-        last: DeviceError | None = None
-        lost = False
-        for _ in range(options.confirm_attempts):
-            try:
-                s.rpc("confirm commit", lambda m: m.commit(persist_id=persist))
-                plan.confirmed = True
-                return
-            except DeviceError as error:
-                last = error
-                lost = lost or "session lost" in error.reason
-        # a lost reply may hide a confirm that happened: then the device runs the new config
-        # and has nothing pending (the retries were refused)
-        if lost and _runs(s, plan.desired):
-            plan.confirmed = True
-            return
-        raise last or DeviceError(s.name, "confirm commit", "failed")
+        _confirm(plan, options, persist)
+        plan.confirmed = True
 
     return confirm
+
+
+def _confirm(plan: Plan, options: TransactionOptions, persist: str) -> None:
+    """Send the confirming commit until it is known to have happened, or known not to.
+
+    A lost session hides the outcome: then retry on a new session until the device answers.
+    A refused retry after a lost session means nothing is pending any more: the device either
+    confirmed (it runs the new config) or rolled back. After the confirm timeout (plus a margin)
+    an unreachable device is reported as failed with an unknown outcome.
+    """
+    s = plan.session
+    deadline = time.monotonic() + options.confirm_timeout_s + options.unknown_margin_s
+    lost = False
+    refused = 0
+    while True:
+        try:
+            s.rpc("confirm commit", lambda m: m.commit(persist_id=persist))
+            return
+        except DeviceError as error:
+            if isinstance(error, ConnectError) or "session lost" in error.reason:
+                lost = True
+                if time.monotonic() > deadline:
+                    raise DeviceError(
+                        s.name, "confirm commit", f"outcome unknown: {error.reason}"
+                    ) from None
+                s.sleep(0.05)
+                continue
+            if lost:
+                if _runs(s, plan.desired):
+                    return
+                raise
+            refused += 1
+            if refused >= options.confirm_attempts:
+                raise
 
 
 def _runs(session: DeviceSession, desired: DeviceConfig) -> bool:
