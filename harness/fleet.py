@@ -80,12 +80,20 @@ class Fleet:
                 "port": router.port,
                 "username": router.username,
                 "key_file": str(self.key_file),
-                "host_key": router.host_key.export_public_key("openssh").decode().split()[0]
-                + " "
-                + router.host_key.export_public_key("openssh").decode().split()[1],
+                "host_key": " ".join(
+                    router.host_key.export_public_key("openssh").decode().split()[:2]
+                ),
             }
             devices.append(entry)
         return {"devices": devices}
+
+    def known_hosts(self) -> str:
+        """OpenSSH known_hosts lines (`[host]:port key`) for every router."""
+        lines = []
+        for router in self.routers.values():
+            key = router.host_key.export_public_key("openssh").decode().split()
+            lines.append(f"[{router.host}]:{router.port} {key[0]} {key[1]}")
+        return "\n".join(lines) + "\n"
 
     def write_inventory(self, path: Path) -> Path:
         path = Path(path)
