@@ -279,7 +279,7 @@ def _graft(out: Element, doc: etree._ElementTree, hit: Element, made: dict[str, 
     for node in chain[:-1]:
         where = doc.getpath(node)
         if where not in made:
-            shell = etree.SubElement(parent, node.tag)
+            shell = etree.SubElement(parent, node.tag, nsmap={None: etree.QName(node).namespace})
             for leaf in node:
                 if len(leaf) == 0 and etree.QName(leaf).localname in KEY_LEAVES and leaf is not hit:
                     shell.append(copy.deepcopy(leaf))

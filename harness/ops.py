@@ -115,9 +115,9 @@ def op_edit_config(session: NetconfSession, op: Element) -> None:
             type="protocol",
             info={"bad-element": "url"},
         )
-    default = (_child(op, "default-operation") or etree.Element("x")).text or "merge"
-    test = (_child(op, "test-option") or etree.Element("x")).text or "test-then-set"
-    on_error = (_child(op, "error-option") or etree.Element("x")).text or "stop-on-error"
+    default = _text(op, "default-operation") or "merge"
+    test = _text(op, "test-option") or "test-then-set"
+    on_error = _text(op, "error-option") or "stop-on-error"
     if default not in ("merge", "replace", "none"):
         raise RpcError(
             "invalid-value",
