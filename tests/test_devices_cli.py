@@ -70,7 +70,9 @@ def test_fleet_push_drift_repair(tmp_path: Path) -> None:
 
 def test_bad_inventory_is_one_clear_line(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
-    entry = "devices:\n  - {name: r1, host: 127.0.0.1, port: 99999, username: u, password: s3cr3t-pw"
+    entry = (
+        "devices:\n  - {name: r1, host: 127.0.0.1, port: 99999, username: u, password: s3cr3t-pw"
+    )
     for extra, message in (
         ("}", "device 'r1': no `host_key` and no top-level `known_hosts`"),
         (", host_key: 'ssh-ed25519 AAAA'}", "device 'r1': `port` is 99999"),
