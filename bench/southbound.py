@@ -43,10 +43,10 @@ def kdl_subset(n: int) -> Topology:
     order = list(nx.bfs_tree(graph.to_undirected(), doc["nodes"][0]["id"]))[:n]
     keep = set(order)
     nodes = [Node(f"kdl{v}", i + 1) for i, v in enumerate(order)]
-    links = []
-    for k, (u, v, data) in enumerate(graph.subgraph(keep).edges(data=True)):
-        links.append(Link(f"l{min(u, v)}-{max(u, v)}", f"kdl{u}", f"kdl{v}", data["capacity"], 1e-3))
-        del k
+    links = [
+        Link(f"l{min(u, v)}-{max(u, v)}", f"kdl{u}", f"kdl{v}", data["capacity"], 1e-3)
+        for u, v, data in graph.subgraph(keep).edges(data=True)
+    ]
     return Topology(f"kdl-{n}", nodes, links)
 
 
@@ -144,7 +144,7 @@ def main() -> None:
     if args.serve:
         serve(*args.serve)
         return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     results = [run(n, args.workers) for n in args.sizes]
     if args.json:
