@@ -30,22 +30,10 @@ JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 
 
 def load_topology(spec: str) -> Topology:
-    """`ring:N` (generated), else a topology name or file for topologies.loader.load."""
-    if spec.startswith("ring:"):
-        from harness.sample import ring
+    """A topology name, file or generator spec (see `netpilot topo`), e.g. bank-wan, ring:8."""
+    from topologies.loader import load
 
-        try:
-            return ring(int(spec.split(":", 1)[1]))
-        except ValueError:
-            raise UsageError(f"bad topology {spec!r}; write ring:N with N a number") from None
-    try:
-        from topologies.loader import load  # type: ignore[import-not-found]
-    except ImportError:
-        raise UsageError(
-            f"cannot load {spec!r}: topology loaders are not installed; use ring:N"
-        ) from None
-    topo: Topology = load(spec)
-    return topo
+    return load(spec)
 
 
 def _loopback(host: str) -> str:
@@ -59,7 +47,9 @@ def _loopback(host: str) -> str:
 
 @app.command("start")
 def start(  # noqa: PLR0917 (typer options)
-    topo: str = typer.Argument(..., help="Topology name/file, or ring:N."),
+    topo: str = typer.Argument(
+        ..., help="Topology: name, file or generator (bank-wan, geant, ring:8, ...)."
+    ),
     inventory: Path = INVENTORY,
     base_port: int = typer.Option(0, "--base-port", help="First port (0: any free ports)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to listen on."),
@@ -215,7 +205,7 @@ def push(  # noqa: PLR0917 (typer options)
     inventory: Path = INVENTORY,
     secrets: Path = SECRETS,
     sample: int = typer.Option(None, "--sample", help="Push generated sample revision N."),
-    topo: str = typer.Option(None, "--topo", help="Topology for --sample (name, file, ring:N)."),
+    topo: str = typer.Option(None, "--topo", help="Topology for --sample (as for start)."),
     confirm_timeout: int = typer.Option(60, "--confirm-timeout", help="Seconds."),
     json_out: bool = JSON,
 ) -> None:

@@ -89,7 +89,7 @@ def test_bad_inventory_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_start_refuses_a_non_loopback_address(tmp_path: Path) -> None:
     out = subprocess.run(
-        [*NETPILOT, "devices", "start", "ring:2", "--host", "192.0.2.1", "-i", str(tmp_path / "i")],
+        [*NETPILOT, "devices", "start", "ring:3", "--host", "192.0.2.1", "-i", str(tmp_path / "i")],
         capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert out.returncode == 2 and "loopback only" in out.stderr

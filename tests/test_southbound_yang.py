@@ -43,19 +43,11 @@ def test_pyang_tree_shows_policy_keyed_by_color_and_endpoint() -> None:
 
 
 def test_sample_configs_of_a_real_topology_validate(data: Path) -> None:
-    import json
+    from topologies.loader import load
 
-    from controller.topology import Link, Node, Topology
-
-    doc = json.loads((data / "geant" / "topology.json").read_text())
-    ids = {n["id"]: i + 1 for i, n in enumerate(doc["nodes"])}
-    nodes = [Node(f"n{n['id']}", ids[n["id"]]) for n in doc["nodes"]]
-    links = [
-        Link(f"l{k}", f"n{e['source']}", f"n{e['target']}", float(e.get("capacity", 1e9)), 1e-3)
-        for k, e in enumerate(doc["links"])
-    ]
+    geant = load(str(data / "geant" / "topology.json"))
     schema = Schema()
-    for cfg in sample_network(Topology("geant", nodes, links), 1).values():
+    for cfg in sample_network(geant, 1).values():
         schema.validate(_doc(cfg), cfg.device)
 
 
