@@ -314,3 +314,26 @@ def test_netconf_console2_hello_get_config_and_locked_edit(
     data = etree.fromstring(got.stdout.encode())
     assert data.findtext(f"{{{NP}}}qos/{{{NP}}}class/{{{NP}}}queue") == "5"
     assert [c.service_class for c in running(runner)["r1"].qos] == ["voice"]
+
+
+def test_host_keys_are_checked_pinned_or_known_hosts(
+    fleet: tuple[FleetThread, Path], clean: FleetThread, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    runner, directory = fleet
+    inventory = load_inventory(directory / "inventory.yaml")
+    r1, r2 = inventory.get("r1"), inventory.get("r2")
+    wrong = dataclasses.replace(r1, host_key=r2.host_key)
+    with pytest.raises(ConnectError, match=r"SSHUnknownHostError|host"):
+        DeviceSession(wrong, options=SessionOptions(connect_attempts=1)).manager()
+    unpinned = dataclasses.replace(r1, host_key=None)
+    with pytest.raises(ConnectError):  # no pin and no known_hosts entry: refused
+        DeviceSession(unpinned, options=SessionOptions(connect_attempts=1)).manager()
+    known = tmp_path / "known_hosts"
+    known.write_text(runner.fleet.known_hosts())
+    s = DeviceSession(unpinned, known_hosts=known)
+    try:
+        assert s.get_config("running") == DeviceConfig("r1")
+    finally:
+        s.close()

@@ -4,98 +4,49 @@ one, network-wide, never a mix (randomized fault injection against real NETCONF/
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from southbound_support import driver, running, same, start_fleet, wait_settled
+from southbound_support import driver, running, same, start_fleet
 
+from harness.chaos import run_trials
 from harness.fleet import FleetThread
 from harness.sample import ring, sample_network
 
 TRIALS = int(os.environ.get("NETPILOT_ATOMICITY_TRIALS", "200"))
-RPCS = ["lock", "discard-changes", "edit-config", "validate", "commit", "unlock", "cancel-commit"]
-ACTIONS = ["fail", "drop", "drop-after", "die", "die-after", "delay", "refuse+drop"]
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> FleetThread:
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
     directory = tmp_path_factory.mktemp("atomic")
     runner = start_fleet(["r1", "r2", "r3", "r4"], directory)
     yield runner
     runner.stop()
 
 
-def _inject(runner: FleetThread, rng: random.Random) -> str:
-    router = rng.choice(list(runner.fleet.routers.values()))
-    rpc, action = rng.choice(RPCS), rng.choice(ACTIONS)
-
-    def arm() -> None:
-        faults = router.faults
-        if action == "delay":
-            faults.delay_s = rng.choice([0.01, 0.05, 0.4])  # 0.4 s exceeds the RPC timeout
-        elif action == "refuse+drop":
-            faults.refuse_connections = True
-            faults.on_rpc[rpc] = "drop"
-        else:
-            faults.on_rpc[rpc] = action
-            faults.restart_after_s = rng.choice([0.05, 0.3])
-
-    runner.call(arm)
-    return f"{router.name}:{rpc}:{action}"
-
-
-def _heal(runner: FleetThread) -> None:
-    async def heal() -> None:
-        for router in runner.fleet.routers.values():
-            router.faults.on_rpc.clear()
-            router.faults.delay_s = 0.0
-            router.faults.refuse_connections = False
-            if not router.alive:
-                await router.revive()
-
-    runner.run(heal())
-
-
 def test_randomized_faults_leave_old_or_new_never_a_mix(fleet: FleetThread, tmp_path: Path) -> None:
-    topo = ring(4)
     sb = driver(fleet, tmp_path, confirm_timeout_s=1, rpc_timeout_s=0.3, margin_s=1.0)
-    rng = random.Random(20261121)
-    old = sample_network(topo, 0)
-    assert sb.apply_sync(0, old, {}).committed
-    outcomes = {"committed": 0, "aborted": 0}
     try:
-        for trial in range(1, TRIALS + 1):
-            new = sample_network(topo, trial)
-            fault = _inject(fleet, rng)
-            result = sb.apply_sync(trial, new, old)
-            # stop the fault before looking: refused connections must not block the rollback
-            fleet.call(lambda: [setattr(r.faults, "refuse_connections", False)
-                                for r in fleet.fleet.routers.values()])  # fmt: skip
-            wait_settled(fleet, timeout_s=5)
-            now = running(fleet)
-            if result.committed:
-                assert same(now, new), f"trial {trial} ({fault}) committed but not all new"
-                old = new
-                outcomes["committed"] += 1
-            else:
-                assert result.failed_devices, f"trial {trial}: aborted without a failed device"
-                assert same(now, old), f"trial {trial} ({fault}) aborted but not all old: {result}"
-                outcomes["aborted"] += 1
-            _heal(fleet)
+        trials = run_trials(fleet, sb, ring(4), TRIALS, seed=20261121)
     finally:
         sb.close_sync()
+    assert len(trials) == TRIALS
+    mixed = [t for t in trials if not t.consistent]
+    assert not mixed, f"mixed revisions after: {mixed[:3]}"
+    assert all(t.failed_devices for t in trials if not t.committed)
     # the faults must really bite: both outcomes happen many times
-    assert outcomes["committed"] > TRIALS // 10
-    assert outcomes["aborted"] > TRIALS // 10
+    assert sum(t.committed for t in trials) > TRIALS // 10
+    assert sum(not t.committed for t in trials) > TRIALS // 10
 
 
 CONTROLLER = r"""
 import sys, time
+from collections.abc import Iterator
 from pathlib import Path
 from controller.southbound.netconf import NetconfSouthbound
 from controller.southbound.transaction import TransactionHooks

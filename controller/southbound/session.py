@@ -122,11 +122,24 @@ class DeviceSession:
 
     # -- connection ---------------------------------------------------------------------------
     def _open(self) -> Any:
-        entry, creds = self.entry, self.entry.credentials
+        entry = self.entry
         handler = nc_manager.make_device_handler({"name": "default"})
         session = transport.SSHSession(handler)
         if entry.host_key is None and self.known_hosts is not None:
             session.load_known_hosts(str(self.known_hosts))
+        try:
+            self._connect(session)
+        except Exception:
+            if session.transport is not None:  # do not leak paramiko's transport thread
+                with contextlib.suppress(Exception):
+                    session.close()
+            raise
+        if self.options.fast_send:
+            _fast_send(session)
+        return nc_manager.Manager(session, handler, timeout=self.options.rpc_timeout_s)
+
+    def _connect(self, session: Any) -> None:
+        entry, creds = self.entry, self.entry.credentials
         session.connect(
             entry.host,
             entry.port,
@@ -140,9 +153,6 @@ class DeviceSession:
             hostkey_verify=True,
             hostkey_b64=entry.host_key.split()[1] if entry.host_key else None,
         )
-        if self.options.fast_send:
-            _fast_send(session)
-        return nc_manager.Manager(session, handler, timeout=self.options.rpc_timeout_s)
 
     def connect(self) -> Any:
         """Open the session, retrying with exponential backoff; raise ConnectError."""
