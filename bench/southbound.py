@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import statistics
@@ -149,6 +150,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())  # faults are counted
     if args.serve:
         serve(*args.serve)
         return

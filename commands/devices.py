@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import signal
 from pathlib import Path
 
@@ -104,7 +105,14 @@ async def _serve(
     await fleet.stop()
 
 
+def quiet_transport_logs() -> None:
+    """paramiko logs each refused or reset connection with a traceback on stderr (Python's
+    last-resort handler); the CLI reports those failures per device instead."""
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
 def _southbound(inventory: Path, secrets: Path | None) -> NetconfSouthbound:
+    quiet_transport_logs()
     return NetconfSouthbound(load_inventory(inventory, secrets), max_workers=64)
 
 
@@ -121,7 +129,8 @@ def list_devices(
     """
     sb = _southbound(inventory, secrets)
     try:
-        errors = sb.connect_all() if connect else {}
+        with console.status(f"connecting to {len(sb.sessions)} devices..."):
+            errors = sb.connect_all() if connect else {}
         rows = []
         for name, s in sb.sessions.items():
             caps = s.capabilities
@@ -225,6 +234,7 @@ def push(  # noqa: PLR0917 (typer options)
         revision, desired = read_revision(revision_file)
     else:
         raise UsageError("give a revision file or --sample N --topo TOPO")
+    quiet_transport_logs()
     sb = NetconfSouthbound.from_inventory(
         inventory, secrets=secrets, confirm_timeout_s=confirm_timeout
     )
@@ -268,13 +278,15 @@ def drift(
     revision, want = read_revision(expected or committed_record(inventory))
     sb = _southbound(inventory, secrets)
     try:
-        drifts = sb.drift(want)
+        with console.status(f"reading running config of {len(want)} devices..."):
+            drifts = sb.drift(want)
         bad = {d.device: d for d in drifts if d.drifted}
         summary = None
         if repair and bad:
             reachable = {n: d for n, d in bad.items() if d.actual is not None}
             actual = {n: d.actual for n, d in reachable.items() if d.actual is not None}
-            result = sb.apply_sync(revision, {n: want[n] for n in reachable}, actual)
+            with console.status(f"repairing {len(reachable)} devices..."):
+                result = sb.apply_sync(revision, {n: want[n] for n in reachable}, actual)
             summary = result_summary(result)
     finally:
         sb.close_sync()

@@ -20,7 +20,10 @@ from harness.fleet import FleetThread
 from harness.sample import sample_network
 
 RPCS = ("lock", "discard-changes", "edit-config", "validate", "commit", "unlock", "cancel-commit")
-ACTIONS = ("fail", "drop", "drop-after", "die", "die-after", "delay", "refuse+drop")
+ACTIONS = (
+    "fail", "drop", "drop-after", "die", "die-after", "delay", "refuse+drop", "refuse+drop-after",
+)  # fmt: skip
+REFUSE_FOR_S = 0.6  # shorter than confirm timeout + margin: the outcome can still be learnt
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,12 @@ def _arm(runner: FleetThread, rng: random.Random) -> str:
         faults = router.faults
         if action == "delay":
             faults.delay_s = rng.choice([0.01, 0.05, 0.4])  # 0.4 s exceeds a 0.3 s RPC timeout
-        elif action == "refuse+drop":
+        elif action == "refuse+drop":  # refused for good (lifted after the transaction)
             faults.refuse_connections = True
             faults.on_rpc[rpc] = "drop"
+        elif action == "refuse+drop-after":  # the RPC runs, its reply is lost, reconnects fail
+            faults.refuse_until = time.monotonic() + REFUSE_FOR_S
+            faults.on_rpc[rpc] = "drop-after"
         else:
             faults.on_rpc[rpc] = action
             faults.restart_after_s = rng.choice([0.05, 0.3])
@@ -58,6 +64,7 @@ def heal(runner: FleetThread) -> None:
             router.faults.on_rpc.clear()
             router.faults.delay_s = 0.0
             router.faults.refuse_connections = False
+            router.faults.refuse_until = 0.0
             if not router.alive:
                 await router.revive()
 

@@ -7,7 +7,8 @@ lock-denied, candidate, commit, confirmed-commit (timeout, persist, persist-id),
 discard-changes, validate (against the netpilot YANG module, with libyang), close-session,
 rpc-error replies per RFC 6241. Operational state comes from a `StateProvider`.
 
-Fault hooks (`router.faults`) for tests: refuse connections, delay every reply, and one-shot
+Fault hooks (`router.faults`) for tests: refuse connections (for good, or until a time), delay
+every reply, and one-shot
 actions on the next RPC of a given name: "fail" (rpc-error), "drop" (close the SSH connection
 instead of running it), "drop-after" (run it, then close without replying), "die" / "die-after"
 (the router stops: sessions cut, listener closed, an unconfirmed commit rolled back, as a reboot
@@ -20,6 +21,7 @@ import asyncio
 import copy
 import hmac
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +75,10 @@ class Faults:
     delay_s: float = 0.0
     on_rpc: dict[str, str] = field(default_factory=dict)
     restart_after_s: float | None = None  # after "die": reboot this much later (None: stay down)
+    refuse_until: float = 0.0  # time.monotonic() before which connections are refused
+
+    def refusing(self) -> bool:
+        return self.refuse_connections or time.monotonic() < self.refuse_until
 
 
 @dataclass
@@ -227,7 +233,7 @@ class _SSHServer(asyncssh.SSHServer):
         self.conn: asyncssh.SSHServerConnection | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        if self.router.faults.refuse_connections or not self.router.alive:
+        if self.router.faults.refusing() or not self.router.alive:
             conn.abort()
             return
         self.conn = conn
