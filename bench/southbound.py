@@ -150,7 +150,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    logging.getLogger("paramiko").addHandler(logging.NullHandler())  # faults are counted
+    for name in ("paramiko", "ncclient"):  # refused connections are counted, not printed
+        logging.getLogger(name).addHandler(logging.NullHandler())
     if args.serve:
         serve(*args.serve)
         return

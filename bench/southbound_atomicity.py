@@ -31,7 +31,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    logging.getLogger("paramiko").addHandler(logging.NullHandler())  # faults are counted
+    for name in ("paramiko", "ncclient"):  # refused connections are counted, not printed
+        logging.getLogger(name).addHandler(logging.NullHandler())
     topo = load("ring:4")
     directory = Path(tempfile.mkdtemp(prefix="np-chaos-"))
     with FleetThread(lambda: Fleet(sorted(topo.nodes), directory)) as runner:

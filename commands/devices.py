@@ -108,7 +108,8 @@ async def _serve(
 def quiet_transport_logs() -> None:
     """paramiko logs each refused or reset connection with a traceback on stderr (Python's
     last-resort handler); the CLI reports those failures per device instead."""
-    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    for name in ("paramiko", "ncclient"):  # ncclient routes paramiko's log to its own logger
+        logging.getLogger(name).addHandler(logging.NullHandler())
 
 
 def _southbound(inventory: Path, secrets: Path | None) -> NetconfSouthbound:

@@ -337,3 +337,21 @@ def test_host_keys_are_checked_pinned_or_known_hosts(
         assert s.get_config("running") == DeviceConfig("r1")
     finally:
         s.close()
+
+
+def test_failed_unlock_does_not_leave_a_stale_lock(
+    fleet: tuple[FleetThread, Path], clean: FleetThread, tmp_path: Path
+) -> None:
+    """Regression: an unlock that failed after a commit kept our lock; the next push was denied."""
+    runner, _ = fleet
+    sb = driver(runner, tmp_path)
+    r1, r2, r3 = (sample_network(TOPO, i) for i in (1, 2, 3))
+    try:
+        assert sb.apply_sync(1, r1, {}).committed
+        runner.call(lambda: runner.fleet.routers["r1"].faults.on_rpc.update({"unlock": "fail"}))
+        assert sb.apply_sync(2, r2, r1).committed  # the revision is in; only the unlock failed
+        result = sb.apply_sync(3, r3, r2)
+        assert result.committed, result
+        assert same(running(runner), r3)
+    finally:
+        sb.close_sync()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -124,12 +124,24 @@ def abort(plan: Plan) -> None:
     s = plan.session
     if not plan.locked or not s.connected:
         return
-    if plan.candidate:
-        s.rpc("discard-changes", lambda m: m.discard_changes())
-        s.rpc("unlock candidate", lambda m: m.unlock("candidate"))
-    else:
-        s.rpc("unlock running", lambda m: m.unlock("running"))
     plan.locked = False
+    with _released_on_failure(s):
+        if plan.candidate:
+            s.rpc("discard-changes", lambda m: m.discard_changes())
+            s.rpc("unlock candidate", lambda m: m.unlock("candidate"))
+        else:
+            s.rpc("unlock running", lambda m: m.unlock("running"))
+
+
+@contextlib.contextmanager
+def _released_on_failure(session: DeviceSession) -> Iterator[None]:
+    """If an unlock fails, close the session: the device then drops its locks (and a stale
+    lock of ours cannot block the next transaction)."""
+    try:
+        yield
+    except DeviceError:
+        session.drop()
+        raise
 
 
 def make_commit(options: TransactionOptions, persist: str) -> Callable[[Plan], None]:
@@ -250,8 +262,10 @@ def make_compensate(persist: str) -> Callable[[Plan], None]:
 def unlock(plan: Plan) -> None:
     s = plan.session
     if plan.locked and s.connected:
+        plan.locked = False
         target = "candidate" if plan.candidate else "running"
-        s.rpc(f"unlock {target}", lambda m: m.unlock(target))
+        with _released_on_failure(s):
+            s.rpc(f"unlock {target}", lambda m: m.unlock(target))
     plan.locked = False
 
 
