@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from commands.common import console, print_json
@@ -69,7 +70,7 @@ def _media_table(media: dict[str, list[Link]]) -> Table:
     for medium, links in media.items():
         fig = _medium_figures(links)
         table.add_row(
-            medium,
+            escape(medium),
             str(fig["links"]),
             format_bandwidth(fig["capacity_bps"]),
             f"{format_duration(fig['delay_min_s'])} - {format_duration(fig['delay_max_s'])}",
@@ -99,9 +100,9 @@ def _uplinks_table(topo: Topology) -> Table:
         table.add_column(rank)
     for branch, ups in _uplinks(topo):
         cells = [
-            f"{lk.medium} -> {lk.dst}\n{format_bandwidth(lk.capacity_bps)}, "
+            f"{escape(lk.medium)} -> {escape(lk.dst)}\n{format_bandwidth(lk.capacity_bps)}, "
             f"{format_duration(lk.delay_s)}, IGP {lk.igp_metric}"
             for lk in ups
         ]
-        table.add_row(branch, *cells)
+        table.add_row(escape(branch), *cells)
     return table

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from commands.common import console, err_console, print_json
@@ -30,7 +31,7 @@ def load_with_status(spec: str, quiet: bool = False) -> Topology:
     """Load `spec`, with a spinner on stderr for people (big topologies take seconds)."""
     if quiet:
         return load(spec)
-    with err_console.status(f"loading {spec} ..."):
+    with err_console.status(f"loading {escape(spec)} ..."):
         return load(spec)
 
 
@@ -101,7 +102,7 @@ def validate(
         )
         return
     console.print(
-        f"[green]valid[/]: {file}: {topo.name!r}, {len(topo.nodes)} routers, "
+        f"[green]valid[/]: {escape(file)}: {escape(repr(topo.name))}, {len(topo.nodes)} routers, "
         f"{len(topo.physical_links())} links",
         highlight=False,
     )
@@ -114,12 +115,12 @@ def _report_invalid(file: str, error: ValidationError, json_output: bool) -> Non
         return
     count = len(error.problems)
     err_console.print(
-        f"[bold red]invalid[/]: {error.what}: {count} problem{'s' * (count != 1)}",
+        f"[bold red]invalid[/]: {escape(error.what)}: {count} problem{'s' * (count != 1)}",
         highlight=False,
         soft_wrap=True,
     )
     for problem in error.problems:
-        err_console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+        err_console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
 
 
 @app.command("export")
@@ -139,7 +140,7 @@ def export_cmd(
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    err_console.print(f"wrote {out} ({fmt})", highlight=False)
+    err_console.print(f"wrote {escape(str(out))} ({fmt})", highlight=False)
 
 
 @app.command()
@@ -163,7 +164,8 @@ def schema_text() -> str:
 
 # -- rendering (shared with `netpilot demo`) ----------------------------------------------------
 def summary_table(stats: TopologyStats) -> Table:
-    table = Table(title=f"Topology {stats.name}", show_header=False, title_justify="left")
+    title = f"Topology {escape(stats.name)}"
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("figure", style="bold")
     table.add_column("value")
     diameter_s = format_duration(stats.diameter_s) if stats.diameter_s is not None else "-"
@@ -174,7 +176,7 @@ def summary_table(stats: TopologyStats) -> Table:
         ("connected", "yes" if stats.connected else "[red]no[/]"),
         (
             "diameter",
-            f"{stats.diameter_hops if stats.diameter_hops is not None else '-'} hops, {diameter_s}",
+            f"{_hops(stats.diameter_hops)}, {diameter_s}",
         ),
         ("edge connectivity", str(stats.edge_connectivity)),
         (
@@ -187,9 +189,13 @@ def summary_table(stats: TopologyStats) -> Table:
     return table
 
 
+def _hops(hops: int | None) -> str:
+    return "-" if hops is None else f"{hops} hop{'s' * (hops != 1)}"
+
+
 def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
     for warning in warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def nodes_table(topo: Topology, limit: int) -> Table:
@@ -203,15 +209,8 @@ def nodes_table(topo: Topology, limit: int) -> Table:
             if node.lat is not None and node.lon is not None
             else "-"
         )
-        table.add_row(
-            node.name,
-            str(node.index),
-            node.role,
-            node.site,
-            where,
-            str(len(topo.out_links(node.name))),
-            node.node_sid,
-        )
+        cells = (node.name, str(node.index), node.role, node.site, where)
+        table.add_row(*map(escape, cells), str(len(topo.out_links(node.name))), node.node_sid)
     _more(table, len(nodes), limit)
     return table
 
@@ -223,7 +222,7 @@ def links_table(topo: Topology, groups: list[list[Link]], title: str, limit: int
     for group in groups[: limit or None]:
         link = group[0]
         arrow = "" if len(group) == 2 else " (one-way)"
-        table.add_row(
+        cells = (
             link.id,
             link.src,
             link.dst + arrow,
@@ -235,6 +234,7 @@ def links_table(topo: Topology, groups: list[list[Link]], title: str, limit: int
             ", ".join(sorted(link.srlgs)),
             link.state.value,
         )
+        table.add_row(*map(escape, cells))
     _more(table, len(groups), limit)
     return table
 

@@ -125,7 +125,9 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
 
 
 def _not_found(spec: str, path: Path) -> NotFoundError:
-    if path.suffix or "/" in spec or path.exists():
+    if path.is_dir():
+        return NotFoundError(f"{spec} is a directory; give a topology file in it")
+    if path.suffix or "/" in spec:
         return NotFoundError(f"file not found: {spec}")
     close = difflib.get_close_matches(spec, [*bundled_names(), "geant"], n=2, cutoff=0.6)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""

@@ -279,10 +279,31 @@ def _entry_label(section: str, entry: Any) -> str:
     return ""
 
 
+_EXAMPLES = {
+    "nodes": "{name: R1, role: core}",
+    "links": "{a: R1, b: R2, capacity: 10G, delay: 2ms}",
+}
+
+
 def _fix(item: Any) -> str:
-    kind, msg = item["type"], item["msg"]
+    kind, msg, loc = item["type"], str(item["msg"]), item["loc"]
+    got = f", got {item.get('input')!r}"
+    ctx = item.get("ctx") or {}
     if kind == "extra_forbidden":
         return "unknown field; remove it or check its spelling (see docs/topology-format.md)"
     if kind == "missing":
         return "required field is missing; add it"
-    return str(msg).removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type"):
+        example = _EXAMPLES.get(str(loc[0]), "a mapping") if loc else "a mapping"
+        return f"expected a mapping like {example}{got}"
+    if kind == "list_type":
+        return f"expected a list (- item per line, or [a, b]){got}"
+    bounds = {"greater_than_equal": "at least", "less_than_equal": "at most"}
+    if kind in bounds:
+        limit = ctx.get("ge", ctx.get("le"))
+        return f"must be {bounds[kind]} {limit}{got}"
+    if kind in ("string_type", "string_too_short"):
+        return f"expected non-empty text{got}"
+    if kind.startswith(("int_", "float_", "bool_")):
+        return f"{msg[0].lower()}{msg[1:]}{got}"
+    return msg.removeprefix("Value error, ")
