@@ -353,6 +353,13 @@ def _diameters(simple: nx.Graph) -> tuple[int, float]:
     return int(hops.max()), float(seconds.max())
 
 
+def _edge_connectivity(simple: nx.Graph) -> int:
+    """Of a connected graph; a bridge (found in linear time) means 1 without a max-flow run."""
+    if len(simple) > 1 and nx.has_bridges(simple):
+        return 1
+    return int(nx.edge_connectivity(simple))
+
+
 def _stats(topo: Topology) -> TopologyStats:
     simple = nx.Graph()
     simple.add_nodes_from(topo.nodes)
@@ -374,7 +381,7 @@ def _stats(topo: Topology) -> TopologyStats:
         connected=connected,
         diameter_hops=diameter_hops,
         diameter_s=diameter_s,
-        edge_connectivity=nx.edge_connectivity(simple) if connected else 0,
+        edge_connectivity=_edge_connectivity(simple) if connected else 0,
         degree_min=min(degrees),
         degree_mean=sum(degrees) / len(degrees),
         degree_max=max(degrees),
