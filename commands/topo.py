@@ -24,7 +24,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-TOPO_ARG = typer.Argument(..., help=f"The topology: {SPEC_HELP}.", show_default=False)
+TOPO_ARG = typer.Argument(
+    ..., metavar="TOPO", help=f"The topology: {SPEC_HELP}.", show_default=False
+)
 
 
 def load_with_status(spec: str, quiet: bool = False) -> Topology:
@@ -75,7 +77,9 @@ def show(
 
 @app.command()
 def validate(
-    file: str = typer.Argument(..., help="A topology file (.yaml, .gml, .json) or any TOPO."),
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="A topology file (.yaml, .gml, .json) or any TOPO."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
 ) -> None:
     """Check a topology file; exit 0 if valid, 1 if not (every problem listed), 2 if missing.

@@ -29,8 +29,12 @@ SPEC_HELP = (
 )
 
 
-def load(spec: str) -> Topology:
+def load(spec: str | Path) -> Topology:
     """Load the topology `spec` names; NotFoundError/UsageError/TopologyError say what is wrong."""
+    if isinstance(spec, Path):
+        if spec.is_file():
+            return load_file(spec)
+        raise _not_found(str(spec), spec)
     spec = spec.strip()
     if not spec:
         raise UsageError(f"empty topology name; give {SPEC_HELP}")
