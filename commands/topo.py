@@ -16,7 +16,7 @@ from controller.errors import ValidationError
 from controller.topology import Link, Topology, TopologyStats
 from controller.units import format_bandwidth, format_duration
 from topologies.export import FORMATS, export
-from topologies.loader import SPEC_HELP, load
+from topologies.loader import SPEC_HELP, catalogue, load
 from topologies.native import json_schema
 
 app = typer.Typer(
@@ -73,6 +73,30 @@ def show(
     print_warnings(stats.warnings)
     console.print(nodes_table(topo, limit))
     console.print(links_table(topo, list(topo.physical_links().values()), "Links", limit))
+
+
+@app.command("list")
+def list_cmd(
+    json_output: bool = typer.Option(False, "--json", help="Print the names as JSON."),
+) -> None:
+    """List the topologies TOPO can name: bundled, generators and the shared datasets.
+
+    Examples:
+      netpilot topo list
+      netpilot topo list --json | jq '.zoo | length'
+    """
+    names = catalogue()
+    if json_output:
+        print_json(names)
+        return
+    table = Table(title="Topologies", title_justify="left")
+    table.add_column("kind")
+    table.add_column("count")
+    table.add_column("names")
+    for kind, entries in names.items():
+        shown = ", ".join(entries[:8]) + (", ..." if len(entries) > 8 else "")
+        table.add_row(kind, str(len(entries)), escape(shown))
+    console.print(table)
 
 
 @app.command()

@@ -153,7 +153,7 @@ def test_schema_file_is_in_sync_and_validates_bundled_files() -> None:
 
 
 def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("show", "validate", "export", "schema"):
+    for command in ("show", "validate", "export", "schema", "list"):
         code, out, _ = run(capsys, "topo", command, "--help")
         assert code == 0 and f"netpilot topo {command}" in out
 
@@ -167,3 +167,15 @@ def test_demo_exits_zero_and_shows_the_bank_wan() -> None:
     assert set(data["media"]) >= {"private-line", "mpls-vpn", "internet"}
     assert all(len(ups) == 3 for ups in data["branch_uplinks"].values())
     assert sorted(data["branch_uplinks"]) == [f"BR{i}" for i in range(1, 7)]
+
+
+def test_list_names_every_loadable_topology(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "topo", "list", "--json")
+    names = json.loads(out)
+    assert code == 0 and len(names["zoo"]) == 276 and "bank-wan" in names["bundled"]
+    assert names["teal"] == ["teal:B4", "teal:Kdl", "teal:UsCarrier"]
+    for kind in ("bundled", "teal", "geant", "facebook"):
+        for spec in names[kind]:
+            assert load(spec).nodes
+    code, out, _ = run(capsys, "topo", "list")
+    assert code == 0 and "zoo:Abilene" in out

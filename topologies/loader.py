@@ -69,8 +69,22 @@ def bundled_names() -> list[str]:
     return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml"))
 
 
-def zoo_names() -> list[str]:
-    return sorted(p.stem for p in (datasets.data_dir() / "topology-zoo").glob("*.gml"))
+def catalogue() -> dict[str, list[str]]:
+    """Every name `load` knows, by kind (datasets only when the data directory exists)."""
+    names: dict[str, list[str]] = {
+        "bundled": bundled_names(),
+        "generators": ["leaf-spine:SPINES,LEAVES", "fat-tree:K", "ring:N", "grid:ROWS,COLS"],
+    }
+    try:
+        root = datasets.data_dir()
+    except NotFoundError:
+        return names
+    names["zoo"] = [f"zoo:{p.stem}" for p in sorted((root / "topology-zoo").glob("*.gml"))]
+    names["teal"] = [f"teal:{p.stem}" for p in sorted((root / "teal").glob("*.json"))]
+    names["geant"] = ["geant"] if (root / "geant" / "topology.json").is_file() else []
+    pods = sorted((root / "facebook-dc").glob("*/topology.json"))
+    names["facebook"] = [f"facebook:{p.parent.name}" for p in pods]
+    return names
 
 
 def _zoo(name: str) -> Topology:
