@@ -47,13 +47,17 @@ def sample_qos(revision: int) -> tuple[QosQueue, ...]:
     )
 
 
-def sample_config(topo: Topology, node: str, revision: int, policies: int = 3) -> DeviceConfig:
-    graph = nx.Graph(topo.up_graph())
-    others = sorted(n for n in topo.nodes if n != node and nx.has_path(graph, node, n))
-    targets = others[(revision % max(1, len(others))) :] + others[: revision % max(1, len(others))]
+def sample_config(
+    topo: Topology, node: str, revision: int, policies: int = 3, graph: nx.Graph | None = None
+) -> DeviceConfig:
+    graph = graph if graph is not None else nx.Graph(topo.up_graph())
+    paths = nx.single_source_shortest_path(graph, node)
+    others = sorted(n for n in paths if n != node)
+    shift = revision % max(1, len(others))
+    targets = others[shift:] + others[:shift]
     srs, rules = [], []
     for k, dst in enumerate(targets[:policies]):
-        hops = nx.shortest_path(graph, node, dst)[1:]
+        hops = paths[dst][1:]
         sids = tuple(topo.nodes[h].node_sid for h in hops[-8:])
         endpoint = topo.nodes[dst].loopback.split("/")[0]
         color = 100 + k
@@ -74,7 +78,8 @@ def sample_config(topo: Topology, node: str, revision: int, policies: int = 3) -
 
 
 def sample_network(topo: Topology, revision: int, policies: int = 3) -> NetworkConfig:
-    return {n: sample_config(topo, n, revision, policies) for n in sorted(topo.nodes)}
+    graph = nx.Graph(topo.up_graph())
+    return {n: sample_config(topo, n, revision, policies, graph) for n in sorted(topo.nodes)}
 
 
 def ring(n: int) -> Topology:
