@@ -299,3 +299,11 @@ def test_periodic_drift_watch_reports_only_drifted_devices(
 
     passes = asyncio.run(scenario())
     assert passes == 2 and seen == [["r1"]]
+
+
+def test_unknown_device_fails_the_transaction_before_any_rpc(sb: NetconfSouthbound) -> None:
+    want = {"r1": sample_config(TOPO, "r1", 1), "ghost": DeviceConfig("ghost")}
+    result = sb.apply_sync(1, want, {})
+    assert not result.committed and result.failed_devices == ["ghost"]
+    assert result.devices["ghost"].phase == "inventory"
+    assert sb.running_all(["r1"])["r1"] == DeviceConfig("r1")

@@ -116,6 +116,7 @@ class NetconfSouthbound:
             max_workers=max(1, min(max_workers, len(self.sessions))), thread_name_prefix="nc"
         )
         self._schema_lock = threading.Lock()
+        self._apply_lock = threading.Lock()  # one transaction at a time on these sessions
         self._schema: Schema | None = None
 
     @classmethod
@@ -173,6 +174,16 @@ class NetconfSouthbound:
         if problems:
             devices = {n: DeviceResult(n, True, msg, "validate") for n, msg in problems.items()}
             return TransactionResult(revision, False, devices)
+        with self._apply_lock:
+            return self._apply_locked(revision, desired, previous, full_replace)
+
+    def _apply_locked(
+        self,
+        revision: int,
+        desired: Mapping[str, DeviceConfig],
+        previous: Mapping[str, DeviceConfig],
+        full_replace: bool,
+    ) -> TransactionResult:
         opts = self.options
         if full_replace:
             opts = dataclasses.replace(opts, full_replace=True)
