@@ -307,3 +307,21 @@ def test_unknown_device_fails_the_transaction_before_any_rpc(sb: NetconfSouthbou
     assert not result.committed and result.failed_devices == ["ghost"]
     assert result.devices["ghost"].phase == "inventory"
     assert sb.running_all(["r1"])["r1"] == DeviceConfig("r1")
+
+
+def test_async_southbound_protocol(backend: Backend, sb: NetconfSouthbound) -> None:
+    """The engine's view: `Southbound` methods are coroutines (ncclient runs in threads)."""
+    import asyncio
+
+    from controller.southbound.base import Southbound
+
+    async def engine(southbound: Southbound) -> tuple[bool, DeviceConfig]:
+        want = {"r1": sample_config(TOPO, "r1", 6)}
+        result = await southbound.apply(6, want, {"r1": DeviceConfig("r1")})
+        return result.committed, await southbound.running("r1")
+
+    committed, running = asyncio.run(engine(sb))
+    assert committed and running == canonical(sample_config(TOPO, "r1", 6))
+    other = backend.southbound()
+    asyncio.run(other.close())
+    assert all(not s.connected for s in other.sessions.values())
