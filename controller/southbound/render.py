@@ -9,6 +9,7 @@ a gone one `operation="remove"` (delete that tolerates absence), unchanged entri
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeAlias
@@ -32,6 +33,7 @@ NSMAP = {None: NS}
 Element: TypeAlias = Any  # lxml ships no type stubs; an lxml etree._Element
 
 
+@functools.cache
 def q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
 
@@ -48,22 +50,16 @@ def canonical(cfg: DeviceConfig) -> DeviceConfig:
     """Sorted, rounded form: two configs with the same meaning compare equal."""
     policies = tuple(sorted((_canon_policy(p) for p in cfg.sr_policies), key=lambda p: p.key))
     steering = tuple(sorted(cfg.steering, key=lambda r: r.name))
-    qos = tuple(
-        sorted(
-            (
-                replace(
-                    c,
-                    dscp=tuple(sorted(set(c.dscp))),
-                    rate_limit_bps=None
-                    if c.rate_limit_bps is None
-                    else float(round(c.rate_limit_bps)),
-                )
-                for c in cfg.qos
-            ),
-            key=lambda c: c.service_class,
-        )
-    )
+    qos = tuple(sorted((_canon_class(c) for c in cfg.qos), key=lambda c: c.service_class))
     return DeviceConfig(cfg.device, policies, steering, qos)
+
+
+def _canon_class(c: QosQueue) -> QosQueue:
+    rate = None if c.rate_limit_bps is None else float(round(c.rate_limit_bps))
+    dscp = tuple(sorted(set(c.dscp)))
+    if dscp == c.dscp and rate == c.rate_limit_bps:
+        return c
+    return replace(c, dscp=dscp, rate_limit_bps=rate)
 
 
 def _canon_policy(p: SrPolicy) -> SrPolicy:
@@ -227,7 +223,7 @@ def render_edit(
         after=desired.qos,
         key=lambda c: c.service_class,
         build=class_element,
-        canon=lambda c: canonical(DeviceConfig("", qos=(c,))).qos[0],
+        canon=_canon_class,
     )
     return _prune(config) if changes else None
 
