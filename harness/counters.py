@@ -32,15 +32,20 @@ class Counters:
     def __post_init__(self) -> None:
         c = len(self.classes.specs)
         shape = (self.n_links, c)
-        s = np.uint64(self.start)
-        self.tx_octets = np.full(shape, s, dtype=np.uint64)
-        self.tx_packets = np.full(shape, s, dtype=np.uint64)
+        self.tx_octets = self._initial(shape)
+        self.tx_packets = self._initial(shape)
         self.drop_packets = np.zeros(shape, dtype=np.uint64)
-        self.rx_octets = np.full(shape, s, dtype=np.uint64)
-        self.rx_packets = np.full(shape, s, dtype=np.uint64)
+        self.rx_octets = self._initial(shape)
+        self.rx_packets = self._initial(shape)
         self.rx_errors = np.zeros(shape, dtype=np.uint64)
         self.boot_id = np.ones(self.n_nodes, dtype=np.int64)
         self._carry = np.zeros((6, *shape))
+
+    def _initial(self, shape: tuple[int, int]) -> np.ndarray:
+        """Zeros, except the first queue starts at `start` so interface totals start there too."""
+        arr = np.zeros(shape, dtype=np.uint64)
+        arr[:, 0] = np.uint64(self.start)
+        return arr
 
     def add(
         self,

@@ -26,10 +26,12 @@ from harness.classes import ClassTable
 from harness.counters import Counters
 from harness.devstate import render_device
 from harness.flowsolve import FlowSolution, RouteTable, solve
+from harness.probes import WithProbes
 from harness.routing import Hop, IgpRouting, LinkIndex
 from harness.scenario import FaultPlan, FaultState, Scenario
 from harness.steering import ActivePolicy, activate, choose_policy
 from harness.traffic import TrafficSource
+from telemetry.exporter import IntentSla
 from telemetry.state import DeviceState
 
 
@@ -75,10 +77,14 @@ class NetworkSimulator:
         start_time: float = 0.0,
     ) -> None:
         self.index = index
-        self.traffic = traffic
         self.rng = rng
         self.classes = classes or ClassTable()
         self.scenario = scenario or Scenario()
+        self.traffic: TrafficSource = traffic
+        self.probes: WithProbes | None = None
+        if self.scenario.intents:
+            self.probes = WithProbes(traffic, list(self.scenario.intents), index, self.classes)
+            self.traffic = self.probes
         self.plan = FaultPlan(self.scenario, index)
         self.step_s = step_s
         self.t = start_time
@@ -274,3 +280,27 @@ class NetworkSimulator:
         c = self.classes.index(service_class)
         hits = np.flatnonzero((flows.src == s) & (flows.dst == d) & (flows.cls == c))
         return int(hits[0]) if len(hits) else None
+
+    def sla(self) -> list[IntentSla]:
+        """Measured latency and loss of each watched intent's probe, against its SLA."""
+        sol = self.solution
+        if self.probes is None or sol is None:
+            return []
+        out = []
+        for k, intent in enumerate(self.probes.intents):
+            f = self.probes.first_probe + k
+            latency = float(sol.flow_delay_s[f])
+            loss = float(sol.flow_loss[f])
+            ok = loss <= intent.max_loss and (
+                intent.max_latency is None or latency <= intent.max_latency
+            )
+            out.append(
+                IntentSla(
+                    intent.name,
+                    ok,
+                    latency if np.isfinite(latency) else None,
+                    intent.max_latency,
+                    loss,
+                )
+            )
+        return out
