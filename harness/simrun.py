@@ -7,12 +7,14 @@ forecast and fault risk, and keeps the history `netpilot report` plots.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.netsim import NetworkSimulator, StepSummary
+from controller.desired import NetworkConfig
+from harness.netsim import NetworkSimulator, Routing, StepSummary
 from telemetry.baseline import HoltForecaster, PrecursorRisk
 from telemetry.collectors import Collector, ProviderCollector
 from telemetry.events import TopologyEvent
@@ -56,6 +58,34 @@ class SimRuntime:
         self.history = History()
         self.last_sla: list[IntentSla] = []
         self.last_risks: list[LinkRisk] = []
+        self.clock = time.perf_counter
+        self._routing: Routing | None = None
+        self._paths: dict[str, tuple[int, ...]] = {}
+        if metrics is not None:
+            for intent in sim.scenario.intents:
+                metrics.path_changes.labels(intent.name)
+
+    def apply(self, configs: NetworkConfig) -> None:
+        """Install desired configs in the simulated network, timed as a transaction."""
+        start = self.clock()
+        self.sim.set_network_config(configs)
+        if self.metrics is not None:
+            self.metrics.record_transaction(self.clock() - start, "committed")
+
+    def _track_paths(self) -> None:
+        routing = self.sim.routing()
+        probes = self.sim.probes
+        if routing is self._routing or probes is None:
+            return
+        self._routing = routing
+        table = routing.table
+        for k, intent in enumerate(probes.intents):
+            f = probes.first_probe + k
+            links = tuple(sorted(set(table.link[table.flow == f].tolist())))
+            before = self._paths.get(intent.name)
+            if before is not None and before != links and self.metrics is not None:
+                self.metrics.path_changes.labels(intent.name).inc()
+            self._paths[intent.name] = links
 
     def _event(self, event: TopologyEvent) -> None:
         self.events.append(event)
@@ -66,6 +96,7 @@ class SimRuntime:
 
     def tick(self) -> StepSummary:
         summary = self.sim.step()
+        self._track_paths()
         result = self.collector.collect()
         for state in result.states:
             self.processor.ingest(state)
