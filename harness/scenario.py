@@ -9,14 +9,16 @@ Example (times take units: 90s, 10m, 2h):
       - {kind: link_down, link: "0-2", at: 10m, until: 20m}
       - {kind: flap, link: "1-6", at: 30m, period: 1m, count: 3}
       - {kind: capacity_loss, link: "3-4", at: 5m, fraction: 0.5}
-      - {kind: degrade, link: "0-9", signal: rx_power, at: 1h, ramp: 30m, amount: 8, fail_at: 1h40m}
+      - {kind: degrade, link: "0-9", signal: rx_power, at: 1h, ramp: 30m, amount: 8, fail_at: 1h40m,
+         repair_at: 2h}
       - {kind: decoy, link: "2-5", signal: crc, at: 1h, ramp: 20m, amount: 1e-4}
 
 Signals of `degrade` and `decoy` (the precursors of a failure, or look-alikes that recover):
 `crc` (packet error ratio reaching `amount`, rising exponentially), `rx_power` (optical receive
 power drifting down by `amount` dB), `tx_bias` (laser bias climbing by `amount` mA to a plateau),
-`latency` (delay creeping up by `amount`, a duration). A decoy rises and falls back by the end of
-its ramp and never fails.
+`latency` (delay creeping up by `amount`, a duration). `fail_at` takes the link down;
+`repair_at` ends the degradation (part replaced: link up, signals healthy). A decoy rises and
+falls back by the end of its ramp and never fails.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class Degrade(_Event):
     amount: float | str
     shape: Literal["ramp", "plateau"] = "ramp"
     fail_at: Duration | None = None
+    repair_at: Duration | None = None
 
     def magnitude(self) -> float:
         return _magnitude(self.signal, self.amount)
@@ -314,6 +317,8 @@ class FaultPlan:
             if ev.at <= t and (ev.until is None or t < ev.until):
                 st.capacity_factor[self._dirs[ev.link]] *= 1.0 - ev.fraction
         elif isinstance(ev, Degrade | Decoy):
+            if isinstance(ev, Degrade) and ev.repair_at is not None and t >= ev.repair_at:
+                return
             dirs = self._dirs[ev.link]
             value = ev.magnitude() * _progress(ev, t)
             if ev.signal == "crc":

@@ -146,6 +146,14 @@ class GravityTraffic:
         self._base *= self.total_bps
         self._burst_left = np.zeros(len(self.flows), dtype=np.int64)
 
+    def base_rates(self) -> np.ndarray:
+        """Rates at the diurnal mean on a weekday, without noise or bursts."""
+        return self._base.copy()
+
+    def rescale(self, factor: float) -> None:
+        self._base *= factor
+        self.total_bps *= factor
+
     def shape(self, t: float) -> float:
         """Diurnal (peak at `peak_hour`) times weekly (weekend lower) factor at time t."""
         hour = (t % DAY_S) / 3600.0

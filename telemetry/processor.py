@@ -14,7 +14,7 @@ from controller.topology import Topology
 from telemetry.events import EventSink, TopologyEvent
 from telemetry.rates import CounterSample, RateTracker
 from telemetry.state import DeviceState, InterfaceState
-from telemetry.store import TelemetryStore, series
+from telemetry.store import SeriesKey, TelemetryStore, series
 
 PLAUSIBLE = 1.5
 """A rate above 1.5 x line rate is a counter reset, not traffic."""
@@ -60,6 +60,7 @@ class TelemetryProcessor:
         self.rates = RateTracker()
         self.links: dict[tuple[str, str], LinkTelemetry] = {}
         self._boot: dict[str, int] = {}
+        self._keys: dict[tuple[str, str, str, str], SeriesKey] = {}
 
     def ingest(self, state: DeviceState) -> None:
         dev, t = state.device, state.timestamp
@@ -124,8 +125,15 @@ class TelemetryProcessor:
                 lt.class_loss[c] = loss
             lt.class_delay_s[c] = q.delay_s
 
+    def _key(self, metric: str, lt: LinkTelemetry, cls: str = "") -> SeriesKey:
+        cache_key = (metric, lt.src, lt.link, cls)
+        key = self._keys.get(cache_key)
+        if key is None:
+            labels = {"link": lt.link, "src": lt.src} | ({"cls": cls} if cls else {})
+            key = self._keys[cache_key] = series(metric, **labels)
+        return key
+
     def _record(self, lt: LinkTelemetry) -> None:
-        labels = {"link": lt.link, "src": lt.src}
         put = self.store.append
         for metric, value in (
             ("utilisation", lt.utilisation),
@@ -137,11 +145,11 @@ class TelemetryProcessor:
             ("oper_up", 1.0 if lt.oper_up else 0.0),
         ):
             if value is not None:
-                put(series(metric, **labels), lt.t, value)
+                put(self._key(metric, lt), lt.t, value)
         for c, u in lt.class_utilisation.items():
-            put(series("class_utilisation", cls=c, **labels), lt.t, u)
+            put(self._key("class_utilisation", lt, c), lt.t, u)
         for c, v in lt.class_loss.items():
-            put(series("class_loss", cls=c, **labels), lt.t, v)
+            put(self._key("class_loss", lt, c), lt.t, v)
 
     def snapshot(self) -> list[LinkTelemetry]:
         return [self.links[k] for k in sorted(self.links)]

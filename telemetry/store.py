@@ -8,6 +8,7 @@ implement the same Protocol.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,37 +41,49 @@ class TelemetryStore(Protocol):
 
 
 class Ring:
-    """Fixed-capacity (time, value) buffer; the oldest sample is overwritten first."""
+    """Fixed-capacity (time, value) buffer; the oldest sample is overwritten first.
+
+    Appends go to preallocated Python lists (a numpy scalar store costs more than the work);
+    reads come back as numpy arrays in time order.
+    """
 
     def __init__(self, capacity: int) -> None:
-        self.t = np.zeros(capacity)
-        self.v = np.zeros(capacity)
+        self.t = [0.0] * capacity
+        self.v = [0.0] * capacity
         self.head = 0
         self.count = 0
 
     def append(self, t: float, v: float) -> None:
-        cap = len(self.t)
         self.t[self.head] = t
         self.v[self.head] = v
-        self.head = (self.head + 1) % cap
-        self.count = min(self.count + 1, cap)
+        self.head += 1
+        if self.head == len(self.t):
+            self.head = 0
+        if self.count < len(self.t):
+            self.count += 1
 
     def ordered(self) -> tuple[np.ndarray, np.ndarray]:
         cap = len(self.t)
         idx = (np.arange(self.count) + self.head - self.count) % cap
-        return self.t[idx], self.v[idx]
+        return np.asarray(self.t)[idx], np.asarray(self.v)[idx]
 
     def oldest(self) -> float | None:
         if not self.count:
             return None
         return float(self.t[(self.head - self.count) % len(self.t)])
 
+    def last(self) -> tuple[float, float]:
+        i = (self.head - 1) % len(self.t)
+        return float(self.t[i]), float(self.v[i])
+
 
 @dataclass
 class Tier:
+    """One resolution of a series: raw (resolution 0) or means over aligned buckets."""
+
     resolution: float
     ring: Ring
-    bucket: float | None = None
+    bucket_end: float = -math.inf
     total: float = 0.0
     n: int = 0
 
@@ -78,11 +91,11 @@ class Tier:
         if self.resolution <= 0:
             self.ring.append(t, v)
             return
-        b = np.floor(t / self.resolution) * self.resolution
-        if self.bucket is not None and b != self.bucket and self.n:
-            self.ring.append(self.bucket + self.resolution, self.total / self.n)
+        if t >= self.bucket_end:
+            if self.n:
+                self.ring.append(self.bucket_end, self.total / self.n)
+            self.bucket_end = (math.floor(t / self.resolution) + 1) * self.resolution
             self.total, self.n = 0.0, 0
-        self.bucket = b
         self.total += v
         self.n += 1
 
@@ -121,9 +134,7 @@ class RingStore:
         tiers = self._series.get(key)
         if not tiers or not tiers[0].ring.count:
             return None
-        ring = tiers[0].ring
-        i = (ring.head - 1) % len(ring.t)
-        return float(ring.t[i]), float(ring.v[i])
+        return tiers[0].ring.last()
 
     def keys(self, metric: str | None = None) -> list[SeriesKey]:
         return sorted(k for k in self._series if metric is None or k.metric == metric)
