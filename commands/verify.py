@@ -12,8 +12,8 @@ from rich.table import Table
 from commands.common import console, print_json
 from controller.errors import UsageError
 from controller.topology import LinkKey, Topology
-from harness.topo_source import load_topology
 from harness.verify import Verification, verify_path
+from topologies.loader import load as load_topology
 
 
 def _split(text: str | None) -> list[str]:

@@ -11,8 +11,8 @@ from controller.errors import UsageError
 from harness.netsim import NetworkSimulator
 from harness.routing import IgpRouting, LinkIndex
 from harness.scenario import Scenario, check_against, load_scenario
-from harness.topo_source import load_topology
 from harness.traffic import GravityTraffic, TrafficSource, geant_replay, replay_file
+from topologies.loader import load as load_topology
 
 
 @dataclass(frozen=True)

@@ -182,8 +182,8 @@ def test_crc_errors_drop_packets_and_count_as_receive_errors() -> None:
 
 
 def _geant_sim(scenario=None, seed=7):
-    from harness.topo_source import load_topology
     from harness.traffic import GravityTraffic
+    from topologies.loader import load as load_topology
 
     index = LinkIndex(load_topology("geant"))
     rng = RNG(seed)

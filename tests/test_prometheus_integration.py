@@ -27,9 +27,9 @@ from harness.netsim import NetworkSimulator
 from harness.routing import LinkIndex
 from harness.scenario import parse_scenario
 from harness.simrun import SimRuntime
-from harness.topo_source import load_topology
 from harness.traffic import GravityTraffic
 from telemetry.exporter import NetpilotMetrics
+from topologies.loader import load as load_topology
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 RULES = DEPLOY / "rules" / "netpilot-alerts.yml"

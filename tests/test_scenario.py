@@ -11,7 +11,7 @@ from simnets import LINE, topo
 from controller.errors import NotFoundError, ValidationError
 from harness.routing import LinkIndex
 from harness.scenario import FaultPlan, check_against, load_scenario, parse_scenario
-from harness.topo_source import load_topology
+from topologies.loader import load as load_topology
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "harness" / "scenarios"
 
