@@ -14,6 +14,7 @@ The simulator is the operational-state provider of the simulated routers (`devic
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -97,13 +98,16 @@ class NetworkSimulator:
         self.solution: FlowSolution | None = None
         self.optics_noise = np.zeros((2, index.n_links))
         self.steps = 0
+        self.lock = threading.RLock()
+        """Held while stepping and while rendering a router's state (routers run elsewhere)."""
 
     # -- configuration -------------------------------------------------------------------------
     def apply_config(self, device: str, config: DeviceConfig) -> None:
         if device not in self.index.node_idx:
             raise NotFoundError(f"unknown device {device!r} in the simulated network")
-        self.configs[device] = config
-        self._routing = None
+        with self.lock:
+            self.configs[device] = config
+            self._routing = None
 
     def set_network_config(self, configs: NetworkConfig) -> None:
         for device, config in configs.items():
@@ -111,6 +115,10 @@ class NetworkSimulator:
 
     # -- running -------------------------------------------------------------------------------
     def step(self) -> StepSummary:
+        with self.lock:
+            return self._step()
+
+    def _step(self) -> StepSummary:
         self.t += self.step_s
         self.steps += 1
         previous = self.faults
@@ -272,7 +280,8 @@ class NetworkSimulator:
         """What router `name` reports now (the simulated routers' state provider)."""
         if name not in self.index.node_idx:
             raise NotFoundError(f"unknown device {name!r} in the simulated network")
-        return render_device(self, name)
+        with self.lock:
+            return render_device(self, name)
 
     def flow_index(self, src: str, dst: str, service_class: str) -> int | None:
         flows = self.traffic.flows
