@@ -15,6 +15,8 @@ from commands.common import console, err_console, print_json
 from controller.errors import UsageError
 from controller.units import format_bandwidth, format_duration, parse_duration
 from harness.build import SimSpec, build_simulation
+from harness.netsim import NetworkSimulator
+from harness.simdevices import SimDevices
 from harness.simrun import SimRuntime
 from harness.summary import RunSummary
 from telemetry.exporter import NetpilotMetrics
@@ -79,6 +81,30 @@ def run_with_progress(runtime: SimRuntime, until_s: float, speed: float, quiet: 
     return summary
 
 
+def _run_with_devices(
+    sim: NetworkSimulator,
+    *,
+    metrics: NetpilotMetrics | None,
+    directory: Path,
+    until_s: float,
+    speed: float,
+    quiet: bool,
+) -> RunSummary:
+    """Routers served over NETCONF from the simulator; telemetry polled over NETCONF; configs
+    committed to the routers (e.g. by `netpilot controller`) steer the simulated traffic."""
+    with SimDevices(sim, directory) as fleet:
+        err_console.print(
+            f"{len(sim.devices())} NETCONF routers up; inventory: {directory / 'inventory.yaml'}"
+        )
+        collector = fleet.collector()
+        try:
+            runtime = SimRuntime(sim, metrics, collector=collector)
+            runtime.before_tick = fleet.sync_configs
+            return run_with_progress(runtime, until_s, speed, quiet)
+        finally:
+            collector.close()
+
+
 def render_summary(data: dict[str, Any]) -> None:
     console.print(
         f"[bold]{data['topology']}[/]: {format_duration(data['simulated_s'])} simulated in "
@@ -134,6 +160,13 @@ def run(
     metrics_port: Annotated[
         int, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT while running (0: off).")
     ] = 0,
+    devices: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also run every router as a simulated NETCONF device (SSH on loopback); write "
+            "DIR/inventory.yaml for the controller and poll telemetry over NETCONF."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Simulate a network under traffic and faults, then summarise loads, drops and events.
@@ -160,7 +193,12 @@ def run(
         metrics = NetpilotMetrics(registry)
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
         err_console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
-    summary = run_with_progress(SimRuntime(sim, metrics), until_s, speed, quiet=json_out)
+    if devices is None:
+        summary = run_with_progress(SimRuntime(sim, metrics), until_s, speed, quiet=json_out)
+    else:
+        summary = _run_with_devices(
+            sim, metrics=metrics, directory=devices, until_s=until_s, speed=speed, quiet=json_out
+        )
     data = summary.to_dict()
     if json_out:
         print_json(data)

@@ -59,6 +59,8 @@ class SimRuntime:
         self.last_sla: list[IntentSla] = []
         self.last_risks: list[LinkRisk] = []
         self.clock = time.perf_counter
+        self.before_tick: Callable[[], object] | None = None
+        """Called before each step, e.g. to pull configs committed to the NETCONF routers."""
         self._routing: Routing | None = None
         self._paths: dict[str, tuple[int, ...]] = {}
         if metrics is not None:
@@ -95,6 +97,8 @@ class SimRuntime:
             self._on_event(event)
 
     def tick(self) -> StepSummary:
+        if self.before_tick is not None:
+            self.before_tick()
         summary = self.sim.step()
         self._track_paths()
         result = self.collector.collect()

@@ -91,3 +91,27 @@ def test_bad_flags_get_one_clear_line(
     code, _, err = _run(capsys, *argv)
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_sim_run_with_netconf_devices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(
+        capsys,
+        "sim",
+        "run",
+        "--topology",
+        "ring:4",
+        "--devices",
+        str(tmp_path),
+        "--until",
+        "1m",
+        "--step",
+        "20s",
+        "--flows",
+        "12",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["steps"] == 3
+    inventory = (tmp_path / "inventory.yaml").read_text()
+    assert inventory.count("host_key: ssh-ed25519") == 4
+    assert "4 NETCONF routers up" in err
