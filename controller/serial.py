@@ -1,0 +1,59 @@
+"""Placements to and from JSON (for the store and the API)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from controller.pathing.types import Path, PathRequest, Placement
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def placement_to_dict(placement: Placement) -> dict[str, Any]:
+    data: dict[str, Any] = _jsonable(asdict(placement))
+    return data
+
+
+def path_from_dict(data: Mapping[str, Any]) -> Path:
+    return Path(
+        nodes=tuple(data["nodes"]),
+        links=tuple((str(a), str(b), str(c)) for a, b, c in data["links"]),
+        latency_s=float(data["latency_s"]),
+        cost=float(data["cost"]),
+        sids=tuple(data.get("sids", ())),
+    )
+
+
+def request_from_dict(data: Mapping[str, Any]) -> PathRequest:
+    fields = dict(data)
+    for key in (
+        "include_any",
+        "include_all",
+        "exclude_any",
+        "exclude_nodes",
+        "exclude_links",
+        "exclude_srlgs",
+    ):
+        if key in fields:
+            fields[key] = frozenset(fields[key])
+    return PathRequest(**fields)
+
+
+def placement_from_dict(data: Mapping[str, Any]) -> Placement:
+    backup = data.get("backup")
+    return Placement(
+        request=request_from_dict(data["request"]),
+        primary=path_from_dict(data["primary"]),
+        backup=path_from_dict(backup) if backup else None,
+        shared_risks=tuple(data.get("shared_risks", ())),
+    )
