@@ -6,6 +6,7 @@ backup); the shipped engine uses `controller.pathing.placement.place`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -70,14 +71,12 @@ def _path(graph: nx.DiGraph, src: str, dst: str) -> Path | None:
         nodes = nx.shortest_path(graph, src, dst, weight="weight")
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         return None
-    links = [graph.edges[a, b]["link"] for a, b in zip(nodes, nodes[1:], strict=False)]
+    links = [graph.edges[a, b]["link"] for a, b in itertools.pairwise(nodes)]
     return Path(
         nodes=tuple(nodes),
         links=tuple(lk.key for lk in links),
         latency_s=sum(lk.delay_s for lk in links),
-        cost=float(
-            sum(graph.edges[a, b]["weight"] for a, b in zip(nodes, nodes[1:], strict=False))
-        ),
+        cost=float(sum(graph.edges[a, b]["weight"] for a, b in itertools.pairwise(nodes))),
     )
 
 

@@ -6,8 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from controller.engine import Engine, EngineConfig
 from controller.intents import Intent, IntentState
 from controller.southbound.memory import MemorySouthbound
