@@ -25,6 +25,7 @@ from typing import Any
 from controller.compiler import CompileItem, compile_network
 from controller.configdiff import changed_devices, network_diff
 from controller.desired import DeviceConfig
+from controller.errors import NetpilotError, ValidationError
 from controller.intents import Intent, IntentState, PrefixMap, now_utc
 from controller.pathing.types import Path, Placement
 from controller.planner import (
@@ -357,8 +358,35 @@ class Engine:
             "devices": network_diff(self._installed, desired),
         }
 
+    def check(self, intent: Intent) -> Intent:
+        """Refuse an intent whose endpoints or waypoints are not in the topology (422)."""
+        problems: list[str] = []
+        planner = self._planner()
+        ends: list[str] = []
+        for where, endpoint in (("src", intent.src), ("dst", intent.dst)):
+            try:
+                ends.append(planner.resolve(endpoint, where))
+            except NetpilotError as error:
+                problems.append(str(error))
+        if len(ends) == 2 and ends[0] == ends[1]:
+            problems.append(f"dst: {ends[1]!r} is also the source; an intent joins two nodes")
+        problems += [
+            f"waypoints: unknown node {w!r}"
+            for w in intent.waypoints
+            if w not in self.topology.nodes
+        ]
+        if problems:
+            raise ValidationError(f"intent {intent.name!r}", problems)
+        return intent
+
     def placement(self, name: str) -> Placement | None:
         return self._placements.get(name)
+
+    def placements(self) -> dict[str, Placement]:
+        return dict(self._placements)
+
+    def planner(self) -> Planner:
+        return self._planner()
 
     def measured(self, path: Path) -> tuple[float, float]:
         return path_figures(path, self.measures, self.topology)

@@ -7,7 +7,9 @@ backup); the shipped engine uses `controller.pathing.placement.place`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -107,3 +109,38 @@ def simple_place(
             used[key] = used.get(key, 0.0) + request.bandwidth_bps
         result.placed[request.name] = Placement(request, primary, backup)
     return result
+
+
+class LiveServer:
+    """A real uvicorn server on 127.0.0.1, ephemeral port, in a background thread."""
+
+    def __init__(self, app: object) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll (not sleep-and-hope) until `predicate` holds; for waiting on a real server."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
