@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from controller.desired import (
@@ -17,7 +17,32 @@ from controller.desired import (
 
 
 def config_to_dict(config: DeviceConfig) -> dict[str, Any]:
-    return asdict(config)
+    return {
+        "device": config.device,
+        "sr_policies": [_policy_dict(p) for p in config.sr_policies],
+        "steering": [_flat(s) for s in config.steering],
+        "qos": [{**_flat(q), "dscp": list(q.dscp)} for q in config.qos],
+    }
+
+
+def _flat(item: Any) -> dict[str, Any]:
+    return {f.name: getattr(item, f.name) for f in fields(item)}
+
+
+def _policy_dict(policy: SrPolicy) -> dict[str, Any]:
+    out = _flat(policy)
+    out["candidate_paths"] = [
+        {
+            "name": cp.name,
+            "preference": cp.preference,
+            "segment_lists": [
+                {"name": sl.name, "sids": list(sl.sids), "weight": sl.weight}
+                for sl in cp.segment_lists
+            ],
+        }
+        for cp in policy.candidate_paths
+    ]
+    return out
 
 
 def config_from_dict(data: Mapping[str, Any]) -> DeviceConfig:

@@ -30,13 +30,12 @@ from controller.intents import Intent, IntentState, PrefixMap, now_utc
 from controller.pathing.types import Path, Placement
 from controller.planner import (
     Candidate,
+    Health,
     LinkMeasure,
     Placer,
     Planner,
     RoundResult,
-    broken,
     path_figures,
-    sla_problem,
 )
 from controller.southbound.base import Southbound
 from controller.store import IntentRecord, Store
@@ -317,23 +316,23 @@ class Engine:
         gone: set[str],
     ) -> list[tuple[str, IntentState, str]]:
         out: list[tuple[str, IntentState, str]] = []
-        for name, placement in sorted(planned.placements.items()):
-            problem = planned.kept_on_backup.get(name) or self._health(records[name], placement)
+        health = Health(self.topology, self.measures)
+        for name in sorted(planned.placements):
+            placement = planned.placements[name]
+            problem = planned.kept_on_backup.get(name) or health.problem(
+                records[name].intent, placement
+            )
             if problem:
                 out.append((name, IntentState.DEGRADED, problem))
             else:
                 out.append((name, IntentState.INSTALLED, "installed"))
-        for name, record in sorted(records.items()):
+        for name in sorted(records):
+            record = records[name]
             if record.state is IntentState.WITHDRAWING:
                 out.append((name, IntentState.WITHDRAWN, record.reason or "deleted"))
             elif name in waiting:
                 out.append((name, IntentState.ACCEPTED, "waiting for its time window"))
         return out
-
-    def _health(self, record: IntentRecord, placement: Placement) -> str | None:
-        if broken(placement, self.topology):
-            return "primary path broken"
-        return sla_problem(record.intent, placement.primary, self.measures, self.topology)
 
     # -- what-if and status ------------------------------------------------------------------
     def plan(self, intents: Iterable[Intent], prune: bool) -> dict[str, Any]:

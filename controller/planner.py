@@ -103,6 +103,26 @@ def measured_topology(topology: Topology, measures: Mapping[str, LinkMeasure]) -
     return topology.with_links(changed) if changed else topology
 
 
+class Health:
+    """Fast per-round checks: is a placement broken, is its SLA at risk by measurements?"""
+
+    def __init__(self, topology: Topology, measures: Mapping[str, LinkMeasure]) -> None:
+        self.topology = topology
+        self.measures = measures
+        self.up = {lk.key for lk in topology.links if lk.is_up}
+        self.measured = set(measures)
+
+    def broken(self, placement: Placement) -> bool:
+        return not all(key in self.up for key in placement.primary.links)
+
+    def problem(self, intent: Intent, placement: Placement) -> str | None:
+        if self.broken(placement):
+            return broken(placement, self.topology) or "primary path broken"
+        if not any(key[2] in self.measured for key in placement.primary.links):
+            return None  # nothing measured on it: the placer already checked the bounds
+        return sla_problem(intent, placement.primary, self.measures, self.topology)
+
+
 @dataclass
 class Planner:
     topology: Topology
@@ -110,6 +130,7 @@ class Planner:
     prefixes: PrefixMap = field(default_factory=lambda: PrefixMap({}))
     measures: Mapping[str, LinkMeasure] = field(default_factory=dict)
     _keep: set[str] = field(default_factory=set)
+    _health: Health | None = None
 
     def resolve(self, endpoint: Endpoint, where: str) -> str:
         node = resolve_node(endpoint, self.prefixes, where)
@@ -124,6 +145,7 @@ class Planner:
         result = RoundResult()
         cands = {c.intent.name: c for c in candidates}
         self._keep = {n for n, c in cands.items() if c.keep_if_unplaced}
+        self._health = Health(self.topology, self.measures)
         todo: list[Intent] = []
         for name, cand in sorted(cands.items()):
             old = current.get(name)
@@ -139,9 +161,8 @@ class Planner:
         return result
 
     def _unhealthy(self, intent: Intent, placement: Placement) -> bool:
-        if broken(placement, self.topology) is not None:
-            return True
-        return sla_problem(intent, placement.primary, self.measures, self.topology) is not None
+        health = self._health or Health(self.topology, self.measures)
+        return health.problem(intent, placement) is not None
 
     def _place(
         self, batch: list[Intent], current: Mapping[str, Placement], result: RoundResult

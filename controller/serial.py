@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from controller.pathing.types import Path, PathRequest, Placement
@@ -19,9 +19,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def path_to_dict(path: Path) -> dict[str, Any]:
+    return {
+        "nodes": list(path.nodes),
+        "links": [list(k) for k in path.links],
+        "latency_s": path.latency_s,
+        "cost": path.cost,
+        "sids": list(path.sids),
+    }
+
+
 def placement_to_dict(placement: Placement) -> dict[str, Any]:
-    data: dict[str, Any] = _jsonable(asdict(placement))
-    return data
+    request = {f.name: _jsonable(getattr(placement.request, f.name)) for f in fields(PathRequest)}
+    return {
+        "request": request,
+        "primary": path_to_dict(placement.primary),
+        "backup": path_to_dict(placement.backup) if placement.backup else None,
+        "shared_risks": list(placement.shared_risks),
+    }
 
 
 def path_from_dict(data: Mapping[str, Any]) -> Path:

@@ -98,7 +98,9 @@ def test_path_request_mapping() -> None:
 def test_intent_file_errors_name_the_entry(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
-        "intents:\n  - {name: a, src: HQ, dst: DC1}\n  - {name: b, src: HQ, dst: DC1, bandwidth: x}\n"
+        "intents:\n"
+        "  - {name: a, src: HQ, dst: DC1}\n"
+        "  - {name: b, src: HQ, dst: DC1, bandwidth: x}\n"
     )
     with pytest.raises(ValidationError) as info:
         load_intents(path)
@@ -210,3 +212,11 @@ def test_store_migrates_old_schema_and_refuses_newer(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(UsageError, match="not a netpilot database"):
         Store(junk)
+
+
+def test_bundled_bank_wan_intents_cover_every_class() -> None:
+    intents = load_intents(Path(__file__).parent.parent / "topologies" / "bank-wan.intents.yaml")
+    assert {i.service_class for i in intents} == set(SERVICE_CLASSES)
+    branch = [i for i in intents if (i.src.node or "").startswith("BR")]
+    assert branch and all(i.bandwidth <= 20e6 for i in branch)
+    assert any(i.bandwidth >= 1e9 for i in intents if i.src.node in ("DC1", "DC2"))
