@@ -29,12 +29,14 @@ from controller.errors import NetpilotError, ValidationError
 from controller.intents import Intent, IntentState, PrefixMap, now_utc
 from controller.pathing.types import Path, Placement
 from controller.planner import (
+    LEG,
     Candidate,
     Health,
     LinkMeasure,
     Placer,
     Planner,
     RoundResult,
+    joined,
     path_figures,
 )
 from controller.southbound.base import Southbound
@@ -179,24 +181,34 @@ class Engine:
         return await self.reconcile(f"{cause}: re-optimise")
 
     def _better_paths(self) -> list[str]:
+        """Healthy intents past their hold time whose fresh path is better by `improvement`."""
         now = self.clock()
-        movers: list[str] = []
-        planner = self._planner()
         records = {r.name: r for r in self.store.list_intents()}
-        for name, placement in sorted(self._placements.items()):
+        current = self.placements()
+        eligible = set()
+        for name in current:
             record = records.get(name)
             if record is None or record.state is not IntentState.INSTALLED:
                 continue
             since = record.moved_at if record.moved_at is not None else record.created_at
-            if now - since < self.config.hold_time_s:
-                continue
-            others = {k: v for k, v in self._placements.items() if k != name}
-            alt = planner.plan([Candidate(record.intent, True)], others).placements.get(name)
-            if alt and alt.primary.cost < placement.primary.cost * (1 - self.config.improvement):
-                movers.append(name)
-            if len(movers) >= self.config.max_moves_per_round:
-                break
-        return movers
+            if now - since >= self.config.hold_time_s:
+                eligible.add(name)
+        if not eligible:
+            return []
+        candidates, _ = self._candidates(records.values())
+        forced = [
+            Candidate(c.intent, c.intent.name in eligible or c.needs_placement) for c in candidates
+        ]
+        kept = {n: p for n, p in self._placements.items() if n.split(LEG)[0] not in eligible}
+        fresh = self._planner().plan(forced, kept).placements
+        gains = []
+        for name in sorted(eligible):
+            old, new = current[name], fresh.get(name)
+            if new is not None and new.primary.cost < old.primary.cost * (
+                1 - self.config.improvement
+            ):
+                gains.append((new.primary.cost / max(old.primary.cost, 1e-12), name))
+        return [name for _, name in sorted(gains)[: self.config.max_moves_per_round]]
 
     # -- the round ---------------------------------------------------------------------------
     def _planner(self) -> Planner:
@@ -226,14 +238,14 @@ class Engine:
         planned = await asyncio.to_thread(self._planner().plan, candidates, self._placements)
         self._force.clear()
         report = ReconcileReport(cause, moved=sorted(planned.moved), failed=planned.failed)
-        gone = {n for n in self._placements if n not in planned.placements}
+        gone = {n for n in self._placements if n not in planned.raw}
         withdrawing = [n for n, r in records.items() if r.state is IntentState.WITHDRAWING]
         self.store.set_states(self._pre_states(records, planned))
         if planned.moved:
             await self._transaction(records, planned, report, transitional=True)
         await self._transaction(records, planned, report, transitional=False)
         if report.committed:
-            self._placements = dict(planned.placements)
+            self._placements = dict(planned.raw)
             report.withdrawn = withdrawing
             self.store.set_states(self._post_states(records, planned, waiting, gone))
             if planned.moved:
@@ -342,7 +354,8 @@ class Engine:
         changes, items_in = _intent_changes(records, wanted, prune)
         candidates = [Candidate(i, changes[i.name] != "unchanged") for i in items_in]
         planner = self._planner()
-        kept = {n: p for n, p in self._placements.items() if n in {i.name for i in items_in}}
+        names = {i.name for i in items_in}
+        kept = {n: p for n, p in self._placements.items() if n.split(LEG)[0] in names}
         planned = planner.plan(candidates, kept)
         colors = _colors(records, wanted)
         items = [
@@ -379,9 +392,14 @@ class Engine:
         return intent
 
     def placement(self, name: str) -> Placement | None:
-        return self._placements.get(name)
+        return joined(self._placements, only=name).get(name)
 
     def placements(self) -> dict[str, Placement]:
+        """Installed placements by intent (waypoint legs joined)."""
+        return joined(self._placements)
+
+    def raw_placements(self) -> dict[str, Placement]:
+        """Installed placements as the placer holds them (waypoint legs apart)."""
         return dict(self._placements)
 
     def planner(self) -> Planner:
@@ -429,10 +447,8 @@ def _colors(records: Mapping[str, IntentRecord], wanted: Mapping[str, Intent]) -
 def _placement_changes(
     old: Mapping[str, Placement], planned: RoundResult
 ) -> dict[str, Placement | None]:
-    out: dict[str, Placement | None] = {
-        n: p for n, p in planned.placements.items() if old.get(n) != p
-    }
-    out.update({n: None for n in old if n not in planned.placements})
+    out: dict[str, Placement | None] = {n: p for n, p in planned.raw.items() if old.get(n) != p}
+    out.update({n: None for n in old if n not in planned.raw})
     return out
 
 

@@ -46,10 +46,14 @@ class Candidate:
 
 @dataclass
 class RoundResult:
+    """Placements by intent name (legs joined); `raw` as the placer holds them (legs apart)."""
+
     placements: dict[str, Placement] = field(default_factory=dict)
+    raw: dict[str, Placement] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     moved: dict[str, Path] = field(default_factory=dict)  # name -> previous primary
     kept_on_backup: dict[str, str] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)  # no new path found; the old one stays
 
 
 def broken(placement: Placement, topology: Topology) -> str | None:
@@ -141,60 +145,68 @@ class Planner:
     def plan(
         self, candidates: Iterable[Candidate], current: Mapping[str, Placement]
     ) -> RoundResult:
-        """Place what needs it, keep the rest; `current` are the installed placements."""
-        result = RoundResult()
+        """Place what needs it, keep the rest.
+
+        `current` holds the installed placements by name (waypoint legs under `name#legN`).
+        Every call to the placer gets every request, with the placements to keep as `existing`,
+        so that kept intents hold their bandwidth and preemption sees everyone.
+        """
         cands = {c.intent.name: c for c in candidates}
         self._keep = {n for n, c in cands.items() if c.keep_if_unplaced}
         self._health = Health(self.topology, self.measures)
-        todo: list[Intent] = []
+        old_joined = joined(current)
+        decided: dict[str, Placement] = {}
         for name, cand in sorted(cands.items()):
-            old = current.get(name)
-            if cand.needs_placement or old is None or self._unhealthy(cand.intent, old):
-                todo.append(cand.intent)
-            else:
-                result.placements[name] = old
-        first = [i for i in todo if not any(d in cands for d in i.disjoint_from)]
-        second = [i for i in todo if i not in first]
+            old = old_joined.get(name)
+            if not (cand.needs_placement or old is None or self._unhealthy(cand.intent, old)):
+                decided.update(own_entries(current, name))
+        first = [
+            c.intent for c in cands.values() if not any(d in cands for d in c.intent.disjoint_from)
+        ]
+        second = [c.intent for c in cands.values() if c.intent not in first]
+        result = RoundResult()
+        requests: list[PathRequest] = []
+        unplaced: dict[str, str] = {}
         for batch in (first, second):
-            if batch:
-                self._place(batch, current, result)
+            if not batch:
+                continue
+            for intent in sorted(batch, key=lambda i: i.name):
+                try:
+                    requests.extend(self._requests(intent, joined(decided)))
+                except NetpilotError as error:
+                    result.failed[intent.name] = str(error)
+            topo = measured_topology(self.topology, self.measures)
+            placed = self.placer(topo, requests, decided)
+            decided = dict(placed.placed)
+            unplaced.update(placed.unplaced)
+        new_joined = joined(decided)
+        for name in sorted(cands):
+            if name not in result.failed:
+                self._settle(name, new_joined, unplaced, current, result)
+                source = (
+                    decided if name in result.placements and name not in result.kept else current
+                )
+                if name in result.placements and name not in result.kept_on_backup:
+                    result.raw.update(own_entries(source, name))
+                elif name in result.kept_on_backup:
+                    result.raw[name] = result.placements[name]
         return result
 
     def _unhealthy(self, intent: Intent, placement: Placement) -> bool:
         health = self._health or Health(self.topology, self.measures)
         return health.problem(intent, placement) is not None
 
-    def _place(
-        self, batch: list[Intent], current: Mapping[str, Placement], result: RoundResult
-    ) -> None:
-        requests: list[PathRequest] = []
-        for intent in batch:
-            try:
-                requests.extend(self._requests(intent, result.placements))
-            except NetpilotError as error:
-                result.failed[intent.name] = str(error)
-        topo = measured_topology(self.topology, self.measures)
-        placed = self.placer(topo, requests, dict(result.placements))
-        for name in placed.preempted:
-            result.placements.pop(name, None)
-            result.failed[name] = "preempted by a higher-priority intent"
-        by_intent = _join_legs(placed)
-        for intent in batch:
-            if intent.name in result.failed:
-                continue
-            self._settle(intent, by_intent, placed.unplaced, current, result)
-
     def _settle(
         self,
-        intent: Intent,
-        by_intent: Mapping[str, Placement],
+        name: str,
+        new_joined: Mapping[str, Placement],
         unplaced: Mapping[str, str],
         current: Mapping[str, Placement],
         result: RoundResult,
     ) -> None:
-        name, old = intent.name, current.get(intent.name)
-        new = by_intent.get(name)
-        if new is not None:
+        old = joined(current, only=name).get(name)
+        new = new_joined.get(name)
+        if new is not None and name not in unplaced:
             result.placements[name] = new
             if old is not None and old.primary != new.primary:
                 result.moved[name] = old.primary
@@ -202,6 +214,7 @@ class Planner:
         reason = _unplaced_reason(name, unplaced)
         if old is not None and name in self._keep and broken(old, self.topology) is None:
             result.placements[name] = old
+            result.kept.add(name)
             return
         if old is not None and old.backup is not None and broken(old, self.topology):
             promoted = Placement(old.request, old.backup, None, old.shared_risks)
@@ -239,6 +252,20 @@ class Planner:
         )
 
 
+def _record_raw(
+    name: str,
+    result: RoundResult,
+    decided: Mapping[str, Placement],
+    current: Mapping[str, Placement],
+) -> None:
+    if name in result.kept_on_backup:
+        result.raw[name] = result.placements[name]
+    elif name in result.kept:
+        result.raw.update(own_entries(current, name))
+    elif name in result.placements:
+        result.raw.update(own_entries(decided, name))
+
+
 def _unplaced_reason(name: str, unplaced: Mapping[str, str]) -> str:
     if name in unplaced:
         return unplaced[name]
@@ -248,20 +275,29 @@ def _unplaced_reason(name: str, unplaced: Mapping[str, str]) -> str:
     return "no feasible path"
 
 
-def _join_legs(result: PlacementResult) -> dict[str, Placement]:
+def own_entries(placements: Mapping[str, Placement], name: str) -> dict[str, Placement]:
+    """The placer's entries for intent `name`: itself, or its waypoint legs."""
+    if name in placements:
+        return {name: placements[name]}
+    prefix = f"{name}{LEG}"
+    return {k: v for k, v in placements.items() if k.startswith(prefix)}
+
+
+def joined(placements: Mapping[str, Placement], only: str | None = None) -> dict[str, Placement]:
     """Placements by intent name; waypoint legs are concatenated into one placement."""
     out: dict[str, Placement] = {}
     legs: dict[str, list[tuple[int, Placement]]] = {}
-    for name, placement in result.placed.items():
+    items = own_entries(placements, only).items() if only is not None else placements.items()
+    for name, placement in items:
         if LEG in name:
             base, index = name.split(LEG)
             legs.setdefault(base, []).append((int(index), placement))
         else:
             out[name] = placement
     for base, parts in legs.items():
-        if any(f"{base}{LEG}" in k for k in result.unplaced):
-            continue
         ordered = [p for _, p in sorted(parts)]
+        if [i for i, _ in sorted(parts)] != list(range(len(parts))):
+            continue
         primary = _concat([p.primary for p in ordered])
         backups = [p.backup for p in ordered]
         backup = _concat([b for b in backups if b]) if all(backups) else None

@@ -97,8 +97,13 @@ def topology_view(topology: Topology) -> dict[str, Any]:
 
 def what_if(engine: Engine, intent: Intent) -> dict[str, Any]:
     """Where `intent` would go now, given the installed placements; changes nothing."""
-    existing = {n: p for n, p in engine.placements().items() if n != intent.name}
-    planned = engine.planner().plan([Candidate(intent, True)], existing)
+    others = [
+        Candidate(r.intent, False)
+        for r in engine.store.list_intents()
+        if r.name != intent.name and engine.placement(r.name) is not None
+    ]
+    existing = engine.raw_placements()
+    planned = engine.planner().plan([*others, Candidate(intent, True)], existing)
     placement = planned.placements.get(intent.name)
     if placement is None:
         return {"placed": False, "reason": planned.failed.get(intent.name, "no feasible path")}

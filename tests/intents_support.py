@@ -1,20 +1,12 @@
-"""Helpers for the intent tests: a small bank-like topology, a fake clock and a test-only placer.
-
-The placer is deliberately simple (shortest IGP path with residual bandwidth, link-disjoint
-backup); the shipped engine uses `controller.pathing.placement.place`.
-"""
+"""Helpers for the intent tests: a small bank-like topology, a fake clock, a live server."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import networkx as nx
-
-from controller.pathing.types import Path, PathRequest, Placement, PlacementResult
 from controller.topology import Link, Node, Topology
 
 
@@ -52,63 +44,6 @@ def small_wan() -> Topology:
         links.append(Link(lid, a, b, cap, delay))
         links.append(Link(lid, b, a, cap, delay))
     return Topology("small-wan", nodes, links)
-
-
-def _graph(topology: Topology, request: PathRequest, used: Mapping[tuple[str, str, str], float]):
-    graph = nx.DiGraph()
-    for link in topology.up_links():
-        if link.id in request.exclude_links or link.dst in request.exclude_nodes:
-            continue
-        if link.capacity_bps - used.get(link.key, 0.0) < request.bandwidth_bps:
-            continue
-        prev = graph.get_edge_data(link.src, link.dst)
-        weight = link.delay_s if request.objective == "latency" else link.igp_metric
-        if prev is None or weight < prev["weight"]:
-            graph.add_edge(link.src, link.dst, weight=weight, link=link)
-    return graph
-
-
-def _path(graph: nx.DiGraph, src: str, dst: str) -> Path | None:
-    try:
-        nodes = nx.shortest_path(graph, src, dst, weight="weight")
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        return None
-    links = [graph.edges[a, b]["link"] for a, b in itertools.pairwise(nodes)]
-    return Path(
-        nodes=tuple(nodes),
-        links=tuple(lk.key for lk in links),
-        latency_s=sum(lk.delay_s for lk in links),
-        cost=float(sum(graph.edges[a, b]["weight"] for a, b in itertools.pairwise(nodes))),
-    )
-
-
-def simple_place(
-    topology: Topology,
-    requests: Sequence[PathRequest],
-    existing: Mapping[str, Placement] | None = None,
-) -> PlacementResult:
-    used: dict[tuple[str, str, str], float] = {}
-    for placement in (existing or {}).values():
-        for key in placement.primary.links:
-            used[key] = used.get(key, 0.0) + placement.request.bandwidth_bps
-    result = PlacementResult()
-    for request in sorted(requests, key=lambda r: (r.setup_priority, r.name)):
-        graph = _graph(topology, request, used)
-        primary = _path(graph, request.src, request.dst)
-        if primary is None:
-            result.unplaced[request.name] = f"no path from {request.src} to {request.dst}"
-            continue
-        if request.max_latency_s is not None and primary.latency_s > request.max_latency_s:
-            result.unplaced[request.name] = "no path meets the latency bound"
-            continue
-        backup = None
-        if request.disjoint:
-            graph.remove_edges_from(list(zip(primary.nodes, primary.nodes[1:], strict=False)))
-            backup = _path(graph, request.src, request.dst)
-        for key in primary.links:
-            used[key] = used.get(key, 0.0) + request.bandwidth_bps
-        result.placed[request.name] = Placement(request, primary, backup)
-    return result
 
 
 class LiveServer:

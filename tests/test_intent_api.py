@@ -16,7 +16,7 @@ from controller.api import create_app
 from controller.engine import Engine, EngineConfig
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
-from tests.intents_support import LiveServer, simple_place, small_wan, wait_for
+from tests.intents_support import LiveServer, small_wan, wait_for
 
 TOKEN = "test-token-for-loopback-only"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -26,9 +26,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def live(tmp_path: Path) -> Iterator[tuple[str, Engine, MemorySouthbound]]:
     store = Store(tmp_path / "api.db")
     south = MemorySouthbound()
-    engine = Engine(
-        small_wan(), store, south, time.time, placer=simple_place, config=EngineConfig(tick_s=3600)
-    )
+    engine = Engine(small_wan(), store, south, time.time, config=EngineConfig(tick_s=3600))
     registry = CollectorRegistry()
     Counter("netpilot_test_total", "a test counter", registry=registry).inc()
     app = create_app(engine, TOKEN, registry=registry, run_engine=True, max_body_bytes=64 * 1024)

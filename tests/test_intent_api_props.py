@@ -17,7 +17,7 @@ from controller.engine import Engine, EngineConfig
 from controller.intents import Intent
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
-from tests.intents_support import LiveServer, simple_place, small_wan
+from tests.intents_support import LiveServer, small_wan
 
 TOKEN = "property-test-token"
 
@@ -28,7 +28,6 @@ def _engine(store: Store) -> Engine:
         store,
         MemorySouthbound(),
         time.time,
-        placer=simple_place,
         config=EngineConfig(tick_s=3600),
     )
 

@@ -11,16 +11,14 @@ from controller.intents import Intent, IntentState
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
 from controller.topology import LinkState
-from tests.intents_support import FakeClock, simple_place, small_wan
+from tests.intents_support import FakeClock, small_wan
 
 
 def make(tmp_path: Path, **config: Any) -> tuple[Engine, Store, MemorySouthbound, FakeClock]:
     clock = FakeClock()
     store = Store(tmp_path / "np.db", clock=clock)
     south = MemorySouthbound()
-    engine = Engine(
-        small_wan(), store, south, clock, placer=simple_place, config=EngineConfig(**config)
-    )
+    engine = Engine(small_wan(), store, south, clock, config=EngineConfig(**config))
     asyncio.run(engine.start())
     return engine, store, south, clock
 
@@ -206,3 +204,18 @@ def test_sla_breach_moves_then_degrades_when_no_path_meets_it(tmp_path: Path) ->
     assert record.state is IntentState.DEGRADED
     assert "latency" in record.reason and "150.0 ms" in record.reason
     assert any(e.cause.startswith("probe: BR1-P2") for e in engine.events)
+
+
+def test_second_reconcile_is_a_no_op_even_with_waypoints(tmp_path: Path) -> None:
+    engine, store, south, _ = make(tmp_path)
+    store.put_intent(intent("w", "BR1", "DC2", waypoints=["HQ"], bandwidth="10M"))
+    store.put_intent(intent("v", "BR2", "DC1", service_class="voice", protection="path"))
+    asyncio.run(engine.reconcile("first"))
+    before = (engine.placements(), len(south.transactions))
+    report = asyncio.run(engine.reconcile("again"))
+    assert report.revisions == [] and report.moved == []
+    assert (engine.placements(), len(south.transactions)) == before
+    # a restarted engine picks up the same placements from the store and changes nothing
+    again = Engine(small_wan(), store, south, engine.clock)
+    assert asyncio.run(again.start()).revisions == []
+    assert again.placements() == before[0]

@@ -22,8 +22,9 @@ from controller.intents import (
     resolve_node,
     to_path_request,
 )
+from controller.pathing.placement import place
 from controller.store import MIGRATIONS, SCHEMA_VERSION, Store
-from tests.intents_support import FakeClock, simple_place, small_wan
+from tests.intents_support import FakeClock, small_wan
 
 
 def make(**kw: object) -> Intent:
@@ -129,7 +130,7 @@ def _items(n: int) -> list[CompileItem]:
         for k in range(n)
     ]
     requests = [to_path_request(i, lambda ep, _: ep.node or "") for i in intents]
-    placed = simple_place(topo, requests)
+    placed = place(topo, requests)
     return [
         CompileItem(i, placed.placed[i.name], 1000 + 2 * k)
         for k, i in enumerate(intents)

@@ -18,7 +18,7 @@ from controller.engine import Engine
 from controller.intents import Intent, IntentState
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
-from tests.intents_support import FakeClock, simple_place, small_wan
+from tests.intents_support import FakeClock, small_wan
 
 KILLS = 60
 ENDS = ["DC1", "DC2", "HQ", "BR1", "BR2"]
@@ -28,7 +28,7 @@ def _worker(db: Path, first: int, out_fd: int, seed: int) -> None:
     """The controller under test: writes, reconciles, deletes, bulk-applies until killed."""
     rng = random.Random(seed)
     store = Store(db)
-    engine = Engine(small_wan(), store, MemorySouthbound(), time.time, placer=simple_place)
+    engine = Engine(small_wan(), store, MemorySouthbound(), time.time)
 
     async def main() -> None:
         await engine.start()
@@ -103,9 +103,7 @@ def test_sigkill_during_applies_loses_nothing(tmp_path: Path) -> None:
                 if name in deleted:
                     assert record.state in (IntentState.WITHDRAWING, IntentState.WITHDRAWN)
             if kill % 10 == 9:  # a restarted engine recovers and reconciles
-                engine = Engine(
-                    small_wan(), store, MemorySouthbound(), time.time, placer=simple_place
-                )
+                engine = Engine(small_wan(), store, MemorySouthbound(), time.time)
                 asyncio.run(engine.start())
                 assert store.check() == []
                 assert all(r["status"] != "pending" for r in store.revisions(1000))
