@@ -73,7 +73,10 @@ def apply(
     if json:
         print_json(out)
         return
-    table = Table("intent", "change", "state", "reason", title=f"apply {file}")
+    table = Table(title=f"apply {file}")
+    table.add_column("intent", no_wrap=True)
+    for column in ("change", "state", "reason"):
+        table.add_column(column)
     for row in out:
         table.add_row(row["name"], row["action"], _state(row["state"]), row["reason"])
     console.print(table)
@@ -109,6 +112,8 @@ def plan(
     console.print(table)
     for name, reason in sorted(result["unplaced"].items()):
         console.print(f"[red]would fail[/] {name}: {reason}")
+    for name in result.get("waiting", []):
+        console.print(f"[cyan]outside its time window now[/] {name}")
     devices = Table("device", "section", "added", "removed", "changed", title="config diff")
     for device, diff in result["devices"].items():
         for section, part in diff.items():
@@ -142,7 +147,10 @@ def list_(
     if json:
         print_json(rows)
         return
-    table = Table("name", "class", "src", "dst", "bandwidth", "state", "reason", "ver")
+    table = Table(title="intents")
+    table.add_column("name", no_wrap=True)
+    for column in ("class", "src", "dst", "bandwidth", "state", "reason", "ver"):
+        table.add_column(column)
     for r in rows:
         spec = r["spec"]
         table.add_row(

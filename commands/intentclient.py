@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import httpx
 
 from controller.auth import TOKEN_ENV, client_token
-from controller.engine import Engine
+from controller.engine import WAITING, Engine
 from controller.errors import ConflictError, NetpilotError, NotFoundError, UsageError
 from controller.intents import Intent
 from controller.service import intent_status
@@ -156,11 +156,15 @@ def connect(
     return HttpClient(url, client_token(os.environ, token_file))
 
 
+def _settled(row: dict[str, Any]) -> bool:
+    return row["state"] not in SETTLING or row.get("reason") == WAITING
+
+
 def wait_settled(client: IntentClient, names: set[str], timeout_s: float) -> list[dict[str, Any]]:
     """Poll until the named intents leave the transient states (or the timeout passes)."""
     deadline = time.monotonic() + timeout_s
     while True:
         rows = [r for r in client.list() if r["name"] in names]
-        if all(r["state"] not in SETTLING for r in rows) or time.monotonic() > deadline:
+        if all(_settled(r) for r in rows) or time.monotonic() > deadline:
             return rows
         time.sleep(0.1)

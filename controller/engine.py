@@ -44,6 +44,7 @@ from controller.store import IntentRecord, Store
 from controller.topology import LinkState, Topology
 
 Clock = Callable[[], float]
+WAITING = "waiting for its time window"
 RETRY = frozenset({IntentState.ACCEPTED, IntentState.FAILED, IntentState.COMPILED})
 
 
@@ -343,7 +344,7 @@ class Engine:
             if record.state is IntentState.WITHDRAWING:
                 out.append((name, IntentState.WITHDRAWN, record.reason or "deleted"))
             elif name in waiting:
-                out.append((name, IntentState.ACCEPTED, "waiting for its time window"))
+                out.append((name, IntentState.ACCEPTED, WAITING))
         return out
 
     # -- what-if and status ------------------------------------------------------------------
@@ -352,6 +353,9 @@ class Engine:
         records = {r.name: r for r in self.store.list_intents()}
         wanted = {i.name: i for i in intents}
         changes, items_in = _intent_changes(records, wanted, prune)
+        when = now_utc(self.clock())
+        waiting = sorted(i.name for i in items_in if not i.active_at(when))
+        items_in = [i for i in items_in if i.name not in waiting]
         candidates = [Candidate(i, changes[i.name] != "unchanged") for i in items_in]
         planner = self._planner()
         names = {i.name for i in items_in}
@@ -366,6 +370,7 @@ class Engine:
         return {
             "changes": [{"name": n, "action": a} for n, a in sorted(changes.items())],
             "unplaced": planned.failed,
+            "waiting": waiting,
             "moved": sorted(planned.moved),
             "devices": network_diff(self._installed, desired),
         }
