@@ -2,6 +2,86 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from commands.common import err_console
+from controller.errors import UsageError
+
 app = typer.Typer(help="Run the controller (REST API, reconcile engine).", no_args_is_help=True)
+
+
+@app.callback()
+def _group() -> None:
+    """Run the controller (REST API, reconcile engine)."""
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise UsageError(f"--listen {listen!r}: write HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+@app.command("run")
+def run(
+    *,
+    topology: Annotated[str, typer.Option("--topology", help="bank-wan, zoo:NAME, ring:6, FILE")],
+    db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")],
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on.")] = (
+        "127.0.0.1:8080"
+    ),
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="Bearer token file (0600), created on first start."),
+    ] = None,
+    prefixes: Annotated[
+        Path | None, typer.Option("--prefixes", help="YAML `NODE: [prefix, ...]` map.")
+    ] = None,
+    hold_time: Annotated[
+        float, typer.Option("--hold-time", help="Seconds a healthy intent keeps its path.")
+    ] = 300.0,
+    improvement: Annotated[
+        float, typer.Option("--improvement", help="Cost gain (0-1) needed to move an intent.")
+    ] = 0.10,
+) -> None:
+    """Serve the REST API and run the reconcile engine with the in-memory southbound.
+
+    Example: netpilot controller run --topology bank-wan --db netpilot.db --listen 127.0.0.1:8080
+    """
+    import uvicorn
+    from topologies.loader import load
+
+    from controller.api import create_app
+    from controller.auth import TOKEN_ENV, default_token_file, load_or_create_token
+    from controller.engine import Engine, EngineConfig
+    from controller.intentfile import load_prefixes
+    from controller.southbound.memory import MemorySouthbound
+    from controller.store import Store
+
+    host, port = parse_listen(listen)
+    if not 0 <= improvement < 1:
+        raise UsageError(f"--improvement {improvement}: give a fraction between 0 and 1, e.g. 0.1")
+    topo = load(topology)
+    store = Store(db)
+    store.set_meta("topology", topology)
+    engine = Engine(
+        topo,
+        store,
+        MemorySouthbound(),
+        time.time,
+        config=EngineConfig(hold_time_s=hold_time, improvement=improvement),
+        prefixes=load_prefixes(prefixes) if prefixes else None,
+    )
+    path = token_file or default_token_file()
+    token = load_or_create_token(os.environ, path)
+    source = TOKEN_ENV if os.environ.get(TOKEN_ENV) else str(path)
+    err_console.print(f"netpilot controller on http://{host}:{port} (token from {source})")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app_ = create_app(engine, token, run_engine=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
