@@ -55,7 +55,6 @@ def run(
     Example: netpilot controller run --topology bank-wan --db netpilot.db --listen 127.0.0.1:8080
     """
     import uvicorn
-    from topologies.loader import load
 
     from controller.api import create_app
     from controller.auth import TOKEN_ENV, default_token_file, load_or_create_token
@@ -63,6 +62,7 @@ def run(
     from controller.intentfile import load_prefixes
     from controller.southbound.memory import MemorySouthbound
     from controller.store import Store
+    from topologies.loader import load
 
     host, port = parse_listen(listen)
     if not 0 <= improvement < 1:

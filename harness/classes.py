@@ -1,7 +1,9 @@
 """Service classes as the simulator treats them: queue, DSCP, scheduling and traffic mix.
 
-The six classes are the bank's taxonomy (DESIGN.md). Voice is strict priority; the others share
-what voice leaves by weight. `share` is the fraction of each demand that belongs to the class
+The six classes are the bank's taxonomy (DESIGN.md); queue, DSCP, strict priority and weight come
+from the controller's table (`controller.intents.SERVICE_CLASSES`), so the simulated routers
+schedule and steer as the compiler configures. Voice is strict priority; the others share what
+voice leaves by weight. `share` is the fraction of each demand that belongs to the class
 when a traffic matrix is split; `packet_bytes` converts octets to packets; `buffer_s` sizes each
 queue's buffer as that many seconds at line rate.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from controller.intents import SERVICE_CLASSES
 
 
 @dataclass(frozen=True)
@@ -25,14 +29,25 @@ class ClassSpec:
     buffer_s: float
 
 
-DEFAULT_CLASSES: tuple[ClassSpec, ...] = (
-    ClassSpec("voice", 0, 46, True, 0, 0.05, 200, 0.005),
-    ClassSpec("production", 1, 26, False, 40, 0.30, 800, 0.05),
-    ClassSpec("video", 2, 34, False, 25, 0.17, 1200, 0.03),
-    ClassSpec("bigdata", 3, 10, False, 20, 0.30, 1400, 0.10),
-    ClassSpec("office", 4, 18, False, 10, 0.15, 900, 0.05),
-    ClassSpec("test", 5, 0, False, 5, 0.03, 1000, 0.02),
-)
+_TRAFFIC = {
+    # class: (share of each demand, mean packet bytes, queue buffer in seconds of line rate)
+    "voice": (0.05, 200, 0.005),
+    "production": (0.30, 800, 0.05),
+    "video": (0.17, 1200, 0.03),
+    "bigdata": (0.30, 1400, 0.10),
+    "office": (0.15, 900, 0.05),
+    "test": (0.03, 1000, 0.02),
+}
+
+
+def _spec(name: str) -> ClassSpec:
+    """Queue, DSCP, scheduling from the controller's class table; traffic mix from _TRAFFIC."""
+    d = SERVICE_CLASSES[name]
+    share, packet, buffer = _TRAFFIC[name]
+    return ClassSpec(name, d.queue, d.dscp, d.strict_priority, d.weight, share, packet, buffer)
+
+
+DEFAULT_CLASSES: tuple[ClassSpec, ...] = tuple(_spec(n) for n in _TRAFFIC)
 
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in DEFAULT_CLASSES)
 

@@ -84,9 +84,10 @@ def test_weighted_sharing_between_classes() -> None:
     sim.step()
     served = sim.solution.queues.served[sim.index.link_idx[("a", "b", "a-b")]]
     c = sim.classes
-    # weights 40 : 20 of 9G
-    assert served[c.index("production")] == pytest.approx(6e9)
-    assert served[c.index("bigdata")] == pytest.approx(3e9)
+    wp, wb = c.specs[c.index("production")].weight, c.specs[c.index("bigdata")].weight
+    assert (wp, wb) == (40, 15)  # the controller's class table
+    assert served[c.index("production")] == pytest.approx(9e9 * 40 / 55)
+    assert served[c.index("bigdata")] == pytest.approx(9e9 * 15 / 55)
 
 
 def test_unused_share_goes_to_the_others() -> None:
