@@ -23,6 +23,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.packet import Packet
 
 from controller.errors import UsageError
+from controller.pathing.types import Placement
 from controller.topology import LinkKey, Topology
 from harness.routing import IgpRouting, LinkIndex, parse_sid
 
@@ -210,3 +211,19 @@ def verify_path(
             for t in traces
         ]
     return Verification(src, dst, tuple(sids), pkt.summary(), tuple(traces))
+
+
+def verify_placement(
+    topology: Topology, placement: Placement, forwarder: Forwarder | None = None
+) -> Verification:
+    """Verify an intent's primary path as placed (pathing's `Placement`): what the engine calls
+    after each transaction; `ok` False means the trace leaves the path the intent was given."""
+    primary = placement.primary
+    return verify_path(
+        topology,
+        placement.request.src,
+        placement.request.dst,
+        primary.sids,
+        intended=primary.links,
+        forwarder=forwarder,
+    )

@@ -103,3 +103,41 @@ def test_verify_cli_exit_codes(capsys) -> None:  # type: ignore[no-untyped-def]
         main(["verify", "--from", "0", "--to", "9", "--expect", "0,5"])
     assert bad.value.code == 2
     assert "no link from '0' to '5'" in capsys.readouterr().err
+
+
+def test_every_bank_wan_intent_installed_by_the_engine_stays_on_its_path(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from pathlib import Path
+
+    import pytest
+
+    from cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    db = str(tmp_path / "np.db")
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "intent",
+                "apply",
+                "-f",
+                str(root / "topologies" / "bank-wan.intents.yaml"),
+                "--db",
+                db,
+                "--topology",
+                "bank-wan",
+                "--json",
+            ]
+        )
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["intent", "list", "--db", db, "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    installed = [r["name"] for r in rows if r["state"] == "installed"]
+    assert len(installed) >= 5
+    for name in installed:
+        with pytest.raises(SystemExit) as done:
+            main(["verify", name, "--db", db, "--topology", "bank-wan", "--json"])
+        data = json.loads(capsys.readouterr().out)
+        assert done.value.code in (0, None), (name, data)
+        assert data["ok"] and data["traces"]
