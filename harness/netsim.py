@@ -310,6 +310,7 @@ class NetworkSimulator:
                     latency if np.isfinite(latency) else None,
                     intent.max_latency,
                     loss,
+                    float(sol.flow_jitter_s[f]),
                 )
             )
         return out

@@ -31,6 +31,7 @@ class IntentSla:
     latency_s: float | None = None
     max_latency_s: float | None = None
     loss: float | None = None
+    jitter_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -209,12 +210,18 @@ def _intent_families(intents: list[IntentSla]) -> list[GaugeMetricFamily]:
     loss = _gauge(
         "netpilot_intent_loss_ratio", "Measured loss of the intent's traffic.", ["intent"]
     )
+    jit = _gauge("netpilot_intent_jitter_seconds", "Delay variation along the path.", ["intent"])
     for it in intents:
         met.add_metric([it.name], 1.0 if it.met else 0.0)
-        for fam, value in ((lat, it.latency_s), (bound, it.max_latency_s), (loss, it.loss)):
+        for fam, value in (
+            (lat, it.latency_s),
+            (bound, it.max_latency_s),
+            (loss, it.loss),
+            (jit, it.jitter_s),
+        ):
             if value is not None:
                 fam.add_metric([it.name], value)
-    return [met, lat, bound, loss]
+    return [met, lat, bound, loss, jit]
 
 
 def _forecast_families(

@@ -56,6 +56,7 @@ def test_families_and_labels() -> None:
         "netpilot_link_delay_seconds",
         "netpilot_intent_sla_met",
         "netpilot_intent_latency_seconds",
+        "netpilot_intent_jitter_seconds",
         "netpilot_transactions",
         "netpilot_transaction_duration_seconds",
         "netpilot_telemetry_collection_duration_seconds",
