@@ -3,10 +3,12 @@ reports against the intent's SLA (what TWAMP/active probes measure on a real net
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from controller.intents import Intent
 from harness.classes import ClassTable
 from harness.routing import LinkIndex
 from harness.scenario import WatchIntent
@@ -39,3 +41,22 @@ class WithProbes:
 
     def rates(self, t: float) -> np.ndarray:
         return np.concatenate([self.base.rates(t), np.full(len(self.intents), PROBE_BPS)])
+
+
+def watch_intents(intents: Iterable[Intent]) -> list[WatchIntent]:
+    """Probes for the controller's intents between routers (prefix-only endpoints are skipped)."""
+    out = []
+    for it in intents:
+        if it.src.node is None or it.dst.node is None:
+            continue
+        out.append(
+            WatchIntent(
+                name=it.name,
+                src=it.src.node,
+                dst=it.dst.node,
+                service_class=it.service_class,
+                max_latency=it.max_latency_s,
+                max_loss=it.max_loss if it.max_loss is not None else 1.0,
+            )
+        )
+    return out

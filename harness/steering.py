@@ -1,11 +1,12 @@
 """Which flows installed SR policies steer, and where their segment lists take them.
 
-A head end's `SteeringRule`s pick flows by DSCP (the class's DSCP) and/or destination prefix (the
-destination's loopback) into the policy (color, endpoint). A policy that no rule names steers all
-of its head end's traffic to its endpoint that no rule claims. The active candidate path is the
-valid one with the highest preference (RFC 9256): valid when every SID is known and every segment
-is reachable; traffic splits over its valid segment lists by weight. A policy with no valid
-candidate path is down and its traffic falls back to the IGP.
+A head end's `SteeringRule`s pick flows by DSCP (the class's DSCP) towards the policy's endpoint
+into the policy (color, endpoint); a rule's destination prefix is taken to sit behind that endpoint
+(the simulator's flows go router to router, so prefixes do not split them further). A policy that
+no rule names steers all of its head end's traffic to its endpoint that no rule claims. The
+active candidate path is the valid one with the highest preference (RFC 9256): valid when every
+SID is known and every segment is reachable; traffic splits over its valid segment lists by
+weight. A policy with no valid candidate path is down and its traffic falls back to the IGP.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from controller.desired import DeviceConfig, SrPolicy, SteeringRule
+from controller.desired import DeviceConfig, SrPolicy
 from harness.classes import ClassTable
 from harness.routing import Hop, IgpRouting, LinkIndex, Segment, parse_sid
 
@@ -81,19 +82,6 @@ def activate(
     return ActivePolicy(head, policy, None, {})
 
 
-def _matches(rule: SteeringRule, index: LinkIndex, dst: int, dscp: int) -> bool:
-    if rule.dscp is not None and rule.dscp != dscp:
-        return False
-    if rule.prefix is None:
-        return True
-    node = index.topology.nodes[index.nodes[dst]]
-    loop = ipaddress.IPv6Address(node.loopback.split("/")[0])
-    try:
-        return loop in ipaddress.IPv6Network(rule.prefix, strict=False)
-    except ValueError:
-        return False
-
-
 def choose_policy(
     config: DeviceConfig, index: LinkIndex, dst: int, cls: int, classes: ClassTable
 ) -> SrPolicy | None:
@@ -106,9 +94,9 @@ def choose_policy(
         policy = by_key.get((rule.color, rule.endpoint))
         if policy is None:
             continue
-        if rule.prefix is None and resolve_endpoint(index, policy.endpoint) != dst:
+        if resolve_endpoint(index, policy.endpoint) != dst:
             continue
-        if _matches(rule, index, dst, dscp):
+        if rule.dscp is None or rule.dscp == dscp:
             return policy
     for policy in sorted(config.sr_policies, key=lambda p: p.color):
         if policy.key not in named and resolve_endpoint(index, policy.endpoint) == dst:

@@ -1,5 +1,6 @@
-"""A real Prometheus scrapes the exporter of a running simulation; every PromQL query of the
-dashboard and the alert rules must return data. Also `promtool check rules/config`.
+"""A real Prometheus scrapes the controller's /metrics (API + engine + store, its southbound a
+running simulation); every PromQL query of the dashboard and the alert rules must return data.
+Also `promtool check rules/config`.
 
 Debian's `prometheus` package is installed by `make test` (Makefile APT_PACKAGES): a missing
 binary is a failure here, not a skip.
@@ -19,40 +20,54 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import uvicorn
 import yaml
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
-from controller.desired import CandidatePath, DeviceConfig, SegmentList, SrPolicy
+from controller.api import create_app
+from controller.engine import Engine, EngineConfig
+from controller.intentfile import load_intents
+from controller.store import Store
+from harness.build import peak_utilisation
 from harness.netsim import NetworkSimulator
+from harness.probes import watch_intents
 from harness.routing import LinkIndex
-from harness.scenario import parse_scenario
+from harness.scenario import Scenario, parse_scenario
 from harness.simrun import SimRuntime
+from harness.simsouthbound import SimSouthbound
 from harness.traffic import GravityTraffic
 from telemetry.exporter import NetpilotMetrics
-from topologies.loader import load as load_topology
+from telemetry.metered import MeteredSouthbound
+from topologies.loader import load
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
 RULES = DEPLOY / "rules" / "netpilot-alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "netpilot.json"
 DEADLINE_S = 90.0
 
-SCENARIO = {
-    "intents": [
-        {"name": "trading", "src": "0", "dst": "9", "service_class": "voice", "max_latency": "1ms"},
-        {"name": "payments", "src": "1", "dst": "14", "max_latency": "50ms"},
-    ],
-    "events": [
-        {
-            "kind": "degrade",
-            "link": "0-2",
-            "signal": "rx_power",
-            "at": "30s",
-            "ramp": "30s",
-            "amount": 9,
-        },
-        {"kind": "flap", "link": "1-6", "at": "1m", "period": "40s", "count": 1000},
-    ],
-}
+EVENTS = [
+    # 200 ms more on BR1's access link: br1-dc1-voice (150 ms bound) violates its SLA
+    {
+        "kind": "degrade",
+        "link": "BR1-P-SH",
+        "signal": "latency",
+        "at": 0,
+        "ramp": "10s",
+        "amount": "200ms",
+        "shape": "plateau",
+    },
+    # optics decaying on a core link: the fault-risk gauge rises
+    {
+        "kind": "degrade",
+        "link": "P-SH-P-WH",
+        "signal": "rx_power",
+        "at": "30s",
+        "ramp": "30s",
+        "amount": 9,
+    },
+    {"kind": "flap", "link": "P-BJ1-P-WH", "at": "1m", "period": "40s", "count": 1000},
+]
 
 
 def _binary(name: str) -> str:
@@ -87,53 +102,68 @@ def test_promtool_checks_rules_and_config() -> None:
         assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
 
 
+def _serve(app: object, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return server, thread
+
+
 @pytest.fixture(scope="module")
-def exporter() -> Iterator[str]:
-    """A simulation on GEANT stepping in the background, its metrics on a loopback port."""
+def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The controller (API, engine, store) on bank-wan; its southbound is a running simulation
+    whose telemetry feeds the controller's /metrics. Intents from bank-wan.intents.yaml."""
+    tmp = tmp_path_factory.mktemp("controller")
     registry = CollectorRegistry()
     metrics = NetpilotMetrics(registry)
-    index = LinkIndex(load_topology("geant"))
+    topology = load("bank-wan")
+    intents = load_intents(ROOT / "topologies" / "bank-wan.intents.yaml")
+    index = LinkIndex(topology)
     rng = np.random.default_rng(5)
-    sim = NetworkSimulator(
-        index,
-        GravityTraffic(index, rng, total_bps=150e9, n_flows=600),
-        rng=rng,
-        scenario=parse_scenario(SCENARIO),
+    traffic = GravityTraffic(index, rng, total_bps=1e9, n_flows=600, diurnal_amplitude=0.0)
+    traffic.rescale(1.0 / peak_utilisation(index, traffic))  # the busiest link runs full
+    scenario = Scenario(
+        intents=watch_intents(intents), events=parse_scenario({"events": EVENTS}).events
     )
+    sim = NetworkSimulator(index, traffic, rng=rng, scenario=scenario)
     runtime = SimRuntime(sim, metrics)
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    store = Store(tmp / "netpilot.db")
+    store.apply_intents(intents, actor="test")
+    southbound = MeteredSouthbound(SimSouthbound(sim), metrics)
+    engine = Engine(topology, store, southbound, time.time, config=EngineConfig(tick_s=3600))
+    app = create_app(engine, "integration-test-token", registry=registry, run_engine=True)
+    port = _free_port()
+    server, thread = _serve(app, port)
+    url = f"http://127.0.0.1:{port}"
     stop = threading.Event()
-    sid = index.topology.node("4").node_sid
-    policy = SrPolicy(1, "9", "via-4", (CandidatePath("c", 100, (SegmentList("s", (sid,)),)),))
 
     def run() -> None:
-        n = 0
         while not stop.is_set():
             runtime.tick()
-            n += 1
-            if n % 20 == 10:  # a transaction now and then: install or withdraw a policy
-                on = (n // 20) % 2 == 0
-                runtime.apply({"0": DeviceConfig("0", sr_policies=(policy,) if on else ())})
             stop.wait(0.1)
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    yield f"127.0.0.1:{server.server_port}"
-    stop.set()
-    worker.join(timeout=10)
-    server.shutdown()
-    thread.join(timeout=10)
+    try:
+        _wait(lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200, "controller")
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
 
 
 @pytest.fixture(scope="module")
-def prometheus(exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prometheus(controller: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = _binary("prometheus")
     tmp = tmp_path_factory.mktemp("prometheus")
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(RULES)]
     config["scrape_configs"] = [
-        {**config["scrape_configs"][0], "static_configs": [{"targets": [exporter]}]}
+        {**config["scrape_configs"][0], "static_configs": [{"targets": [controller]}]}
     ]
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = _free_port()
@@ -196,7 +226,11 @@ def test_every_dashboard_and_rule_query_returns_data(prometheus: str) -> None:
     except AssertionError as error:
         raise AssertionError(f"{error}: still empty: {sorted(missing)}") from None
     util = _query(prometheus, "netpilot_link_utilization_ratio")
-    assert len(util) == 72, "one series per directed GEANT link"
+    assert len(util) == 80, "one series per directed bank-wan link"
+    committed = _query(prometheus, 'netpilot_transactions_total{outcome="committed"}')
+    assert float(committed[0]["value"][1]) >= 1, "the engine installed the intents"  # type: ignore[index]
+    violated = _query(prometheus, "netpilot_intent_sla_met == 0")
+    assert "br1-dc1-voice" in {r["metric"]["intent"] for r in violated}  # type: ignore[index]
     rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"][0]["rules"]
     assert {r["name"] for r in rules} == {
         "NetpilotIntentSlaViolated",
