@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,13 +15,21 @@ from rich.table import Table
 
 from commands.common import console, err_console, print_json
 from controller.errors import UsageError
+from controller.intentfile import load_intents
+from controller.intents import Intent
+from controller.southbound.base import Southbound
+from controller.southbound.netconf import NetconfSouthbound
 from controller.units import format_bandwidth, format_duration, parse_duration
 from harness.build import SimSpec, build_simulation
+from harness.closedloop import EmbeddedController
 from harness.netsim import NetworkSimulator
+from harness.probes import watch_intents
 from harness.simdevices import SimDevices
 from harness.simrun import SimRuntime
+from harness.simsouthbound import SimSouthbound
 from harness.summary import RunSummary
 from telemetry.exporter import NetpilotMetrics
+from telemetry.metered import MeteredSouthbound
 
 app = typer.Typer(help="Run the flow-level network simulator.", no_args_is_help=True)
 
@@ -81,28 +91,48 @@ def run_with_progress(runtime: SimRuntime, until_s: float, speed: float, quiet: 
     return summary
 
 
-def _run_with_devices(
+def _execute(
     sim: NetworkSimulator,
     *,
     metrics: NetpilotMetrics | None,
-    directory: Path,
+    devices: Path | None,
+    intents: list[Intent],
     until_s: float,
     speed: float,
     quiet: bool,
-) -> RunSummary:
-    """Routers served over NETCONF from the simulator; telemetry polled over NETCONF; configs
-    committed to the routers (e.g. by `netpilot controller`) steer the simulated traffic."""
-    with SimDevices(sim, directory) as fleet:
-        err_console.print(
-            f"{len(sim.devices())} NETCONF routers up; inventory: {directory / 'inventory.yaml'}"
-        )
-        collector = fleet.collector()
-        try:
-            runtime = SimRuntime(sim, metrics, collector=collector)
+) -> tuple[RunSummary, dict[str, Any] | None]:
+    """Run the simulation; with `devices`, routers are served over NETCONF (telemetry polled
+    over NETCONF, committed configs steer the traffic); with `intents`, an embedded controller
+    installs them (over NETCONF with `devices`, else in process) and hears topology events."""
+    with contextlib.ExitStack() as stack:
+        runtime = SimRuntime(sim, metrics)
+        fleet = None
+        if devices is not None:
+            fleet = stack.enter_context(SimDevices(sim, devices))
+            err_console.print(
+                f"{len(sim.devices())} NETCONF routers up; inventory: {devices / 'inventory.yaml'}"
+            )
+            collector = fleet.collector()
+            stack.callback(collector.close)
+            runtime.collector = collector
             runtime.before_tick = fleet.sync_configs
-            return run_with_progress(runtime, until_s, speed, quiet)
-        finally:
-            collector.close()
+        controller = None
+        if intents:
+            southbound: Southbound = SimSouthbound(sim)
+            if fleet is not None:
+                assert fleet.inventory is not None
+                netconf = NetconfSouthbound(fleet.inventory)
+                stack.callback(netconf.close_sync)
+                southbound = netconf
+            if metrics is not None:
+                southbound = MeteredSouthbound(southbound, metrics)
+            db = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "netpilot.db"
+            controller = EmbeddedController(sim.index.topology, intents, southbound, db)
+            stack.callback(controller.stop)
+            controller.start()
+            runtime.on_event = controller.sink()
+        summary = run_with_progress(runtime, until_s, speed, quiet)
+        return summary, controller.summary() if controller else None
 
 
 def render_summary(data: dict[str, Any]) -> None:
@@ -136,6 +166,10 @@ def render_summary(data: dict[str, Any]) -> None:
                 f"{it['worst_loss']:.3%}",
             )
         console.print(intents)
+    if "controller" in data:
+        c = data["controller"]
+        states = ", ".join(f"{n} {s}" for s, n in sorted(c["states"].items()))
+        console.print(f"controller: {c['intents']} intents ({states}), {c['events']} engine events")
     if data["events"]:
         events = Table("time", "event", "target", title="Events")
         for e in data["events"]:
@@ -167,12 +201,21 @@ def run(
             "DIR/inventory.yaml for the controller and poll telemetry over NETCONF."
         ),
     ] = None,
+    intents: Annotated[
+        Path | None,
+        typer.Option(
+            help="Intents file: an embedded controller installs them (over NETCONF "
+            "with --devices) and each is measured against its SLA."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Simulate a network under traffic and faults, then summarise loads, drops and events.
 
-    Example: netpilot sim run --topology geant --traffic geant
-    --scenario harness/scenarios/geant-fibre-cut.yaml --speed 60 --until 2h
+    Examples: netpilot sim run --topology geant --traffic geant
+    --scenario harness/scenarios/geant-fibre-cut.yaml --speed 60 --until 2h;
+    netpilot sim run --topology bank-wan --intents topologies/bank-wan.intents.yaml
+    --devices out/devices --until 30m
     """
     if speed < 0:
         raise UsageError("--speed must be 0 (flat out) or a positive factor, e.g. 60")
@@ -186,20 +229,26 @@ def run(
         load=load,
     )
     until_s = parse_duration(until, "--until")
-    sim = build_simulation(spec)
+    intent_list = load_intents(intents) if intents else []
+    sim = build_simulation(spec, watch_intents(intent_list))
     metrics = None
     if metrics_port:
         registry = CollectorRegistry()
         metrics = NetpilotMetrics(registry)
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
         err_console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
-    if devices is None:
-        summary = run_with_progress(SimRuntime(sim, metrics), until_s, speed, quiet=json_out)
-    else:
-        summary = _run_with_devices(
-            sim, metrics=metrics, directory=devices, until_s=until_s, speed=speed, quiet=json_out
-        )
+    summary, control = _execute(
+        sim,
+        metrics=metrics,
+        devices=devices,
+        intents=intent_list,
+        until_s=until_s,
+        speed=speed,
+        quiet=json_out,
+    )
     data = summary.to_dict()
+    if control is not None:
+        data["controller"] = control
     if json_out:
         print_json(data)
     else:

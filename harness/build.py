@@ -10,7 +10,7 @@ import numpy as np
 from controller.errors import UsageError
 from harness.netsim import NetworkSimulator
 from harness.routing import IgpRouting, LinkIndex
-from harness.scenario import Scenario, check_against, load_scenario
+from harness.scenario import Scenario, WatchIntent, check_against, load_scenario
 from harness.traffic import GravityTraffic, TrafficSource, geant_replay, replay_file
 from topologies.loader import load as load_topology
 
@@ -62,11 +62,13 @@ def make_traffic(spec: SimSpec, index: LinkIndex, rng: np.random.Generator) -> T
     return replay_file(path, index)
 
 
-def build_simulation(spec: SimSpec) -> NetworkSimulator:
+def build_simulation(spec: SimSpec, watch: list[WatchIntent] | None = None) -> NetworkSimulator:
     if spec.step_s <= 0:
         raise UsageError("--step must be a positive duration, e.g. 10s")
     index = LinkIndex(load_topology(spec.topology))
     scenario = load_scenario(spec.scenario) if spec.scenario else Scenario()
+    if watch:
+        scenario = scenario.model_copy(update={"intents": [*scenario.intents, *watch]})
     check_against(scenario, index, str(spec.scenario or "scenario"))
     rng = np.random.default_rng(spec.seed)
     traffic = make_traffic(spec, index, rng)

@@ -51,7 +51,7 @@ class SimRuntime:
         self.collector = collector or ProviderCollector(sim, sim.devices())
         self.store = RingStore()
         self.events: list[TopologyEvent] = []
-        self._on_event = on_event
+        self.on_event = on_event
         self.processor = TelemetryProcessor(sim.index.topology, self.store, self._event)
         self.forecaster = HoltForecaster()
         self.risk = PrecursorRisk()
@@ -93,8 +93,8 @@ class SimRuntime:
         self.events.append(event)
         if self.metrics is not None:
             self.metrics.topology_events.labels(event.kind).inc()
-        if self._on_event is not None:
-            self._on_event(event)
+        if self.on_event is not None:
+            self.on_event(event)
 
     def tick(self) -> StepSummary:
         if self.before_tick is not None:

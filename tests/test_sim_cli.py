@@ -115,3 +115,35 @@ def test_sim_run_with_netconf_devices(tmp_path: Path, capsys: pytest.CaptureFixt
     inventory = (tmp_path / "inventory.yaml").read_text()
     assert inventory.count("host_key: ssh-ed25519") == 4
     assert "4 NETCONF routers up" in err
+
+
+def test_sim_run_with_an_embedded_controller(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "cut.yaml"
+    scenario.write_text('events:\n  - {kind: link_down, link: "BR1-P-SH", at: 2m, until: 4m}\n')
+    code, out, err = _run(
+        capsys,
+        "sim",
+        "run",
+        "--topology",
+        "bank-wan",
+        "--intents",
+        str(SCENARIOS.parent.parent / "topologies" / "bank-wan.intents.yaml"),
+        "--scenario",
+        str(scenario),
+        "--until",
+        "5m",
+        "--step",
+        "30s",
+        "--flows",
+        "120",
+        "--json",
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    control = data["controller"]
+    assert control["intents"] == 17 and control["states"].get("installed", 0) >= 15
+    assert control["telemetry_events"] == 2, "the link-down and link-up reached the engine"
+    voice = next(i for i in data["intents"] if i["name"] == "br1-dc1-voice")
+    assert voice["sla_met_ratio"] == 1.0  # still met while its access link is down

@@ -88,7 +88,7 @@ def test_router_restart_emits_an_event_and_no_bogus_rate() -> None:
     seen = []
     scenario = {"events": [{"kind": "node_down", "node": "b", "at": "25s", "until": "45s"}]}
     rt = _runtime(DIAMOND, [("a", "d", "office", 2e9), ("b", "d", "office", 1e9)], scenario)
-    rt._on_event = seen.append
+    rt.on_event = seen.append
     utils = []
     for _ in range(8):
         rt.tick()
