@@ -4,7 +4,7 @@
 `link_down`/`link_up` seen in a `<get>` reply schedules `engine.link_state(...)` on the engine's
 event loop immediately (thread-safe: collectors run in worker threads), without waiting for the
 telemetry round to finish; the two ends of a link both report it, the engine hears it once.
-Device restarts are logged by the engine as telemetry events.
+Device restarts are not forwarded (the engine has no use for them yet).
 """
 
 from __future__ import annotations
