@@ -114,6 +114,7 @@ class Engine:
         self._placements: dict[str, Placement] = {}
         self._installed: dict[str, DeviceConfig] = {}
         self._force: set[str] = set()
+        self._retry_failed = True  # failed intents are retried after events, not on every change
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> ReconcileReport:
@@ -138,6 +139,8 @@ class Engine:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_s)
             except TimeoutError:
+                self._retry_failed = True
+                await self.reconcile("timer")
                 await self.optimize("timer")
                 continue
             self._wake.clear()
@@ -147,6 +150,7 @@ class Engine:
     # -- events ------------------------------------------------------------------------------
     async def set_topology(self, topology: Topology, cause: str) -> ReconcileReport:
         self.topology = topology
+        self._retry_failed = True
         self._event("topology", cause)
         return await self.reconcile(cause)
 
@@ -163,6 +167,7 @@ class Engine:
         self, link_id: str, delay_s: float | None, loss: float | None, cause: str
     ) -> ReconcileReport:
         self.measures[link_id] = LinkMeasure(delay_s, loss)
+        self._retry_failed = True
         self._event("telemetry", cause, f"{link_id}: delay={delay_s} loss={loss}")
         return await self.reconcile(cause)
 
@@ -224,6 +229,8 @@ class Engine:
             if not record.intent.active_at(when):
                 waiting.add(record.name)
                 continue
+            if record.state is IntentState.FAILED and not self._retry_failed:
+                continue
             retry = record.state in RETRY
             needs = retry or record.name in self._force
             candidates.append(Candidate(record.intent, needs, keep_if_unplaced=not retry))
@@ -235,9 +242,12 @@ class Engine:
 
     async def _reconcile(self, cause: str) -> ReconcileReport:
         records = {r.name: r for r in self.store.list_intents()}
+        if any(r.state is IntentState.WITHDRAWING for r in records.values()):
+            self._retry_failed = True  # freed bandwidth may fit what failed
         candidates, waiting = self._candidates(records.values())
         planned = await asyncio.to_thread(self._planner().plan, candidates, self._placements)
         self._force.clear()
+        self._retry_failed = False
         report = ReconcileReport(cause, moved=sorted(planned.moved), failed=planned.failed)
         gone = {n for n in self._placements if n not in planned.raw}
         withdrawing = [n for n, r in records.items() if r.state is IntentState.WITHDRAWING]
@@ -245,6 +255,8 @@ class Engine:
         if planned.moved:
             await self._transaction(records, planned, report, transitional=True)
         await self._transaction(records, planned, report, transitional=False)
+        if not report.committed:
+            self._retry_failed = True
         if report.committed:
             self._placements = dict(planned.raw)
             report.withdrawn = withdrawing
