@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the test suite needs (checked with dpkg, installed only when missing).
-APT_PACKAGES ?=
+APT_PACKAGES ?= libyang2-dev
 PYTEST_ARGS ?=
 
 .PHONY: demo test setup system-deps lint typecheck clean
