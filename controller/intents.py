@@ -43,7 +43,7 @@ class ClassDefaults:
 
 SERVICE_CLASSES: dict[str, ClassDefaults] = {
     # ITU-T G.114: one-way mouth-to-ear under 150 ms; EF (RFC 3246) in a strict-priority queue.
-    "voice": ClassDefaults(0, 46, 7, True, 0, 0.150, 0.01),
+    "voice": ClassDefaults(0, 46, 7, True, 1, 0.150, 0.01),
     # Core banking / payments: AF31, tight latency, near-zero loss.
     "production": ClassDefaults(1, 26, 6, False, 40, 0.050, 0.001),
     # Interactive video (AF41, RFC 4594 multimedia conferencing): 200 ms, 0.5 % loss.
