@@ -265,6 +265,8 @@ class Engine:
                 self.store.mark_moved(planned.moved)
             report.installed = sorted(planned.placements)
         self._event("reconcile", cause, _summary(report))
+        if report.revisions or report.failed or report.withdrawn:
+            self.store.audit("engine", "reconcile", cause, _summary(report))
         return report
 
     def _items(

@@ -176,7 +176,11 @@ class Planner:
                 except NetpilotError as error:
                     result.failed[intent.name] = str(error)
             topo = measured_topology(self.topology, self.measures)
-            placed = self.placer(topo, requests, decided)
+            try:
+                placed = self.placer(topo, requests, decided)
+            except NetpilotError as error:  # the placer refused the whole batch
+                result.failed.update({i.name: f"placement refused: {error}" for i in batch})
+                continue
             decided = dict(placed.placed)
             unplaced.update(placed.unplaced)
         new_joined = joined(decided)

@@ -51,6 +51,8 @@ def test_intents_are_installed_with_their_history(tmp_path: Path) -> None:
     assert set(south.devices) == set(engine.topology.nodes)  # QoS everywhere
     assert store.check() == []
     assert store.installed_configs() == south.devices
+    audit = store.audit_log()
+    assert any(e["actor"] == "engine" and e["target"] == "test" for e in audit)  # the cause
 
 
 def test_infeasible_intent_fails_with_a_reason(tmp_path: Path) -> None:
