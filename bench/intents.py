@@ -121,7 +121,7 @@ def start_server(spec: str, db: Path) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -201,6 +201,7 @@ def main() -> None:
         db = Path(tmp) / "bench.db"
         with console.status(f"placing and installing {args.intents} intents on {args.topology}"):
             engine = phase_engine(args.topology, db, args.intents, args.seed)
+        console.print(engine)
         names = [r.name for r in Store(db).list_intents()]
         with console.status("starting the controller"):
             t0 = time.perf_counter()

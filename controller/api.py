@@ -124,7 +124,9 @@ def create_app(
         if run_engine:
             import asyncio
 
-            await engine.start()
+            engine.load()  # the API serves from here; the first reconcile runs in the loop
+            engine.ready = True
+            engine.notify("startup")
             task = asyncio.create_task(engine.run())
         yield
         if task is not None:

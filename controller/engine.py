@@ -117,13 +117,17 @@ class Engine:
         self._retry_failed = True  # failed intents are retried after events, not on every change
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> ReconcileReport:
-        """Load state, abort revisions a crash left pending, and reconcile once."""
+    def load(self) -> None:
+        """Load state from the store and abort the revisions a crash left pending."""
         aborted = self.store.recover()
         if aborted:
             self._event("recover", "startup", f"aborted pending revisions {aborted}")
         self._placements = self.store.placements()
         self._installed = self.store.installed_configs()
+
+    async def start(self) -> ReconcileReport:
+        """`load`, then reconcile once."""
+        self.load()
         report = await self.reconcile("startup")
         self.ready = True
         return report
