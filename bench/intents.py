@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import random
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -109,7 +111,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(spec: str, db: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(spec: str, db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = os.environ | {"NETPILOT_API_TOKEN": TOKEN}
     cmd = [sys.executable, "-m", "cli", "controller", "run", "--topology", spec, "--db", str(db)]
@@ -118,13 +120,15 @@ def start_server(spec: str, db: Path) -> tuple[subprocess.Popen[bytes], str]:
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w"),
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    while time.monotonic() < deadline:  # ready, and the startup reconcile has finished
         try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+            events = httpx.get(f"{base}/v1/events", headers=headers, timeout=5)
+            if events.status_code == 200 and any(e["kind"] == "reconcile" for e in events.json()):
                 return proc, base
         except httpx.HTTPError:
             pass
@@ -133,40 +137,63 @@ def start_server(spec: str, db: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("controller did not become ready")
 
 
-async def load_api(
-    base: str, names: list[str], clients: int, per_client: int, seed: int
+def load_api(
+    base: str, names: list[str], *, clients: int, per_client: int, seed: int, put_share: float
 ) -> dict[str, Any]:
-    rng = random.Random(seed)
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+    """`clients` threads, each with its own keep-alive connection (stdlib http.client: the
+    httpx async pool was itself the bottleneck at 50 connections)."""
+    host, port = base.removeprefix("http://").split(":")
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     latencies: dict[str, list[float]] = {"GET": [], "PUT": []}
     errors: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=120
-    ) as http:
+    lock = threading.Lock()
 
-        async def client(k: int) -> None:
-            local = random.Random(rng.random() + k)
-            for _ in range(per_client):
-                name = local.choice(names)
-                method = "PUT" if local.random() < 0.5 else "GET"
-                start = time.perf_counter()
-                if method == "GET":
-                    r = await http.get(f"/v1/intents/{name}")
-                else:
-                    got = (await http.get(f"/v1/intents/{name}")).json()
-                    spec = got["spec"] | {"bandwidth": got["spec"].get("bandwidth", 0) + 1000}
+    def call(
+        conn: http.client.HTTPConnection, method: str, path: str, body: Any = None
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body)
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+    def client(k: int) -> None:
+        local = random.Random(seed * 1000 + k)
+        conn = http.client.HTTPConnection(host, int(port), timeout=300)
+        for _ in range(per_client):
+            name = local.choice(names)
+            method = "PUT" if local.random() < put_share else "GET"
+            try:
+                if method == "PUT":
+                    _, got = call(conn, "GET", f"/v1/intents/{name}")
+                    body = got["spec"] | {"bandwidth": got["spec"].get("bandwidth", 0) + 1000}
                     start = time.perf_counter()
-                    r = await http.put(f"/v1/intents/{name}", json=spec)
-                latencies[method].append(time.perf_counter() - start)
-                if r.status_code >= 300:
-                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+                    status, _ = call(conn, "PUT", f"/v1/intents/{name}", body)
+                else:
+                    start = time.perf_counter()
+                    status, _ = call(conn, "GET", f"/v1/intents/{name}")
+            except (OSError, http.client.HTTPException) as error:
+                with lock:
+                    errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+                conn = http.client.HTTPConnection(host, int(port), timeout=300)
+                continue
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies[method].append(elapsed)
+                if status >= 300:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+        conn.close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(client(k) for k in range(clients)))
-        elapsed = time.perf_counter() - t0
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - t0
     out: dict[str, Any] = {"clients": clients, "requests": sum(map(len, latencies.values()))}
     for method, values in latencies.items():
+        if not values:
+            continue
         values.sort()
         out[method] = {
             "count": len(values),
@@ -195,6 +222,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--per-client", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--put-share", type=float, default=0.5, help="fraction of PUTs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,16 +233,27 @@ def main() -> None:
         names = [r.name for r in Store(db).list_intents()]
         with console.status("starting the controller"):
             t0 = time.perf_counter()
-            proc, base = start_server(args.topology, db)
+            proc, base = start_server(args.topology, db, Path(tmp) / "controller.log")
             startup = time.perf_counter() - t0
         try:
             with console.status(f"{args.clients} API clients"):
-                api = asyncio.run(load_api(base, names, args.clients, args.per_client, args.seed))
+                api = load_api(
+                    base,
+                    names,
+                    clients=args.clients,
+                    per_client=args.per_client,
+                    seed=args.seed,
+                    put_share=args.put_share,
+                )
             api["controller_startup_s"] = round(startup, 2)
             api["server_peak_rss_mib"] = peak_rss_mib(proc.pid)
         finally:
+            alive = proc.poll() is None
             proc.terminate()
             proc.wait(timeout=30)
+            log_tail = (Path(tmp) / "controller.log").read_text()[-2000:]
+        if not alive:
+            console.print(f"[red]controller died[/]:\n{log_tail}")
     result = {"engine": engine, "api": api}
     if args.json:
         print(json.dumps(result, indent=2))
