@@ -12,6 +12,8 @@ import typer
 
 from commands.common import err_console
 from controller.errors import UsageError
+from controller.southbound.base import Southbound
+from controller.topology import Topology
 
 app = typer.Typer(help="Run the controller (REST API, reconcile engine).", no_args_is_help=True)
 
@@ -49,8 +51,18 @@ def run(
     improvement: Annotated[
         float, typer.Option("--improvement", help="Cost gain (0-1) needed to move an intent.")
     ] = 0.10,
+    inventory: Annotated[
+        Path | None,
+        typer.Option("--inventory", help="NETCONF devices (YAML); without it: in-memory devices."),
+    ] = None,
+    secrets: Annotated[
+        Path | None, typer.Option("--secrets", help="Credentials file for --inventory.")
+    ] = None,
 ) -> None:
-    """Serve the REST API and run the reconcile engine with the in-memory southbound.
+    """Serve the REST API and run the reconcile engine.
+
+    With --inventory the engine installs over NETCONF (one network-wide transaction per
+    revision); without it, into in-memory devices.
 
     Example: netpilot controller run --topology bank-wan --db netpilot.db --listen 127.0.0.1:8080
     """
@@ -73,7 +85,7 @@ def run(
     engine = Engine(
         topo,
         store,
-        MemorySouthbound(),
+        _southbound(topo, inventory, secrets) if inventory else MemorySouthbound(),
         time.time,
         config=EngineConfig(hold_time_s=hold_time, improvement=improvement),
         prefixes=load_prefixes(prefixes) if prefixes else None,
@@ -85,3 +97,17 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app_ = create_app(engine, token, run_engine=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _southbound(topo: Topology, inventory: Path, secrets: Path | None) -> Southbound:
+    """The NETCONF southbound for `inventory`; every router of the topology must be in it."""
+    from controller.southbound.netconf import NetconfSouthbound
+
+    south = NetconfSouthbound.from_inventory(inventory, secrets=secrets)
+    missing = sorted(set(topo.nodes) - set(south.inventory.names))
+    if missing:
+        raise UsageError(
+            f"--inventory {inventory}: no entry for {len(missing)} router(s) of the topology, "
+            f"e.g. {', '.join(missing[:5])}; add them (netpilot devices start writes one)"
+        )
+    return south

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from commands.common import console, print_json
+from commands.common import console, err_console, print_json
 from commands.intentclient import IntentClient, connect, wait_settled
 from controller.intentfile import load_intents
 from controller.units import format_bandwidth
@@ -57,8 +57,9 @@ def apply(
     intents = load_intents(file)
     client = _client(server, db, topology, token_file)
     try:
-        changes = client.apply(intents, prune)
-        rows = wait_settled(client, {c["name"] for c in changes}, wait)
+        with err_console.status(f"applying {len(intents)} intents, waiting for their states"):
+            changes = client.apply(intents, prune)
+            rows = wait_settled(client, {c["name"] for c in changes}, wait)
     finally:
         client.close()
     states = {r["name"]: r for r in rows}

@@ -73,7 +73,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(self.limit)
             return message
 
         try:
@@ -82,8 +82,11 @@ class BodyLimit:
             await _too_large(self.limit)(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` while a streamed body grows past the limit (FastAPI keeps it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body over {limit} bytes; split it")
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -124,7 +127,9 @@ def create_app(
         if run_engine:
             import asyncio
 
-            await engine.start()
+            engine.load()  # the API serves from here; the first reconcile runs in the loop
+            engine.ready = True
+            engine.notify("startup")
             task = asyncio.create_task(engine.run())
         yield
         if task is not None:

@@ -38,6 +38,12 @@ def load_or_create_token(env: Mapping[str, str], path: Path) -> str:
 
 def read_token_file(path: Path) -> str:
     try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise UsageError(
+                f"--token-file {path}: readable by others (mode {mode & 0o777:o}); "
+                f"run `chmod 600 {path}`"
+            )
         token = path.read_text().strip()
     except OSError as error:
         raise UsageError(

@@ -54,6 +54,7 @@ class EngineConfig:
     improvement: float = 0.10
     tick_s: float = 60.0
     max_moves_per_round: int = 50
+    debounce_s: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -114,15 +115,20 @@ class Engine:
         self._placements: dict[str, Placement] = {}
         self._installed: dict[str, DeviceConfig] = {}
         self._force: set[str] = set()
+        self._retry_failed = True  # failed intents are retried after events, not on every change
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> ReconcileReport:
-        """Load state, abort revisions a crash left pending, and reconcile once."""
+    def load(self) -> None:
+        """Load state from the store and abort the revisions a crash left pending."""
         aborted = self.store.recover()
         if aborted:
             self._event("recover", "startup", f"aborted pending revisions {aborted}")
         self._placements = self.store.placements()
         self._installed = self.store.installed_configs()
+
+    async def start(self) -> ReconcileReport:
+        """`load`, then reconcile once."""
+        self.load()
         report = await self.reconcile("startup")
         self.ready = True
         return report
@@ -138,8 +144,11 @@ class Engine:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_s)
             except TimeoutError:
+                self._retry_failed = True
+                await self.reconcile("timer")
                 await self.optimize("timer")
                 continue
+            await asyncio.sleep(self.config.debounce_s)  # let a burst of changes coalesce
             self._wake.clear()
             causes, self._causes = self._causes, []
             await self.reconcile("; ".join(dict.fromkeys(causes)) or "notified")
@@ -147,6 +156,7 @@ class Engine:
     # -- events ------------------------------------------------------------------------------
     async def set_topology(self, topology: Topology, cause: str) -> ReconcileReport:
         self.topology = topology
+        self._retry_failed = True
         self._event("topology", cause)
         return await self.reconcile(cause)
 
@@ -163,6 +173,7 @@ class Engine:
         self, link_id: str, delay_s: float | None, loss: float | None, cause: str
     ) -> ReconcileReport:
         self.measures[link_id] = LinkMeasure(delay_s, loss)
+        self._retry_failed = True
         self._event("telemetry", cause, f"{link_id}: delay={delay_s} loss={loss}")
         return await self.reconcile(cause)
 
@@ -224,6 +235,8 @@ class Engine:
             if not record.intent.active_at(when):
                 waiting.add(record.name)
                 continue
+            if record.state is IntentState.FAILED and not self._retry_failed:
+                continue
             retry = record.state in RETRY
             needs = retry or record.name in self._force
             candidates.append(Candidate(record.intent, needs, keep_if_unplaced=not retry))
@@ -234,26 +247,49 @@ class Engine:
             return await self._reconcile(cause)
 
     async def _reconcile(self, cause: str) -> ReconcileReport:
-        records = {r.name: r for r in self.store.list_intents()}
+        records = await asyncio.to_thread(self._records)
+        if any(r.state is IntentState.WITHDRAWING for r in records.values()):
+            self._retry_failed = True  # freed bandwidth may fit what failed
         candidates, waiting = self._candidates(records.values())
         planned = await asyncio.to_thread(self._planner().plan, candidates, self._placements)
         self._force.clear()
+        self._retry_failed = False
         report = ReconcileReport(cause, moved=sorted(planned.moved), failed=planned.failed)
         gone = {n for n in self._placements if n not in planned.raw}
         withdrawing = [n for n, r in records.items() if r.state is IntentState.WITHDRAWING]
-        self.store.set_states(self._pre_states(records, planned))
+        await asyncio.to_thread(lambda: self.store.set_states(self._pre_states(records, planned)))
         if planned.moved:
             await self._transaction(records, planned, report, transitional=True)
         await self._transaction(records, planned, report, transitional=False)
+        if not report.committed:
+            self._retry_failed = True
         if report.committed:
             self._placements = dict(planned.raw)
             report.withdrawn = withdrawing
-            self.store.set_states(self._post_states(records, planned, waiting, gone))
+            await asyncio.to_thread(
+                lambda: self.store.set_states(self._post_states(records, planned, waiting, gone))
+            )
             if planned.moved:
-                self.store.mark_moved(planned.moved)
+                await asyncio.to_thread(self.store.mark_moved, planned.moved)
             report.installed = sorted(planned.placements)
         self._event("reconcile", cause, _summary(report))
+        if report.revisions or report.failed or report.withdrawn:
+            await asyncio.to_thread(
+                self.store.audit, "engine", "reconcile", cause, _summary(report)
+            )
         return report
+
+    def _records(self) -> dict[str, IntentRecord]:
+        return {r.name: r for r in self.store.list_intents()}
+
+    def _changes(
+        self, records: Mapping[str, IntentRecord], planned: RoundResult, transitional: bool
+    ) -> tuple[dict[str, DeviceConfig], dict[str, Any]]:
+        """Compile and diff against what is installed: (changed devices, their diff)."""
+        desired = compile_network(self.topology, self._items(records, planned, transitional))
+        changed = changed_devices(self._installed, desired)
+        old = {d: c for d, c in self._installed.items() if d in changed}
+        return changed, network_diff(old, changed)
 
     def _items(
         self, records: Mapping[str, IntentRecord], planned: RoundResult, transitional: bool
@@ -277,25 +313,24 @@ class Engine:
     ) -> None:
         if not report.committed:
             return
-        items = self._items(records, planned, transitional)
-        desired = await asyncio.to_thread(compile_network, self.topology, items)
-        changed = changed_devices(self._installed, desired)
+        changed, diff = await asyncio.to_thread(self._changes, records, planned, transitional)
         if not changed:
             if not transitional:
-                self.store.save_placements(_placement_changes(self._placements, planned))
+                changes = _placement_changes(self._placements, planned)
+                await asyncio.to_thread(self.store.save_placements, changes)
             return
         previous = {d: self._installed.get(d, DeviceConfig(device=d)) for d in changed}
-        diff = network_diff({d: c for d, c in self._installed.items() if d in changed}, changed)
         why = f"{report.cause} (make-before-break step 1)" if transitional else report.cause
-        revision = self.store.begin_revision(changed, diff, why, uuid.uuid4().hex)
+        revision = await asyncio.to_thread(
+            self.store.begin_revision, changed, diff, why, uuid.uuid4().hex
+        )
         result = await self.southbound.apply(revision, changed, previous)
         report.revisions.append(revision)
         if result.committed:
             self._installed.update(changed)
-            self.store.finish_revision(
-                revision,
-                True,
-                placements=({} if transitional else _placement_changes(self._placements, planned)),
+            placements = {} if transitional else _placement_changes(self._placements, planned)
+            await asyncio.to_thread(
+                lambda: self.store.finish_revision(revision, True, placements=placements)
             )
             return
         error = "; ".join(
@@ -304,7 +339,11 @@ class Engine:
         report.committed = False
         touched = [*_placement_changes(self._placements, planned), *planned.moved]
         states = [(n, IntentState.FAILED, f"southbound: {error}") for n in sorted(set(touched))]
-        self.store.finish_revision(revision, False, error or "not committed", states=states)
+        await asyncio.to_thread(
+            lambda: self.store.finish_revision(
+                revision, False, error or "not committed", states=states
+            )
+        )
 
     def _pre_states(
         self, records: Mapping[str, IntentRecord], planned: RoundResult

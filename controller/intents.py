@@ -39,22 +39,21 @@ class ClassDefaults:
     weight: int
     max_latency_s: float | None
     max_loss: float | None
-    color: int
 
 
 SERVICE_CLASSES: dict[str, ClassDefaults] = {
     # ITU-T G.114: one-way mouth-to-ear under 150 ms; EF (RFC 3246) in a strict-priority queue.
-    "voice": ClassDefaults(0, 46, 7, True, 0, 0.150, 0.01, 100),
+    "voice": ClassDefaults(0, 46, 7, True, 1, 0.150, 0.01),
     # Core banking / payments: AF31, tight latency, near-zero loss.
-    "production": ClassDefaults(1, 26, 6, False, 40, 0.050, 0.001, 200),
+    "production": ClassDefaults(1, 26, 6, False, 40, 0.050, 0.001),
     # Interactive video (AF41, RFC 4594 multimedia conferencing): 200 ms, 0.5 % loss.
-    "video": ClassDefaults(2, 34, 5, False, 25, 0.200, 0.005, 300),
+    "video": ClassDefaults(2, 34, 5, False, 25, 0.200, 0.005),
     # Office applications (AF21, transactional data).
-    "office": ClassDefaults(4, 18, 3, False, 15, 0.300, 0.01, 400),
+    "office": ClassDefaults(4, 18, 3, False, 15, 0.300, 0.01),
     # Bulk replication / analytics (AF11, high-throughput data): no latency bound.
-    "bigdata": ClassDefaults(5, 10, 2, False, 15, None, 0.01, 500),
+    "bigdata": ClassDefaults(5, 10, 2, False, 15, None, 0.01),
     # Test traffic (CS1, lower effort, RFC 8622 style scavenger).
-    "test": ClassDefaults(7, 8, 1, False, 5, None, 0.05, 600),
+    "test": ClassDefaults(7, 8, 1, False, 5, None, 0.05),
 }
 
 
@@ -320,3 +319,56 @@ def to_path_request(
 
 def now_utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def class_table_markdown() -> str:
+    """The service-class table as Markdown (docs/intents.md embeds it; a test keeps them equal)."""
+    rows = [
+        "| class | priority | DSCP | queue | scheduling | max latency | max loss |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, c in SERVICE_CLASSES.items():
+        sched = "strict priority" if c.strict_priority else f"weight {c.weight}"
+        latency = "none" if c.max_latency_s is None else f"{c.max_latency_s * 1e3:g} ms"
+        loss = "none" if c.max_loss is None else f"{c.max_loss:.1%}"
+        rows.append(
+            f"| {name} | {c.priority} | {c.dscp} | {c.queue} | {sched} | {latency} | {loss} |"
+        )
+    return "\n".join(rows)
+
+
+def field_table_markdown() -> str:
+    """The intent fields as Markdown, from the model itself."""
+    rows = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, info in Intent.model_fields.items():
+        annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
+        annotation = annotation.replace("typing.", "").replace("controller.intents.", "")
+        annotation = annotation.replace(" | ", " or ")
+        default = info.get_default()
+        if info.is_required():
+            shown = "required"
+        elif isinstance(default, BaseModel):
+            shown = "class default" if name == "sla" else "none"
+        else:
+            shown = "none" if default in (None, ()) else repr(default)
+        rows.append(f"| `{name}` | `{annotation}` | {shown} | {FIELD_HELP.get(name, '')} |")
+    return "\n".join(rows)
+
+
+FIELD_HELP = {
+    "name": "unique; letters, digits, `_.-`, up to 63 characters",
+    "src": "head end: a node (`DC1`), a prefix (`10.1.0.0/16`) or `{node, prefixes}`",
+    "dst": "tail end, same forms; its prefixes also become steering rules",
+    "bandwidth": "bit/s or `10M`, `2.5G`; reserved along the path (and the backup)",
+    "service_class": "voice, production, video, bigdata, office or test (table below)",
+    "priority": "override the class priority (0 highest .. 7 lowest; preemption)",
+    "dscp": "override the class DSCP (0..63) used for steering and its queue",
+    "sla": "`max_latency` (`150ms`) and `max_loss` (0..1); class defaults otherwise",
+    "protection": "`none`, `path` (disjoint backup candidate path) or `1+1` (twin policy)",
+    "disjoint_from": "other intents whose primary links this one must avoid",
+    "affinities": "`include_any`, `include_all`, `exclude_any` link affinities",
+    "waypoints": "nodes to pass through in order (placed leg by leg)",
+    "exclude_nodes": "nodes the path must not cross",
+    "windows": "active only in these UTC windows (`start`, `end` HH:MM, optional `days`)",
+    "description": "free text",
+}

@@ -160,23 +160,27 @@ class Planner:
             old = old_joined.get(name)
             if not (cand.needs_placement or old is None or self._unhealthy(cand.intent, old)):
                 decided.update(own_entries(current, name))
-        first = [
-            c.intent for c in cands.values() if not any(d in cands for d in c.intent.disjoint_from)
-        ]
-        second = [c.intent for c in cands.values() if c.intent not in first]
+        later = {n for n, c in cands.items() if any(d in cands for d in c.intent.disjoint_from)}
+        first = [c.intent for n, c in cands.items() if n not in later]
+        second = [c.intent for n, c in cands.items() if n in later]
         result = RoundResult()
         requests: list[PathRequest] = []
         unplaced: dict[str, str] = {}
         for batch in (first, second):
             if not batch:
                 continue
+            so_far = joined(decided)
             for intent in sorted(batch, key=lambda i: i.name):
                 try:
-                    requests.extend(self._requests(intent, joined(decided)))
+                    requests.extend(self._requests(intent, so_far))
                 except NetpilotError as error:
                     result.failed[intent.name] = str(error)
             topo = measured_topology(self.topology, self.measures)
-            placed = self.placer(topo, requests, decided)
+            try:
+                placed = self.placer(topo, requests, decided)
+            except NetpilotError as error:  # the placer refused the whole batch
+                result.failed.update({i.name: f"placement refused: {error}" for i in batch})
+                continue
             decided = dict(placed.placed)
             unplaced.update(placed.unplaced)
         new_joined = joined(decided)

@@ -205,11 +205,12 @@ class Store:
         create_only: bool = False,
     ) -> tuple[IntentRecord, bool]:
         """Create or update; `expected_version` enables the 409 check. Returns (record, changed)."""
-        with self._tx() as db:
-            changed = self._put(
-                db, intent, expected_version, actor=actor, why=why, create_only=create_only
-            )
-        return self.get_intent(intent.name), changed
+        with self._lock:
+            with self._tx() as db:
+                action = self._put(
+                    db, intent, expected_version, actor=actor, why=why, create_only=create_only
+                )
+            return self.get_intent(intent.name), action != "unchanged"
 
     def _put(
         self,
@@ -220,7 +221,8 @@ class Store:
         actor: str,
         why: str,
         create_only: bool,
-    ) -> bool:
+    ) -> str:
+        """create | update | unchanged."""
         now = self._clock()
         row = db.execute("SELECT * FROM intents WHERE name=?", (intent.name,)).fetchone()
         live = row is not None and not row["deleted"]
@@ -234,7 +236,7 @@ class Store:
             )
         spec = json.dumps(intent.spec(), sort_keys=True)
         if live and row["spec"] == spec:
-            return False
+            return "unchanged"
         version = (row["version"] if row is not None else 0) + 1
         reason = "created" if not live else "spec changed"
         if row is None:
@@ -252,15 +254,17 @@ class Store:
                 (spec, version, IntentState.ACCEPTED, reason, now, intent.name),
             )
         self._transition(db, intent.name, IntentState.ACCEPTED, reason, now)
-        self._audit(db, actor, "create" if not live else "update", intent.name, why or spec, at=now)
-        return True
+        action = "create" if not live else "update"
+        self._audit(db, actor, action, intent.name, why or spec, at=now)
+        return action
 
     def delete_intent(
         self, name: str, expected_version: int | None = None, actor: str = "cli", why: str = ""
     ) -> IntentRecord:
-        with self._tx() as db:
-            self._delete(db, name, expected_version, actor, why)
-        record = self.find_intent(name)
+        with self._lock:
+            with self._tx() as db:
+                self._delete(db, name, expected_version, actor, why)
+            record = self.find_intent(name)
         assert record is not None
         return record
 
@@ -291,11 +295,7 @@ class Store:
         changes: list[Change] = []
         with self._tx() as db:
             for intent in wanted.values():
-                changed = self._put(db, intent, None, actor=actor, why=why, create_only=False)
-                row = db.execute("SELECT version FROM intents WHERE name=?", (intent.name,))
-                action = "unchanged"
-                if changed:
-                    action = "create" if row.fetchone()[0] == 1 else "update"
+                action = self._put(db, intent, None, actor=actor, why=why, create_only=False)
                 changes.append(Change(intent.name, action))
             if prune:
                 live = db.execute(

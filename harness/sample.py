@@ -77,15 +77,8 @@ def sample_network(topo: Topology, revision: int, policies: int = 3) -> NetworkC
     return {n: sample_config(topo, n, revision, policies) for n in sorted(topo.nodes)}
 
 
-def ring(n: int, name: str = "ring") -> Topology:
-    """A generated ring of n routers (r1..rn), 10 Gbit/s links (for tests without files)."""
-    from controller.topology import Link, Node
+def ring(n: int) -> Topology:
+    """A generated ring of n routers r1..rn (for tests that need no data files)."""
+    from topologies.generators import ring as make_ring
 
-    nodes = [Node(f"r{i}", i) for i in range(1, n + 1)]
-    links = []
-    for i in range(1, n + 1):
-        j = i % n + 1
-        lid = f"r{i}-r{j}"
-        links.append(Link(lid, f"r{i}", f"r{j}", 10e9, 0.001))
-        links.append(Link(lid, f"r{j}", f"r{i}", 10e9, 0.001))
-    return Topology(name, nodes, links)
+    return make_ring(n)

@@ -178,3 +178,30 @@ def test_apply_plan_and_what_if(live: tuple[str, Engine, MemorySouthbound]) -> N
     assert too_big["placed"] is False and too_big["reason"]
     topo = httpx.get(f"{base}/v1/topology", headers=AUTH).json()
     assert len(topo["nodes"]) == len(engine.topology.nodes)
+
+
+def test_streamed_body_over_the_limit_gets_413(live: tuple[str, Engine, Any]) -> None:
+    base, _, _ = live
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"intents": ['
+        for i in range(2000):
+            yield b'{"name": "n%d", "src": "HQ", "dst": "DC1"},' % i
+        yield b'{"name": "last", "src": "HQ", "dst": "DC1"}]}'
+
+    r = httpx.post(f"{base}/v1/plan", content=chunks(), headers=AUTH)  # chunked, no length
+    assert r.status_code == 413 and "split" in r.json()["detail"]
+
+
+def test_token_file_is_created_private_and_refused_when_shared(tmp_path: Path) -> None:
+    from controller.auth import load_or_create_token
+    from controller.errors import UsageError
+
+    path = tmp_path / "cfg" / "api-token"
+    token = load_or_create_token({}, path)
+    assert len(token) >= 32 and path.stat().st_mode & 0o777 == 0o600
+    assert load_or_create_token({}, path) == token  # stable across restarts
+    assert load_or_create_token({"NETPILOT_API_TOKEN": "from-env"}, path) == "from-env"
+    path.chmod(0o644)
+    with pytest.raises(UsageError, match="chmod 600"):
+        load_or_create_token({}, path)

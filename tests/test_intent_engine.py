@@ -51,6 +51,8 @@ def test_intents_are_installed_with_their_history(tmp_path: Path) -> None:
     assert set(south.devices) == set(engine.topology.nodes)  # QoS everywhere
     assert store.check() == []
     assert store.installed_configs() == south.devices
+    audit = store.audit_log()
+    assert any(e["actor"] == "engine" and e["target"] == "test" for e in audit)  # the cause
 
 
 def test_infeasible_intent_fails_with_a_reason(tmp_path: Path) -> None:
@@ -219,3 +221,17 @@ def test_second_reconcile_is_a_no_op_even_with_waypoints(tmp_path: Path) -> None
     again = Engine(small_wan(), store, south, engine.clock)
     assert asyncio.run(again.start()).revisions == []
     assert again.placements() == before[0]
+
+
+def test_failed_intents_retry_when_bandwidth_frees_not_on_every_change(tmp_path: Path) -> None:
+    engine, store, _, _ = make(tmp_path)
+    for name in "abc":
+        store.put_intent(intent(name, "BR2", "DC1", bandwidth="80M"))
+    asyncio.run(engine.reconcile("three big ones"))
+    assert store.get_intent("c").state is IntentState.FAILED  # BR2 has two 100M uplinks
+    store.put_intent(intent("d", "HQ", "DC2"))
+    report = asyncio.run(engine.reconcile("unrelated"))
+    assert "c" not in report.failed and store.get_intent("d").state is IntentState.INSTALLED
+    store.delete_intent("a")
+    asyncio.run(engine.reconcile("a withdrawn"))
+    assert store.get_intent("c").state is IntentState.INSTALLED

@@ -221,3 +221,10 @@ def test_bundled_bank_wan_intents_cover_every_class() -> None:
     branch = [i for i in intents if (i.src.node or "").startswith("BR")]
     assert branch and all(i.bandwidth <= 20e6 for i in branch)
     assert any(i.bandwidth >= 1e9 for i in intents if i.src.node in ("DC1", "DC2"))
+
+
+def test_docs_tables_are_generated_from_the_model() -> None:
+    from controller.intents import class_table_markdown, field_table_markdown
+
+    doc = (Path(__file__).parent.parent / "docs" / "intents.md").read_text()
+    assert class_table_markdown() in doc and field_table_markdown() in doc

@@ -261,3 +261,41 @@ def test_drift_is_seen_and_repaired(backend: Backend, sb: NetconfSouthbound) -> 
     assert actual is not None
     assert sb.apply_sync(2, {"r1": want}, {"r1": actual}).committed
     assert not sb.drift({"r1": want})[0].drifted
+
+
+def test_periodic_drift_watch_reports_only_drifted_devices(
+    backend: Backend, sb: NetconfSouthbound
+) -> None:
+    import asyncio
+
+    from controller.southbound.drift import watch_drift
+
+    want = sample_network(TOPO, 1)["r1"]
+    assert sb.apply_sync(1, {"r1": want}, {}).committed
+    seen: list[list[str]] = []
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+
+        async def report(drifts: list) -> None:  # type: ignore[type-arg]
+            seen.append([d.device for d in drifts])
+
+        async def tick(_: float) -> None:
+            if len(seen) == 0 and not hasattr(tick, "done"):
+                tick.done = True  # type: ignore[attr-defined]
+                s = backend.session()
+                try:  # drift appears between the first and second pass
+                    rogue = render_edit(want, DeviceConfig("r1", want.sr_policies, (), want.qos))
+                    s.rpc("edit", lambda m: m.edit_config(rogue, target="candidate"))
+                    s.rpc("commit", lambda m: m.commit())
+                finally:
+                    s.close()
+            else:
+                stop.set()
+
+        return await watch_drift(
+            sb, lambda: {"r1": want}, report, interval_s=0.0, stop=stop, sleep=tick
+        )
+
+    passes = asyncio.run(scenario())
+    assert passes == 2 and seen == [["r1"]]

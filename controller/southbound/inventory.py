@@ -82,7 +82,8 @@ def _str(entry: Mapping[str, Any], key: str, where: str) -> str:
 def _credentials(
     entry: Mapping[str, Any], secret: Mapping[str, Any], where: str, env: Mapping[str, str]
 ) -> Credentials:
-    merged = {**entry, **secret}
+    """Precedence: the device's entry in the secrets file, the inventory, the secrets default."""
+    merged = {**secret.get("default", {}), **entry, **secret.get("device", {})}
     username = _str(merged, "username", where)
     password = merged.get("password")
     if password is None and merged.get("password_env"):
@@ -149,7 +150,7 @@ def load_inventory(
         if name in seen:
             raise InventoryError(f"{where}: duplicate name; device names must be unique")
         seen.add(name)
-        secret = {**default_secret, **(secret_devices.get(name) or {})}
+        secret = {"default": default_secret, "device": secret_devices.get(name) or {}}
         host_key = _host_key(entry, where)
         if host_key is None and known is None:
             raise InventoryError(

@@ -55,6 +55,31 @@ class Drift:
     def drifted(self) -> bool:
         return self.error is not None or self.actual != canonical(self.expected)
 
+    def changes(self) -> list[str]:
+        """One line per differing entry: what the device has that it should not, or lacks."""
+        if self.actual is None:
+            return [self.error or "unreachable"]
+        want, got = canonical(self.expected), self.actual
+        lines: list[str] = []
+
+        def by_key(cfg: DeviceConfig) -> list[dict[str, object]]:
+            return [
+                {f"{p.color}/{p.endpoint}": p for p in cfg.sr_policies},
+                {r.name: r for r in cfg.steering},
+                {c.service_class: c for c in cfg.qos},
+            ]
+
+        kinds = ("policy", "steering rule", "qos class")
+        for kind, w, g in zip(kinds, by_key(want), by_key(got), strict=True):
+            for key in sorted(w.keys() | g.keys()):
+                if key not in g:
+                    lines.append(f"{kind} {key}: missing")
+                elif key not in w:
+                    lines.append(f"{kind} {key}: not ours (unexpected)")
+                elif w[key] != g[key]:
+                    lines.append(f"{kind} {key}: changed")
+        return lines
+
     def edit(self) -> str | None:
         """The edit-config that would repair it (XML), or None."""
         if self.actual is None:

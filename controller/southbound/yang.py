@@ -97,7 +97,12 @@ class Schema:
             return
         try:
             tree = self.ctx.parse_data_mem(
-                text, "xml", no_state=not state, strict=True, parse_only=not full
+                text,
+                "xml",
+                no_state=not state,
+                strict=True,
+                parse_only=not full,
+                validate_present=True,
             )
         except libyang.LibyangError as error:
             message = str(error).replace("failed to parse data tree: ", "")
