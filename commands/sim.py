@@ -132,7 +132,10 @@ def _execute(
             controller.start()
             runtime.on_event = controller.sink()
         summary = run_with_progress(runtime, until_s, speed, quiet)
-        return summary, controller.summary() if controller else None
+        if controller is None:
+            return summary, None
+        controller.settle()
+        return summary, controller.summary()
 
 
 def render_summary(data: dict[str, Any]) -> None:

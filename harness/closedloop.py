@@ -12,6 +12,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,20 @@ class EmbeddedController:
         )
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="engine")
+        self.pending: list[Future[Any]] = []
 
     def start(self, timeout_s: float = 120.0) -> None:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.engine.start(), self.loop).result(timeout_s)
 
     def sink(self) -> EventSink:
-        return engine_sink(self.engine, self.loop)
+        return engine_sink(self.engine, self.loop, self.pending)
+
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """Wait until the engine has handled every event handed to it so far."""
+        for future in list(self.pending):
+            future.result(timeout_s)
+        self.pending.clear()
 
     def summary(self) -> dict[str, Any]:
         records = self.store.list_intents()

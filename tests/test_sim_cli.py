@@ -147,3 +147,34 @@ def test_sim_run_with_an_embedded_controller(
     assert control["telemetry_events"] == 2, "the link-down and link-up reached the engine"
     voice = next(i for i in data["intents"] if i["name"] == "br1-dc1-voice")
     assert voice["sla_met_ratio"] == 1.0  # still met while its access link is down
+
+
+def test_closed_loop_over_netconf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Engine -> NETCONF transactions -> simulated routers -> simulator -> NETCONF telemetry ->
+    engine: the whole loop in one command."""
+    scenario = tmp_path / "cut.yaml"
+    scenario.write_text('events:\n  - {kind: link_down, link: "BR1-P-SH", at: 1m}\n')
+    code, out, err = _run(
+        capsys,
+        "sim",
+        "run",
+        "--topology",
+        "bank-wan",
+        "--intents",
+        str(SCENARIOS.parent.parent / "topologies" / "bank-wan.intents.yaml"),
+        "--devices",
+        str(tmp_path / "devices"),
+        "--scenario",
+        str(scenario),
+        "--until",
+        "2m",
+        "--step",
+        "30s",
+        "--flows",
+        "60",
+        "--json",
+    )
+    assert code == 0, err
+    control = json.loads(out)["controller"]
+    assert control["states"].get("installed", 0) >= 15, control
+    assert control["telemetry_events"] == 1, "the link-down polled over NETCONF reached the engine"
