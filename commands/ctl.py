@@ -95,6 +95,7 @@ def run(
     source = TOKEN_ENV if os.environ.get(TOKEN_ENV) else str(path)
     err_console.print(f"netpilot controller on http://{host}:{port} (token from {source})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("ncclient").setLevel(logging.WARNING)  # one line per SSH session otherwise
     app_ = create_app(engine, token, run_engine=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 

@@ -55,6 +55,7 @@ class EngineConfig:
     tick_s: float = 60.0
     max_moves_per_round: int = 50
     debounce_s: float = 0.2
+    optimize_batch: int = 200
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Engine:
         self._installed: dict[str, DeviceConfig] = {}
         self._force: set[str] = set()
         self._retry_failed = True  # failed intents are retried after events, not on every change
+        self._cursor = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -207,6 +209,7 @@ class Engine:
                 eligible.add(name)
         if not eligible:
             return []
+        eligible = self._window(sorted(eligible))
         candidates, _ = self._candidates(records.values())
         forced = [
             Candidate(c.intent, c.intent.name in eligible or c.needs_placement) for c in candidates
@@ -221,6 +224,15 @@ class Engine:
             ):
                 gains.append((new.primary.cost / max(old.primary.cost, 1e-12), name))
         return [name for _, name in sorted(gains)[: self.config.max_moves_per_round]]
+
+    def _window(self, names: list[str]) -> set[str]:
+        """A rotating slice of `optimize_batch` names, so each timer round stays cheap."""
+        size = self.config.optimize_batch
+        if len(names) <= size:
+            return set(names)
+        start = self._cursor % len(names)
+        self._cursor = start + size
+        return set((names[start:] + names[:start])[:size])
 
     # -- the round ---------------------------------------------------------------------------
     def _planner(self) -> Planner:

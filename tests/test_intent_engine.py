@@ -235,3 +235,16 @@ def test_failed_intents_retry_when_bandwidth_frees_not_on_every_change(tmp_path:
     store.delete_intent("a")
     asyncio.run(engine.reconcile("a withdrawn"))
     assert store.get_intent("c").state is IntentState.INSTALLED
+
+
+def test_optimize_looks_at_a_rotating_batch(tmp_path: Path) -> None:
+    engine, store, _, clock = make(tmp_path, hold_time_s=0, improvement=0.2, optimize_batch=1)
+    asyncio.run(engine.link_state("DC1-P1", LinkState.DOWN, "maintenance"))
+    store.put_intent(intent("a", "DC1", "P1"))
+    store.put_intent(intent("b", "DC1", "P1"))
+    asyncio.run(engine.reconcile("test"))
+    asyncio.run(engine.set_topology(engine.topology.with_link_state("DC1-P1", LinkState.UP), "up"))
+    clock.advance(1)
+    first = asyncio.run(engine.optimize("timer")).moved
+    second = asyncio.run(engine.optimize("timer")).moved
+    assert first == ["a"] and second == ["b"]  # one per round, in turn
