@@ -1,0 +1,250 @@
+"""Disjoint primary/backup pairs of minimum total cost, or the most disjoint pair with its risks.
+
+Link and node disjointness: Suurballe's algorithm in its successive-shortest-path form (two
+augmentations of a min-cost flow of value 2, Dijkstra on reduced costs with potentials). Each
+link (or, for node disjointness, each transit node split into in/out) has a second, penalised
+copy of cost `SHARE_PENALTY`; the penalty only matters when fully disjoint paths do not exist, in
+which case the result is the pair sharing the fewest elements, then of least cost.
+
+SRLG disjointness (NP-hard in general): primaries are enumerated in cost order (Yen, networkx);
+for each, the cheapest backup avoiding the primary's links and SRLGs; the search stops when twice
+the primary's cost reaches the best total found, so the pair is of minimum total cost among
+candidates. Without an SRLG-disjoint pair, the pair with the fewest shared SRLGs is returned.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from controller.errors import PathError
+from controller.pathing.cspf import bandwidth_mask, static_mask
+from controller.pathing.graph import PathGraph, dijkstra, walk_back
+from controller.pathing.types import Disjointness, Path, PathRequest
+
+SHARE_PENALTY = 1e9
+MAX_PRIMARIES = 200
+
+
+@dataclass(frozen=True)
+class DisjointPair:
+    primary: Path
+    backup: Path
+    shared_risks: tuple[str, ...]
+    """Links ('link a-b'), nodes ('node X') or SRLGs ('srlg S') both paths use; empty if none."""
+
+
+@dataclass(frozen=True)
+class _Arc:
+    tail: int
+    head: int
+    cost: float
+    link: int  # link index, or -1 for a node-split arc
+    penalised: bool
+
+
+def _arcs(
+    graph: PathGraph,
+    weight: Sequence[float],
+    allowed: Sequence[bool],
+    mode: str,
+    ends: tuple[int, int],
+) -> tuple[list[_Arc], int]:
+    """Residual-network arcs: node v is v (in) and n+v (out) in node mode."""
+    n = len(graph.names)
+    arcs: list[_Arc] = []
+    split = mode == "node"
+    for e, ok in enumerate(allowed):
+        if not ok:
+            continue
+        tail = graph.src[e] + (n if split else 0)
+        for penalised in (False, True):
+            cost = weight[e] + (SHARE_PENALTY if penalised else 0.0)
+            arcs.append(_Arc(tail, graph.dst[e], cost, e, penalised))
+    if split:
+        for v in range(n):
+            free = 2 if v in ends else 1
+            for k in range(2):
+                arcs.append(_Arc(v, n + v, SHARE_PENALTY if k >= free else 0.0, -1, k >= free))
+    return arcs, 2 * n if split else n
+
+
+def _successive_paths(arcs: list[_Arc], size: int, src: int, dst: int) -> list[int] | None:
+    """Min-cost flow of 2 (unit capacity per arc) by two Dijkstras on reduced costs."""
+    flow = [0] * len(arcs)
+    out: list[list[int]] = [[] for _ in range(size)]
+    for i, arc in enumerate(arcs):
+        out[arc.tail].append(i)
+        out[arc.head].append(~i)  # residual reverse arc
+    potential = [0.0] * size
+    for _ in range(2):
+        dist, pred = _residual_dijkstra(arcs, out, flow, potential, src)
+        if dist[dst] == float("inf"):
+            return None
+        node = dst
+        while node != src:
+            i = pred[node]
+            if i >= 0:
+                flow[i] = 1
+                node = arcs[i].tail
+            else:
+                flow[~i] = 0
+                node = arcs[~i].head
+        potential = [p + d if d < float("inf") else p for p, d in zip(potential, dist, strict=True)]
+    return flow
+
+
+def _residual_dijkstra(
+    arcs: list[_Arc], out: list[list[int]], flow: list[int], potential: list[float], src: int
+) -> tuple[list[float], list[int]]:
+    inf = float("inf")
+    dist = [inf] * len(out)
+    pred = [0] * len(out)
+    dist[src] = 0.0
+    heap = [(0.0, src)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > dist[u]:
+            continue
+        for i in out[u]:
+            if i >= 0:
+                arc = arcs[i]
+                if flow[i] or arc.tail != u:
+                    continue
+                v, cost = arc.head, arc.cost
+            else:
+                arc = arcs[~i]
+                if not flow[~i]:
+                    continue
+                v, cost = arc.tail, -arc.cost
+            nd = d + cost + potential[u] - potential[v]
+            if nd < dist[v] - 1e-9:
+                dist[v], pred[v] = nd, i
+                heapq.heappush(heap, (nd, v))
+    return dist, pred
+
+
+def _decompose(
+    graph: PathGraph, arcs: list[_Arc], flow: list[int], src: int, dst: int
+) -> list[list[int]]:
+    """Two link-index paths from the flow, each followed from the source, loops erased."""
+    used: dict[int, list[int]] = {}
+    for i, arc in enumerate(arcs):
+        if flow[i] and arc.link >= 0:
+            used.setdefault(graph.src[arc.link], []).append(arc.link)
+    paths = []
+    for _ in range(2):
+        node, links = src, []
+        while node != dst and used.get(node):
+            e = used[node].pop()
+            links.append(e)
+            node = graph.dst[e]
+        paths.append(_loop_erase(graph, links))
+    return paths
+
+
+def _loop_erase(graph: PathGraph, links: list[int]) -> list[int]:
+    out: list[int] = []
+    position: dict[int, int] = {}
+    for e in links:
+        u = graph.src[e]
+        if u in position:
+            out = out[: position[u]]
+            position = {graph.src[x]: k for k, x in enumerate(out)}
+        position[u] = len(out)
+        out.append(e)
+    return out
+
+
+def _shared(graph: PathGraph, a: Sequence[int], b: Sequence[int], mode: Disjointness) -> list[str]:
+    la, lb = [graph.links[e] for e in a], [graph.links[e] for e in b]
+    risks = sorted({f"link {x.id}" for x in la} & {f"link {y.id}" for y in lb})
+    if mode == "node":
+        inner_a = {x.dst for x in la[:-1]}
+        risks += sorted(f"node {v}" for v in inner_a & {y.dst for y in lb[:-1]})
+    if mode == "srlg":
+        s_a = set().union(*(x.srlgs for x in la))
+        risks += sorted(f"srlg {s}" for s in s_a & set().union(*(y.srlgs for y in lb)))
+    return risks
+
+
+def disjoint_pair(
+    graph: PathGraph,
+    req: PathRequest,
+    mode: Disjointness,
+    available: Sequence[float] | None = None,
+) -> DisjointPair:
+    """Min-total-cost `mode`-disjoint pair for `req` (or the most disjoint, risks listed)."""
+    src, dst = graph.index[req.src], graph.index[req.dst]
+    allowed = [
+        a and b
+        for a, b in zip(static_mask(graph, req), bandwidth_mask(graph, req, available), strict=True)
+    ]
+    weight = graph.weights(req.objective)
+    if mode == "srlg":
+        pair = _srlg_pair(graph, src, dst, weight, allowed)
+    else:
+        arcs, size = _arcs(graph, weight, allowed, mode, (src, dst))
+        flow = _successive_paths(arcs, size, src, dst)
+        pair = None if flow is None else _decompose(graph, arcs, flow, src, dst)
+    if pair is None:
+        raise PathError(
+            f"{req.name}: no two paths from {req.src} to {req.dst} under its constraints"
+        )
+    first, second = sorted(pair, key=lambda p: (sum(weight[e] for e in p), len(p)))
+    cost = [float(sum(weight[e] for e in p)) for p in (first, second)]
+    return DisjointPair(
+        primary=graph.make_path(first, cost=cost[0]),
+        backup=graph.make_path(second, cost=cost[1]),
+        shared_risks=tuple(_shared(graph, first, second, mode)),
+    )
+
+
+def _srlg_pair(
+    graph: PathGraph, src: int, dst: int, weight: Sequence[float], allowed: Sequence[bool]
+) -> list[list[int]] | None:
+    best: tuple[int, float, list[int], list[int]] | None = None
+    for count, primary in enumerate(_primaries(graph, src, dst, weight, allowed)):
+        p_cost = sum(weight[e] for e in primary)
+        if count >= MAX_PRIMARIES or (best is not None and best[0] == 0 and 2 * p_cost >= best[1]):
+            break
+        risks = set().union(*(graph.links[e].srlgs for e in primary))
+        ids = {graph.links[e].id for e in primary}
+        penalty = [
+            weight[e]
+            + SHARE_PENALTY * (len(graph.links[e].srlgs & risks) + (graph.links[e].id in ids))
+            for e in range(len(graph.links))
+        ]
+        dist, pred = dijkstra(graph, src, penalty, allowed=allowed, target=dst)
+        if dist[dst] == float("inf"):
+            continue
+        backup = walk_back(graph, pred, src, dst)
+        shared = int(dist[dst] // SHARE_PENALTY)
+        total = p_cost + sum(weight[e] for e in backup)
+        if best is None or (shared, total) < (best[0], best[1]):
+            best = (shared, total, primary, backup)
+    return None if best is None else [best[2], best[3]]
+
+
+def _primaries(
+    graph: PathGraph, src: int, dst: int, weight: Sequence[float], allowed: Sequence[bool]
+) -> Iterator[list[int]]:
+    simple = nx.DiGraph()
+    for e, ok in enumerate(allowed):
+        if not ok:
+            continue
+        u, v = graph.src[e], graph.dst[e]
+        prev = simple.get_edge_data(u, v)
+        if prev is None or weight[e] < prev["weight"]:
+            simple.add_edge(u, v, weight=weight[e], link=e)
+    if src not in simple or dst not in simple:
+        return
+    try:
+        for nodes in nx.shortest_simple_paths(simple, src, dst, weight="weight"):
+            yield [simple.edges[a, b]["link"] for a, b in itertools.pairwise(nodes)]
+    except nx.NetworkXNoPath:
+        return

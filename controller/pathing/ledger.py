@@ -1,0 +1,90 @@
+"""Bandwidth bookkeeping for placement: who holds how much on each link, at which hold priority."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controller.pathing.graph import PathGraph
+
+PRIORITIES = 8
+
+
+@dataclass
+class Holding:
+    hold_priority: int
+    bandwidth_bps: float
+    links: tuple[int, ...]
+
+
+@dataclass
+class Ledger:
+    """Reservations per link, split by hold priority (0 highest .. 7 lowest)."""
+
+    graph: PathGraph
+    reserved: np.ndarray = field(init=False)
+    holders: list[set[str]] = field(init=False)
+    holdings: dict[str, Holding] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.reserved = np.zeros((len(self.graph.links), PRIORITIES))
+        self.holders = [set() for _ in self.graph.links]
+        self._capacity = np.asarray(self.graph.capacity, dtype=float)
+
+    def available(self, setup_priority: int) -> list[float]:
+        """Bandwidth a request of `setup_priority` may use: capacity minus holdings it cannot
+        preempt (hold priority numerically <= its setup priority)."""
+        if not self.holdings:
+            return list(self.graph.capacity)
+        blocking = self.reserved[:, : setup_priority + 1].sum(axis=1)
+        out: list[float] = (self._capacity - blocking).tolist()
+        return out
+
+    def free(self, e: int) -> float:
+        return float(self._capacity[e] - self.reserved[e].sum())
+
+    def reserve(
+        self, name: str, hold_priority: int, bandwidth_bps: float, links: Sequence[int]
+    ) -> None:
+        unique = tuple(dict.fromkeys(links))
+        self.holdings[name] = Holding(hold_priority, bandwidth_bps, unique)
+        for e in unique:
+            self.reserved[e, hold_priority] += bandwidth_bps
+            self.holders[e].add(name)
+
+    def release(self, name: str) -> None:
+        holding = self.holdings.pop(name, None)
+        if holding is None:
+            return
+        for e in holding.links:
+            self.reserved[e, holding.hold_priority] -= holding.bandwidth_bps
+            self.holders[e].discard(name)
+
+    def victims(self, links: Sequence[int], need: float, setup_priority: int) -> list[str]:
+        """Holders to preempt so that every link in `links` has `need` free: lowest priority
+        (highest hold number) first, then smallest bandwidth; only holds weaker than setup."""
+        chosen: list[str] = []
+        gone: set[str] = set()
+        for e in dict.fromkeys(links):
+            short = (
+                need
+                - self.free(e)
+                - sum(self.holdings[v].bandwidth_bps for v in gone if e in self.holdings[v].links)
+            )
+            candidates = sorted(
+                (
+                    v
+                    for v in self.holders[e] - gone
+                    if self.holdings[v].hold_priority > setup_priority
+                ),
+                key=lambda v: (-self.holdings[v].hold_priority, self.holdings[v].bandwidth_bps, v),
+            )
+            for v in candidates:
+                if short <= need * 1e-9:
+                    break
+                chosen.append(v)
+                gone.add(v)
+                short -= self.holdings[v].bandwidth_bps
+        return chosen

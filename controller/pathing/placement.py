@@ -1,0 +1,226 @@
+"""Placing many requests as a PCE does: by priority then bandwidth, CSPF on residual capacity.
+
+Requests are taken by setup priority (0 first), then larger bandwidth first, then name. Each gets
+a CSPF path against the bandwidth it may use (capacity minus holdings of equal or higher hold
+priority); if the path then crosses links without enough free bandwidth, the weakest holders there
+are preempted (reported in `preempted`) and re-placed at the end if room remains. Requests with
+`disjoint` get a backup path (min-cost disjoint pair, or the most disjoint pair with its shared
+risks); both paths hold the bandwidth (1+1 standby). Paths carry their SRv6 SID lists.
+
+`existing` placements are kept when their request is unchanged and their paths are still up,
+within the constraints and within the free bandwidth; only the others are recomputed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from controller.errors import PathError, ValidationError
+from controller.pathing.cspf import Bounds, cspf_links, link_allowed, path_cost, static_mask
+from controller.pathing.disjoint import disjoint_pair
+from controller.pathing.graph import PathGraph
+from controller.pathing.ledger import Ledger
+from controller.pathing.sids import IgpRouting, with_sids
+from controller.pathing.types import Path, PathRequest, Placement, PlacementResult
+from controller.topology import Link, Topology
+
+
+def place(
+    topology: Topology,
+    requests: Sequence[PathRequest],
+    existing: Mapping[str, Placement] | None = None,
+) -> PlacementResult:
+    """Place `requests` on `topology`, keeping still-valid `existing` placements."""
+    _check_requests(topology, requests)
+    planner = Planner.of(topology)
+    kept = planner.keep(requests, existing or {})
+    for req in sorted(requests, key=order_key):
+        if req.name not in kept:
+            planner.place_one(req)
+    planner.retry_preempted(requests)
+    return planner.result
+
+
+def order_key(req: PathRequest) -> tuple[int, float, str]:
+    return (req.setup_priority, -req.bandwidth_bps, req.name)
+
+
+def _check_requests(topology: Topology, requests: Sequence[PathRequest]) -> None:
+    problems = [
+        f"request name {n!r} is used {c} times; names must be unique"
+        for n, c in Counter(r.name for r in requests).items()
+        if c > 1
+    ]
+    for r in requests:
+        for label, value in (
+            ("setup_priority", r.setup_priority),
+            ("hold_priority", r.hold_priority),
+        ):
+            if not 0 <= value <= 7:
+                problems.append(f"request {r.name!r}: {label} must be 0..7, got {value}")
+        if r.bandwidth_bps < 0:
+            problems.append(f"request {r.name!r}: bandwidth must be >= 0")
+        problems += [
+            f"request {r.name!r}: unknown node {end!r}"
+            for end in (r.src, r.dst)
+            if end not in topology.nodes
+        ]
+    if problems:
+        raise ValidationError("path requests", problems)
+
+
+@dataclass
+class Planner:
+    """Mutable working state of one placement run (graph, ledger, IGP routing, result)."""
+
+    graph: PathGraph
+    routing: IgpRouting
+    ledger: Ledger
+    result: PlacementResult = field(default_factory=PlacementResult)
+    _masks: dict[tuple[object, ...], list[bool]] = field(default_factory=dict)
+    _preempted_by: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, topology: Topology) -> Planner:
+        graph = PathGraph.of(topology)
+        return cls(graph=graph, routing=IgpRouting(graph), ledger=Ledger(graph))
+
+    # -- keeping what still works ----------------------------------------------------------------
+    def keep(self, requests: Sequence[PathRequest], existing: Mapping[str, Placement]) -> set[str]:
+        kept: set[str] = set()
+        for req in sorted(requests, key=order_key):
+            old = existing.get(req.name)
+            if old is None or old.request != req:
+                continue
+            links = self._still_valid(req, old)
+            if links is not None:
+                self.ledger.reserve(req.name, req.hold_priority, req.bandwidth_bps, links)
+                self.result.placed[req.name] = old
+                kept.add(req.name)
+        return kept
+
+    def _still_valid(self, req: PathRequest, old: Placement) -> list[int] | None:
+        links: list[int] = []
+        for path in (old.primary, old.backup):
+            if path is None:
+                continue
+            ids = [self.graph.link_index.get(k, -1) for k in path.links]
+            if -1 in ids or not Bounds.of(req).met(self.graph, ids):
+                return None
+            if not all(link_allowed(self.graph.links[e], req) for e in ids):
+                return None
+            links += ids
+        need = req.bandwidth_bps * (1 - 1e-9)
+        if any(self.ledger.free(e) < need for e in set(links)):
+            return None
+        return links
+
+    # -- placing one request ---------------------------------------------------------------------
+    def mask(self, req: PathRequest) -> list[bool]:
+        key = (
+            req.include_any,
+            req.include_all,
+            req.exclude_any,
+            req.exclude_nodes,
+            req.exclude_links,
+            req.exclude_srlgs,
+        )
+        cached = self._masks.get(key)
+        if cached is None:
+            cached = self._masks[key] = static_mask(self.graph, req)
+        return cached
+
+    def place_one(self, req: PathRequest) -> bool:
+        available = self.ledger.available(req.setup_priority)
+        try:
+            placement, links = self._compute(req, available)
+        except PathError as error:
+            reason = str(error)
+            if req.name in self._preempted_by:
+                reason = f"preempted by {self._preempted_by[req.name]}, then: {reason}"
+            self.result.unplaced[req.name] = reason
+            self.result.placed.pop(req.name, None)
+            return False
+        self._preempt_for(req, links)
+        self.ledger.reserve(req.name, req.hold_priority, req.bandwidth_bps, links)
+        self.result.placed[req.name] = placement
+        self.result.unplaced.pop(req.name, None)
+        return True
+
+    def _compute(self, req: PathRequest, available: list[float]) -> tuple[Placement, list[int]]:
+        if req.disjoint is None:
+            links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
+            primary = self.graph.make_path(links, cost=path_cost(self.graph, req, links))
+            return Placement(req, with_sids(self.routing, primary)), links
+        try:
+            pair = disjoint_pair(self.graph, req, req.disjoint, available)
+        except PathError:
+            links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
+            primary = self.graph.make_path(links, cost=path_cost(self.graph, req, links))
+            note = ("no backup: no second path with the bandwidth and constraints",)
+            return Placement(req, with_sids(self.routing, primary), None, note), links
+        ids = [[self.graph.link_index[k] for k in p.links] for p in (pair.primary, pair.backup)]
+        bounds = Bounds.of(req)
+        if not bounds.met(self.graph, ids[0]):
+            return self._bounded_pair(req, available)
+        backup: Path | None = pair.backup
+        risks = pair.shared_risks
+        if not bounds.met(self.graph, ids[1]):
+            backup, risks, ids[1] = None, ("no backup within the latency/hop bounds",), []
+        placement = Placement(
+            req,
+            with_sids(self.routing, pair.primary),
+            None if backup is None else with_sids(self.routing, backup),
+            risks,
+        )
+        return placement, ids[0] + ids[1]
+
+    def _bounded_pair(
+        self, req: PathRequest, available: list[float]
+    ) -> tuple[Placement, list[int]]:
+        """Disjoint pair violates a bound: best bounded primary, then a disjoint bounded backup."""
+        links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
+        primary = with_sids(
+            self.routing, self.graph.make_path(links, path_cost(self.graph, req, links))
+        )
+        on_primary = [self.graph.links[e] for e in links]
+        avoid = [
+            ok and not _conflicts(self.graph.links[e], on_primary, req.disjoint or "link")
+            for e, ok in enumerate(self.mask(req))
+        ]
+        try:
+            second = cspf_links(self.graph, req, available=available, mask=avoid)
+        except PathError:
+            return Placement(req, primary, None, ("no disjoint backup within the bounds",)), links
+        backup = self.graph.make_path(second, path_cost(self.graph, req, second))
+        return Placement(req, primary, with_sids(self.routing, backup)), links + second
+
+    def _preempt_for(self, req: PathRequest, links: list[int]) -> None:
+        if req.bandwidth_bps <= 0:
+            return
+        for victim in self.ledger.victims(links, req.bandwidth_bps, req.setup_priority):
+            self.ledger.release(victim)
+            self.result.placed.pop(victim, None)
+            self.result.preempted.append(victim)
+            self._preempted_by[victim] = req.name
+
+    def retry_preempted(self, requests: Sequence[PathRequest]) -> None:
+        """Re-place preempted requests (once, in priority order) where room remains."""
+        by_name = {r.name: r for r in requests}
+        for name in sorted(self._preempted_by, key=lambda n: order_key(by_name[n])):
+            if name not in self.result.placed and name in by_name:
+                self.place_one(by_name[name])
+
+
+def _conflicts(link: Link, primary: list[Link], mode: str) -> bool:
+    """Whether `link` shares what the backup must not share with the primary."""
+    if any(link.id == p.id for p in primary):
+        return True
+    if mode == "node":
+        inner = {p.dst for p in primary[:-1]}
+        return link.src in inner or link.dst in inner
+    if mode == "srlg":
+        return any(link.srlgs & p.srlgs for p in primary)
+    return False
