@@ -56,7 +56,9 @@ class SeriesContext:
     exp_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
-    def build(cls, y: np.ndarray, cfg: FeatureConfig, extra_alphas: tuple[float, ...] = ()) -> SeriesContext:
+    def build(
+        cls, y: np.ndarray, cfg: FeatureConfig, extra_alphas: tuple[float, ...] = ()
+    ) -> SeriesContext:
         y = np.asarray(y, dtype=float)
         ctx = cls(y=y, cfg=cfg)
         for a in {*cfg.alphas, cfg.seasonal_alpha, *extra_alphas}:
@@ -137,6 +139,8 @@ def _total_vs_level(ctx: SeriesContext, origins: np.ndarray, ref: np.ndarray) ->
     return (now / level - 1.0)[:, None]
 
 
-def targets(ctx: SeriesContext, origins: np.ndarray, horizon: int, ref: np.ndarray, s: np.ndarray) -> np.ndarray:
+def targets(
+    ctx: SeriesContext, origins: np.ndarray, horizon: int, ref: np.ndarray, s: np.ndarray
+) -> np.ndarray:
     """Normalised change from the reference level at origin + horizon, flattened like X."""
     return np.clip((ctx.y[origins + horizon] - ref) / s, -CLIP, CLIP).reshape(-1)

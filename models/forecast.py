@@ -54,19 +54,28 @@ class ForecastModel:
     fit_seconds: float = 0.0
 
     # -- training ---------------------------------------------------------------------------
-    def fit(self, y: np.ndarray, cutoff: int, with_p90: bool = True) -> ForecastModel:
-        """Fit on y[:cutoff] (T, K). Rows after `cutoff` are ignored, never used."""
+    def fit(
+        self,
+        y: np.ndarray,
+        cutoff: int,
+        with_p90: bool = True,
+        alphas: dict[int, float] | None = None,
+    ) -> ForecastModel:
+        """Fit on y[:cutoff] (T, K). Rows from `cutoff` on are never used. The reference EWMA
+        smoothing per horizon is tuned on the same rows unless `alphas` fixes it."""
         with threadpool_limits(self.threads):
-            return self._fit(y, cutoff, with_p90)
+            return self._fit(y, cutoff, with_p90, alphas)
 
-    def _fit(self, y: np.ndarray, cutoff: int, with_p90: bool) -> ForecastModel:
+    def _fit(
+        self, y: np.ndarray, cutoff: int, with_p90: bool, fixed: dict[int, float] | None
+    ) -> ForecastModel:
         start = time.perf_counter()
         y = np.asarray(y, dtype=float)[:cutoff]
         need = self.cfg.lags + max(self.horizons) + 2
         if cutoff < need:
             raise UsageError(f"need at least {need} steps to train, got {cutoff}")
         split = TimeSplit(steps=cutoff, train_end=cutoff)
-        alphas = {h: tune_ewma(y, h).alpha for h in self.horizons}
+        alphas = fixed or {h: tune_ewma(y, h).alpha for h in self.horizons}
         ctx = SeriesContext.build(y, self.cfg, tuple(alphas.values()))
         for h in self.horizons:
             origins = split.train_origins(h, self.cfg.lags)
@@ -86,7 +95,10 @@ class ForecastModel:
     def refit_mean(self, y: np.ndarray, cutoff: int) -> None:
         """Online update: refit the mean models on everything before `cutoff`, keep the p90."""
         kept = {h: m.p90 for h, m in self.per_horizon.items()}
-        self.fit(y, cutoff, with_p90=False)
+        alphas = {h: m.ref_alpha for h, m in self.per_horizon.items()}
+        spent = self.fit_seconds
+        self.fit(y, cutoff, with_p90=False, alphas=alphas)
+        self.fit_seconds = spent
         for h, p90 in kept.items():
             self.per_horizon[h].p90 = p90
 

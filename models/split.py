@@ -28,10 +28,12 @@ class TimeSplit:
     train_end: int
 
     @classmethod
-    def by_fraction(cls, steps: int, fraction: float, max_horizon: int = max(HORIZONS)) -> TimeSplit:
+    def by_fraction(
+        cls, steps: int, fraction: float, max_horizon: int = max(HORIZONS)
+    ) -> TimeSplit:
         if not 0.0 < fraction < 1.0:
             raise UsageError(f"--train-fraction must be between 0 and 1, got {fraction}")
-        train_end = int(round(steps * fraction))
+        train_end = round(steps * fraction)
         if train_end < 2 * max_horizon + 2:
             raise UsageError(
                 f"only {train_end} training steps for horizons up to {max_horizon}: "
@@ -56,7 +58,9 @@ class TimeSplit:
 
 def assert_no_leak(split: TimeSplit, target_steps: Iterable[int] | np.ndarray, what: str) -> None:
     """Refuse a fit whose targets reach into the test part."""
-    steps = np.asarray(list(target_steps) if not isinstance(target_steps, np.ndarray) else target_steps)
+    steps = np.asarray(
+        list(target_steps) if not isinstance(target_steps, np.ndarray) else target_steps
+    )
     if steps.size and int(steps.max()) >= split.train_end:
         raise DataLeakError(
             f"{what}: training target at step {int(steps.max())} but the test part starts at "
