@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from commands.common import console, print_json
+from controller.errors import UsageError
 
 app = typer.Typer(
     help="Train, evaluate and inspect forecasting and fault-prediction models.",
@@ -105,3 +106,137 @@ def _forecast_table(
 
 def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
+
+
+@eval_app.command("faults")
+def eval_faults(
+    seeds: int = typer.Option(8, help="Test seeds (each: 30 links over 4 days, 1-min samples)."),
+    train_seeds: int = typer.Option(10, help="Extra seeds used only for training."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Fault prediction on generated telemetry: model against MAD, threshold and Holt.
+
+    Example: netpilot model eval faults --seeds 8 --json
+    """
+    from models.fault_eval import FaultEvalConfig, evaluate_faults
+
+    if seeds < 1 or train_seeds < 1:
+        raise UsageError("--seeds and --train-seeds must be at least 1")
+    cfg = FaultEvalConfig(seeds=seeds, train_seeds=train_seeds)
+    with _progress() as bar:
+        task = bar.add_task("generating", total=1)
+
+        def report(stage: str, done: int, total: int) -> None:
+            if not json_out:
+                bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        result, info = evaluate_faults(cfg, report)
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title="Fault prediction (test links, second half of time)")
+    for col in (
+        "method",
+        "recall",
+        "precision",
+        "false alarms /100 link-days",
+        "median lead min",
+        "PR-AUC",
+    ):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for name, m in result.items():
+        table.add_row(
+            name,
+            f"{m['recall']:.3f}",
+            f"{m['precision']:.3f}",
+            f"{m['false_alarms_per_100_link_days']:.2f}",
+            f"{m['median_lead_minutes']:.0f}",
+            f"{m['pr_auc']:.3f}",
+        )
+    console.print(table)
+    console.print(
+        f"{info['test_failures']} failures over {info['test_link_days']:.0f} test link-days; "
+        f"recall by kind (model): {info['recall_by_kind']['model']}; "
+        f"unseen in training: {', '.join(info['unseen_in_training'])}"
+    )
+
+
+@train_app.command("forecast")
+def train_forecast(
+    tm: Path = TM_OPT,
+    out: Path = typer.Option(..., "--out", help="Model file to write."),
+    season: int = typer.Option(288, help="Season length in steps (288 = a day of 5-min steps)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the model header as JSON."),
+) -> None:
+    """Train the traffic forecaster on every matrix of a .hist file and save it.
+
+    Example: netpilot model train forecast --tm ../shared/data/geant/tm-5min.hist --out geant.model
+    """
+    from models.evaluate import off_diagonal
+    from models.features import FeatureConfig
+    from models.forecast import ForecastModel
+    from models.saved import save_forecast
+    from topologies.datasets import read_tm_hist
+
+    y = off_diagonal(read_tm_hist(tm))
+    with console.status("training the forecaster", spinner="dots"):
+        model = ForecastModel(cfg=FeatureConfig(season=season)).fit(y, len(y))
+    header = save_forecast(out, model, {"source": str(tm), "series": int(y.shape[1])})
+    _show_header(out, header.to_json(), json_out)
+
+
+@train_app.command("faults")
+def train_faults(
+    out: Path = typer.Option(..., "--out", help="Model file to write."),
+    seeds: int = typer.Option(10, help="Seeds of generated telemetry to train on."),
+    json_out: bool = typer.Option(False, "--json", help="Print the model header as JSON."),
+) -> None:
+    """Train the fault predictor on generated telemetry and save it.
+
+    Example: netpilot model train faults --seeds 10 --out faults.model
+    """
+    from models.fault_eval import FaultEvalConfig, prepare, train_and_calibrate
+    from models.saved import save_faults
+
+    if seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    cfg = FaultEvalConfig(seeds=0, train_seeds=seeds)
+    with console.status("training the fault predictor", spinner="dots"):
+        model, _ = train_and_calibrate(prepare(cfg, _quiet), cfg, _quiet)
+    header = save_faults(out, model, {"train_seeds": seeds})
+    _show_header(out, header.to_json(), json_out)
+
+
+@app.command("show")
+def show(
+    path: Path = typer.Argument(..., help="A model file written by `netpilot model train`."),
+    json_out: bool = typer.Option(False, "--json", help="Print the header as JSON."),
+) -> None:
+    """Show a model file's header after checking it (kind, version, schema, hash).
+
+    Example: netpilot model show geant.model
+    """
+    from models.persist import read_header
+    from models.saved import load_faults, load_forecast
+
+    header, _ = read_header(path)
+    loader = load_forecast if header.kind == "forecast" else load_faults
+    checked, _model = loader(path)
+    _show_header(path, checked.to_json(), json_out)
+
+
+def _show_header(path: Path, header: dict[str, object], json_out: bool) -> None:
+    if json_out:
+        print_json(header)
+        return
+    table = Table(title=f"model {path}", show_header=False)
+    for key in ("kind", "format_version", "created", "sha256"):
+        table.add_row(key, str(header[key]))
+    features = header["features"]
+    assert isinstance(features, list)
+    table.add_row("features", f"{len(features)}: {', '.join(map(str, features[:6]))}, ...")
+    info = header["info"]
+    assert isinstance(info, dict)
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)

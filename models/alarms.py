@@ -20,6 +20,13 @@ def raise_points(
     hot: np.ndarray, cool: np.ndarray, up: np.ndarray, persist: int, clear: int
 ) -> list[int]:
     """Sample indices where an alarm is raised."""
+    return run(hot, cool, up, persist, clear)[0]
+
+
+def run(
+    hot: np.ndarray, cool: np.ndarray, up: np.ndarray, persist: int, clear: int
+) -> tuple[list[int], bool]:
+    """Raise points and whether an alarm is still active after the last sample."""
     raised: list[int] = []
     active, run_hot, run_cool = False, 0, 0
     for i in range(len(hot)):
@@ -35,8 +42,12 @@ def raise_points(
         if run_hot >= persist:
             raised.append(i)
             active, run_hot = True, 0
-    return raised
+    return raised, active
 
 
 def alarms(score: np.ndarray, up: np.ndarray, h: Hysteresis) -> list[int]:
     return raise_points(score >= h.on, score < h.off, up, h.persist, h.clear)
+
+
+def active_at_end(score: np.ndarray, up: np.ndarray, h: Hysteresis) -> bool:
+    return run(score >= h.on, score < h.off, up, h.persist, h.clear)[1]

@@ -123,15 +123,15 @@ def train_and_calibrate(
     devs = [mad_score(p.features) for p in cal]
     days = len(cal) * cfg.generator.days / 2
     by_risk = {
-        g: [alarms(r, p.link.oper_up, _hyst(*g, 0.5)) for r, p in zip(risks, cal)]
+        g: [alarms(r, p.link.oper_up, _hyst(*g, 0.5)) for r, p in zip(risks, cal, strict=True)]
         for g in RISK_GRID
     }
     by_dev = {
-        g: [alarms(d, p.link.oper_up, _hyst(*g, 1 / 3)) for d, p in zip(devs, cal)]
+        g: [alarms(d, p.link.oper_up, _hyst(*g, 1 / 3)) for d, p in zip(devs, cal, strict=True)]
         for g in MAD_GRID
     }
     combos = [
-        ((rg, mg), [merge_alarms(a, b, 60) for a, b in zip(by_risk[rg], by_dev[mg])])
+        ((rg, mg), [merge_alarms(a, b, 60) for a, b in zip(by_risk[rg], by_dev[mg], strict=True)])
         for rg in RISK_GRID
         for mg in MAD_GRID
     ]

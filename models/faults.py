@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from models.alarms import Hysteresis, alarms, raise_points
+from models.alarms import Hysteresis, alarms
 from models.fault_features import FEATURES, crc_increments, lagged_baseline, trailing_mean
 from models.precursors import LOS_DBM, LinkSeries
 
@@ -125,7 +125,9 @@ def merge_alarms(a: Sequence[int], b: Sequence[int], min_gap: int) -> list[int]:
 class MadRule:
     """Median + k·MAD on each signal with persistence, nothing learned."""
 
-    alarm: Hysteresis = Hysteresis(on=8.0, off=3.0, persist=15, clear=60)
+    alarm: Hysteresis = field(
+        default_factory=lambda: Hysteresis(on=8.0, off=3.0, persist=15, clear=60)
+    )
 
     def score(self, features: np.ndarray) -> np.ndarray:
         return mad_score(features)
@@ -139,7 +141,9 @@ class StaticThreshold:
     """Fixed limits: rx within 3 dB of loss of signal, bias 30% over nominal, delay 50% over
     nominal (nominal = the link's first 6 hours), more than 10 CRC errors a minute over 10 min."""
 
-    alarm: Hysteresis = Hysteresis(on=1.0, off=0.9, persist=3, clear=30)
+    alarm: Hysteresis = field(
+        default_factory=lambda: Hysteresis(on=1.0, off=0.9, persist=3, clear=30)
+    )
 
     def score_link(self, s: LinkSeries) -> np.ndarray:
         first = int(6 * 3600 / s.step_s)
@@ -165,7 +169,9 @@ class HoltTrend:
     level: float = 0.05
     trend: float = 0.01
     horizon_h: float = 6.0
-    alarm: Hysteresis = Hysteresis(on=1.0, off=0.5, persist=10, clear=60)
+    alarm: Hysteresis = field(
+        default_factory=lambda: Hysteresis(on=1.0, off=0.5, persist=10, clear=60)
+    )
 
     def score_link(self, s: LinkSeries) -> np.ndarray:
         per_h = 3600.0 / s.step_s

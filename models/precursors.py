@@ -100,9 +100,9 @@ def _link(rng: np.random.Generator, name: str, steps: int, cfg: GeneratorConfig)
     for slot in range(cfg.slots):
         draw = rng.uniform()
         if draw < cfg.fault_share:
-            _fault(rng, series, slot * span, span, str(rng.choice(FAULT_KINDS)), prop)
+            _fault(rng, series, slot * span, span, kind=str(rng.choice(FAULT_KINDS)), prop=prop)
         elif draw < cfg.fault_share + cfg.decoy_share:
-            _decoy(rng, series, slot * span, span, str(rng.choice(DECOY_KINDS)), prop)
+            _decoy(rng, series, slot * span, span, kind=str(rng.choice(DECOY_KINDS)), prop=prop)
     crc = rng.poisson(np.clip(series.crc_errors, 0, None)).cumsum()
     series.crc_errors = crc
     series.in_errors = crc + rng.poisson(0.005, steps).cumsum()
@@ -131,7 +131,7 @@ def _window(rng: np.random.Generator, s: LinkSeries, start: int, span: int) -> t
 
 
 def _fault(
-    rng: np.random.Generator, s: LinkSeries, start: int, span: int, kind: str, prop: float
+    rng: np.random.Generator, s: LinkSeries, start: int, span: int, *, kind: str, prop: float
 ) -> None:
     steps = len(s.rx_power_dbm)
     onset, fail = _window(rng, s, start, span)
@@ -154,7 +154,7 @@ def _fault(
 
 
 def _decoy(
-    rng: np.random.Generator, s: LinkSeries, start: int, span: int, kind: str, prop: float
+    rng: np.random.Generator, s: LinkSeries, start: int, span: int, *, kind: str, prop: float
 ) -> None:
     steps = len(s.rx_power_dbm)
     onset, end = _window(rng, s, start, span)
