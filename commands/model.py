@@ -112,6 +112,9 @@ def _fmt(value: float | None, pattern: str) -> str:
 def eval_faults(
     seeds: int = typer.Option(8, help="Test seeds (each: 30 links over 4 days, 1-min samples)."),
     train_seeds: int = typer.Option(10, help="Extra seeds used only for training."),
+    unseen: str = typer.Option(
+        "latency_creep", help="Fault kinds kept out of training (comma list, or 'none')."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Fault prediction on generated telemetry: model against MAD, threshold and Holt.
@@ -119,10 +122,15 @@ def eval_faults(
     Example: netpilot model eval faults --seeds 8 --json
     """
     from models.fault_eval import FaultEvalConfig, evaluate_faults
+    from models.precursors import FAULT_KINDS
 
     if seeds < 1 or train_seeds < 1:
         raise UsageError("--seeds and --train-seeds must be at least 1")
-    cfg = FaultEvalConfig(seeds=seeds, train_seeds=train_seeds)
+    kinds = () if unseen.strip() == "none" else tuple(k.strip() for k in unseen.split(","))
+    bad = [k for k in kinds if k not in FAULT_KINDS]
+    if bad:
+        raise UsageError(f"--unseen: unknown fault kind {bad[0]!r}; use {', '.join(FAULT_KINDS)}")
+    cfg = FaultEvalConfig(seeds=seeds, train_seeds=train_seeds, unseen=kinds)
     with _progress() as bar:
         task = bar.add_task("generating", total=1)
 
