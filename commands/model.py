@@ -98,6 +98,9 @@ def _forecast_table(
                 _fmt(m.get("te_ratio_p95"), "{:.4f}"),
             )
     console.print(table)
+    links = info.get("links")
+    if isinstance(links, dict):
+        console.print(f"per-link load NMAE (first-tunnel routing): {links}")
     console.print(
         f"{info['steps']} steps, {info['train_steps']} for training, {info['origins']} origins; "
         f"training took {float(info['fit_seconds']):.1f} s (1 thread)"  # type: ignore[arg-type]

@@ -107,6 +107,13 @@ def evaluate_forecast(
         cfg=cfg,
     )
     if te is not None:
+        links = te.link_series(y)
+        used = links[:, links.sum(axis=0) > 0]
+        per_link = evaluate_forecast(used, None, cfg, model=ForecastModel(horizons=cfg.horizons))
+        info["links"] = {
+            h: {name: round(m["nmae"], 4) for name, m in methods.items()}
+            for h, methods in per_link.horizons.items()
+        }
         start = time.perf_counter()
         _add_te(
             result, te=te, y=y, origins=origins, forecasts=forecasts, cfg=cfg, progress=progress

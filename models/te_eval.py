@@ -15,8 +15,10 @@ from controller.pathing.optimizer import (
     TunnelSet,
     build_tunnel_set,
     demand_vector,
+    link_loads,
     min_mlu_lp,
     mlu_of_split,
+    shortest_split,
 )
 from controller.topology import Topology
 from models.hedge import hedge_split
@@ -66,6 +68,11 @@ class TeContext:
         best = self.optimal(step, actual_row)
         got = mlu_of_split(self.ts, self.demand(actual_row), split)
         return got / best if best > 0 else 1.0
+
+    def link_series(self, y: np.ndarray) -> np.ndarray:
+        """(T, E) link loads in bit/s when every pair uses its first tunnel (IGP routing)."""
+        split = shortest_split(self.ts)
+        return np.stack([link_loads(self.ts, self.demand(row), split) for row in y])
 
     def hedge(self, recent_rows: np.ndarray) -> np.ndarray:
         demands = np.stack([self.demand(r) for r in recent_rows])
