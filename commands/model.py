@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from commands.common import console, print_json
+from commands.common import console, err_console, print_json
 from controller.errors import UsageError
 
 app = typer.Typer(
@@ -34,7 +34,7 @@ def _progress() -> Progress:
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,
         transient=True,
     )
 
@@ -113,8 +113,11 @@ def _fmt(value: float | None, pattern: str) -> str:
 
 @eval_app.command("faults")
 def eval_faults(
+    *,
     seeds: int = typer.Option(8, help="Test seeds (each: 30 links over 4 days, 1-min samples)."),
     train_seeds: int = typer.Option(10, help="Extra seeds used only for training."),
+    links: int = typer.Option(30, help="Links per seed."),
+    days: float = typer.Option(4.0, help="Days of telemetry per seed (at least 2)."),
     unseen: str = typer.Option(
         "latency_creep", help="Fault kinds kept out of training (comma list, or 'none')."
     ),
@@ -125,15 +128,20 @@ def eval_faults(
     Example: netpilot model eval faults --seeds 8 --json
     """
     from models.fault_eval import FaultEvalConfig, evaluate_faults
-    from models.precursors import FAULT_KINDS
+    from models.precursors import FAULT_KINDS, GeneratorConfig
 
-    if seeds < 1 or train_seeds < 1:
-        raise UsageError("--seeds and --train-seeds must be at least 1")
+    if seeds < 1 or train_seeds < 1 or links < 5 or days < 2:
+        raise UsageError("give --seeds and --train-seeds >= 1, --links >= 5, --days >= 2")
     kinds = () if unseen.strip() == "none" else tuple(k.strip() for k in unseen.split(","))
     bad = [k for k in kinds if k not in FAULT_KINDS]
     if bad:
         raise UsageError(f"--unseen: unknown fault kind {bad[0]!r}; use {', '.join(FAULT_KINDS)}")
-    cfg = FaultEvalConfig(seeds=seeds, train_seeds=train_seeds, unseen=kinds)
+    cfg = FaultEvalConfig(
+        seeds=seeds,
+        train_seeds=train_seeds,
+        unseen=kinds,
+        generator=GeneratorConfig(links=links, days=days),
+    )
     with _progress() as bar:
         task = bar.add_task("generating", total=1)
 

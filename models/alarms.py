@@ -23,26 +23,42 @@ def raise_points(
     return run(hot, cool, up, persist, clear)[0]
 
 
+def run_lengths(flags: np.ndarray) -> np.ndarray:
+    """Length of the run of True ending at each index (0 where False)."""
+    flags = np.asarray(flags, dtype=bool)
+    idx = np.arange(len(flags))
+    last_false = np.maximum.accumulate(np.where(flags, -1, idx))
+    return np.where(flags, idx - last_false, 0)
+
+
 def run(
     hot: np.ndarray, cool: np.ndarray, up: np.ndarray, persist: int, clear: int
 ) -> tuple[list[int], bool]:
-    """Raise points and whether an alarm is still active after the last sample."""
+    """Raise points and whether an alarm is still active after the last sample.
+
+    Jumps from one alarm to the next with run lengths instead of stepping through samples:
+    inactive from `pos`, an alarm is raised at the first i whose hot run (counted from `pos`)
+    reaches `persist`; it ends at the first later sample that is down or ends a cool run of
+    `clear`; counting starts again after it."""
+    up = np.asarray(up, dtype=bool)
+    n = len(up)
+    hot_run = run_lengths(np.asarray(hot, dtype=bool) & up)
+    cool_run = run_lengths(np.asarray(cool, dtype=bool) & up)
     raised: list[int] = []
-    active, run_hot, run_cool = False, 0, 0
-    for i in range(len(hot)):
-        if not up[i]:
-            active, run_hot, run_cool = False, 0, 0
-            continue
-        if active:
-            run_cool = run_cool + 1 if cool[i] else 0
-            if run_cool >= clear:
-                active, run_cool = False, 0
-            continue
-        run_hot = run_hot + 1 if hot[i] else 0
-        if run_hot >= persist:
-            raised.append(i)
-            active, run_hot = True, 0
-    return raised, active
+    pos = 0
+    while pos < n:
+        since = np.arange(1, n - pos + 1)
+        start = np.flatnonzero(np.minimum(hot_run[pos:], since) >= persist)
+        if not start.size:
+            return raised, False
+        i = pos + int(start[0])
+        raised.append(i)
+        after = np.arange(1, n - i)
+        ends = np.flatnonzero(~up[i + 1 :] | (np.minimum(cool_run[i + 1 :], after) >= clear))
+        if not ends.size:
+            return raised, True
+        pos = i + 1 + int(ends[0]) + 1
+    return raised, False
 
 
 def alarms(score: np.ndarray, up: np.ndarray, h: Hysteresis) -> list[int]:

@@ -159,7 +159,7 @@ def test_trailing_slope_of_a_line() -> None:
 def test_cli_eval_faults_json_shape() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "cli", "model", "eval", "faults", "--seeds", "1",
-         "--train-seeds", "2", "--json"],
+         "--train-seeds", "2", "--links", "12", "--days", "2", "--json"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     doc = json.loads(out)
@@ -171,3 +171,35 @@ def test_cli_eval_faults_json_shape() -> None:
         }  # fmt: skip
         assert 0 <= m["recall"] <= 1 and 0 <= m["precision"] <= 1 and 0 <= m["pr_auc"] <= 1
         assert m["false_alarms_per_100_link_days"] >= 0 and m["median_lead_minutes"] >= 0
+
+
+def _reference_hysteresis(
+    hot: np.ndarray, cool: np.ndarray, up: np.ndarray, persist: int, clear: int
+) -> tuple[list[int], bool]:
+    """The alarm state machine stepped sample by sample, to check the fast version against."""
+    raised, active, run_hot, run_cool = [], False, 0, 0
+    for i in range(len(hot)):
+        if not up[i]:
+            active, run_hot, run_cool = False, 0, 0
+        elif active:
+            run_cool = run_cool + 1 if cool[i] else 0
+            if run_cool >= clear:
+                active, run_cool = False, 0
+        else:
+            run_hot = run_hot + 1 if hot[i] else 0
+            if run_hot >= persist:
+                raised.append(i)
+                active, run_hot = True, 0
+    return raised, active
+
+
+def test_fast_hysteresis_matches_the_step_by_step_machine() -> None:
+    from models.alarms import run
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n = int(rng.integers(1, 60))
+        score, up = rng.random(n), rng.random(n) > 0.1
+        persist, clear = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        args = (score > 0.4, score < 0.3, up, persist, clear)
+        assert run(*args) == _reference_hysteresis(*args)
