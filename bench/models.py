@@ -44,7 +44,7 @@ def bench() -> dict[str, Any]:
     predictor = ModelPredictor(forecaster, faults)
     names = [str(i) for i in range(y.shape[1])]
     fc_s = min(_timed(lambda: predictor.forecast(names, y[-100:]))[1] for _ in range(3))
-    links = generate(99, GeneratorConfig(links=72, days=1.0))
+    links = generate(99, GeneratorConfig(links=72, days=2.0))
     windows = {
         lk.name: LinkWindow(
             lk.step_s,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from controller.errors import UsageError
 from telemetry.state import InterfaceState
 
 LOS_DBM = -14.0
@@ -81,6 +82,11 @@ class GeneratorConfig:
 
 
 def generate(seed: int, cfg: GeneratorConfig = GeneratorConfig()) -> list[LinkSeries]:
+    if cfg.days * 24 / cfg.slots < 16:
+        raise UsageError(
+            f"{cfg.days} days for {cfg.slots} event slots: each slot needs 16 h (episodes of up "
+            "to 12 h plus margins); give more days"
+        )
     rng = np.random.default_rng(seed)
     steps = int(cfg.days * DAY_S / cfg.step_s)
     return [_link(rng, f"s{seed}-l{i}", steps, cfg) for i in range(cfg.links)]
