@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -84,7 +84,7 @@ def evaluate_forecast(
     split = TimeSplit.by_fraction(len(y), cfg.train_fraction, max(cfg.horizons))
     origins = split.origins(max(cfg.horizons))
     model = model or ForecastModel(horizons=cfg.horizons)
-    model.cfg = type(model.cfg)(**{**model.cfg.__dict__, "season": cfg.season})
+    model.cfg = replace(model.cfg, season=cfg.season)
     progress("training", 0, 1)
     model.fit(y, split.train_end)
     fit_seconds = model.fit_seconds
