@@ -41,6 +41,7 @@ class Header:
 
 def save(path: Path, kind: str, model: Any, features: list[str], info: dict[str, Any]) -> Header:
     payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    info = {**info, "netpilot_version": _version(), "sklearn_version": _sklearn_version()}
     header = Header(
         kind=kind,
         format_version=FORMAT_VERSION,
@@ -96,3 +97,18 @@ def load(path: Path, kind: str, features: list[str]) -> tuple[Header, Any]:
             f"retrain with `netpilot model train {kind}`"
         )
     return header, pickle.loads(payload)  # verified by hash and schema above
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("netpilot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)
