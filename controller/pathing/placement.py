@@ -135,7 +135,7 @@ class Planner:
     def place_one(self, req: PathRequest) -> bool:
         available = self.ledger.available(req.setup_priority)
         try:
-            placement, links = self._compute(req, available)
+            placement, links = self.compute(req, available)
         except PathError as error:
             reason = str(error)
             if req.name in self._preempted_by:
@@ -149,7 +149,7 @@ class Planner:
         self.result.unplaced.pop(req.name, None)
         return True
 
-    def _compute(self, req: PathRequest, available: list[float]) -> tuple[Placement, list[int]]:
+    def compute(self, req: PathRequest, available: list[float]) -> tuple[Placement, list[int]]:
         if req.disjoint is None:
             links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
             primary = self.graph.make_path(links, cost=path_cost(self.graph, req, links))
