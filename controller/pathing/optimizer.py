@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,9 @@ def k_shortest_tunnels(
     pairs: Iterable[tuple[str, str]],
     k: int = 4,
     max_latency_s: float | None = None,
+    *,
     max_candidates: int = 64,
+    on_pair: Callable[[], None] | None = None,
 ) -> TunnelSet:
     """The k shortest loop-free paths by IGP metric per pair that meet `max_latency_s`.
 
@@ -181,6 +183,8 @@ def k_shortest_tunnels(
                 "tunnels", [f"no path from {src} to {dst}{words}; drop the pair or relax the bound"]
             )
         per_pair.append([_path_from_links(links) for links in found])
+        if on_pair is not None:
+            on_pair()
     return tunnel_set_from_paths(topology, pair_list, per_pair)
 
 
