@@ -148,10 +148,22 @@ class Topology:
 
     Build with `Topology(name, nodes, links)`: it validates and raises `TopologyError` listing
     every problem. Changes (`with_link_state`, `with_capacity`) return a new Topology.
+
+    `loader_warnings` are what a loader had to assume (no link speed, no coordinates, renamed
+    duplicate labels...); `warnings` is those followed by the structural warnings (disconnected,
+    one-way links).
     """
 
-    def __init__(self, name: str, nodes: Iterable[Node], links: Iterable[Link]) -> None:
+    def __init__(
+        self,
+        name: str,
+        nodes: Iterable[Node],
+        links: Iterable[Link],
+        *,
+        loader_warnings: Iterable[str] = (),
+    ) -> None:
         self.name = name
+        self.loader_warnings: tuple[str, ...] = tuple(loader_warnings)
         node_list = list(nodes)
         link_list = list(links)
         problems = _validate(node_list, link_list)
@@ -165,7 +177,7 @@ class Topology:
             self.graph.add_node(node.name, node=node)
         for link in link_list:
             self.graph.add_edge(link.src, link.dst, key=link.id, link=link)
-        self.warnings: tuple[str, ...] = tuple(_warnings(self))
+        self.warnings: tuple[str, ...] = self.loader_warnings + tuple(_warnings(self))
         self._adj_index = _adjacency_indices(link_list)
 
     # -- lookups -----------------------------------------------------------------------------
@@ -225,7 +237,12 @@ class Topology:
             if link.key not in by_key:
                 raise NotFoundError(f"unknown link {link.key!r} in topology {self.name!r}")
             by_key[link.key] = link
-        return Topology(self.name, self.nodes.values(), by_key.values())
+        return Topology(
+            self.name,
+            self.nodes.values(),
+            by_key.values(),
+            loader_warnings=self.loader_warnings,
+        )
 
     def with_link_state(self, link_id: str, state: LinkState) -> Topology:
         """Both directions of physical link `link_id` set to `state`."""
