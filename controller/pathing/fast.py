@@ -18,7 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from controller.pathing.optimizer import TunnelSet, _check_demand, normalise_split
+from controller.pathing.optimizer import (
+    TunnelSet,
+    _check_demand,
+    normalise_split,
+    shortest_split,
+)
 
 RESTART_EVERY = 50
 
@@ -123,8 +128,11 @@ def fast_min_mlu(
         split = normalise_split(ts, np.zeros(ts.num_paths))
         return FastSolution(0.0, split, time.perf_counter() - start, 0.0, 0)
     prob = _Problem.of(ts, demand)
-    init = np.ones(ts.num_paths) if warm_split is None else np.asarray(warm_split, dtype=float)
-    x0 = np.where(prob.valid, normalise_split(ts, init)[prob.idx], 0.0)
+    starts = [np.ones(ts.num_paths), shortest_split(ts)] if warm_split is None else [warm_split]
+    x0 = min(
+        (np.where(prob.valid, normalise_split(ts, np.asarray(s))[prob.idx], 0.0) for s in starts),
+        key=lambda x: float(prob.util(x).max()),
+    )
     state = _State(x=x0, best_x=x0, best=float(prob.util(x0).max()))
     it = 0
     while it < max_iterations and time.perf_counter() - start < time_budget_s:
