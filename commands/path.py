@@ -24,7 +24,7 @@ from controller.pathing.optimizer import (
     k_shortest_tunnels,
     min_mlu_lp,
     mlu_of_split,
-    round_split,
+    round_split_for_mlu,
     shortest_split,
 )
 from controller.pathing.sids import IgpRouting, with_sids
@@ -233,7 +233,9 @@ def optimize(
     }
     if granularity:
         report["granularity"] = granularity
-        report["rounded_mlu"] = mlu_of_split(ts, demand, round_split(ts, split, granularity))
+        report["rounded_mlu"] = mlu_of_split(
+            ts, demand, round_split_for_mlu(ts, demand, split, granularity)
+        )
     if as_json:
         print_json(report)
         return

@@ -135,8 +135,10 @@ def fast_min_mlu(
     )
     state = _State(x=x0, best_x=x0, best=float(prob.util(x0).max()))
     it = 0
-    while it < max_iterations and time.perf_counter() - start < time_budget_s:
-        it += _fista_round(prob, state, min(RESTART_EVERY, max_iterations - it), tolerance)
+    deadline = start + time_budget_s
+    while it < max_iterations and time.perf_counter() < deadline:
+        rounds = min(RESTART_EVERY, max_iterations - it)
+        it += _fista_round(prob, state, rounds, tolerance=tolerance, deadline=deadline)
         if state.best <= state.lower * (1 + tolerance):
             break
         state.scale = min(state.scale * 1.5, 5000.0)
@@ -145,7 +147,9 @@ def fast_min_mlu(
     return FastSolution(state.best, prob.to_split(state.best_x), seconds, state.lower, it)
 
 
-def _fista_round(prob: _Problem, state: _State, rounds: int, tolerance: float) -> int:
+def _fista_round(
+    prob: _Problem, state: _State, rounds: int, *, tolerance: float, deadline: float
+) -> int:
     """Up to `rounds` accelerated steps at a fixed temperature; returns steps taken."""
     beta = state.scale * math.log(len(prob.inv_cap)) / max(state.best, 1e-300)
     x_prev = y = state.x
@@ -163,7 +167,7 @@ def _fista_round(prob: _Problem, state: _State, rounds: int, tolerance: float) -
         x_new, u_new = _backtrack(prob, state, beta, y, uy=uy, grad=grad)
         if float(u_new.max()) < state.best:
             state.best, state.best_x = float(u_new.max()), x_new
-        if state.best <= state.lower * (1 + tolerance):
+        if state.best <= state.lower * (1 + tolerance) or time.perf_counter() > deadline:
             return it
         t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
         y = x_new + ((t - 1) / t_new) * (x_new - x_prev)
