@@ -36,6 +36,8 @@ class PathGraph:
     link_index: dict[LinkKey, int] = field(default_factory=dict)
     _weights: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
     _trees: dict[tuple[int, str], list[int]] = field(default_factory=dict, repr=False)
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    """Derived structures other modules build once per graph (e.g. residual networks)."""
 
     @classmethod
     def of(cls, topology: Topology) -> PathGraph:
