@@ -200,20 +200,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="smaller samples (a smoke run)")
+    parser.add_argument("--only", choices=["opt", "gravity", "cspf", "place"], help="one part")
     args = parser.parse_args()
     quick = args.quick
     report: dict[str, Any] = {"opt": {}, "gravity": [], "cspf": [], "place": {}}
-    for name in ("geant", "pod_a", "pod_b"):
+    parts = {args.only} if args.only else {"opt", "gravity", "cspf", "place"}
+    for name in ("geant", "pod_a", "pod_b") if "opt" in parts else ():
         report["opt"][name] = bench_opt(name, 10 if quick else 100)
         _say(args, f"{name}: {report['opt'][name]}")
-    for spec in ("teal:UsCarrier", "zoo:Cogentco", "teal:Kdl"):
-        report["gravity"].append(bench_gravity(spec, 100 if quick else 1000))
+    runs = [
+        ("teal:UsCarrier", 1000),
+        ("zoo:Cogentco", 1000),
+        ("teal:Kdl", 1000),
+        ("teal:Kdl", 4000),
+    ]
+    for spec, pairs in (runs[:3] if quick else runs) if "gravity" in parts else ():
+        report["gravity"].append(bench_gravity(spec, 100 if quick else pairs))
         _say(args, f"gravity {spec}: {report['gravity'][-1]}")
-    for spec in ("zoo:Cogentco", "teal:Kdl"):
+    for spec in ("zoo:Cogentco", "teal:Kdl") if "cspf" in parts else ():
         report["cspf"].append(bench_cspf(spec, 200 if quick else 2000))
         _say(args, f"cspf {spec}: {report['cspf'][-1]}")
-    report["place"] = bench_place("teal:Kdl", 1000 if quick else 10_000)
-    _say(args, f"place: {report['place']}")
+    if "place" in parts:
+        report["place"] = bench_place("teal:Kdl", 1000 if quick else 10_000)
+        _say(args, f"place: {report['place']}")
     if args.json:
         print(json.dumps(report, indent=2))
 
