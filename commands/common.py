@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from controller.errors import NetpilotError
 
@@ -22,8 +23,8 @@ def print_json(data: Any) -> None:
 
 def fail(error: NetpilotError) -> int:
     """Print one clear line for a user error and return its exit code."""
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     problems = getattr(error, "problems", [])
     for problem in problems[1:]:
-        err_console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+        err_console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
     return error.exit_code

@@ -64,3 +64,14 @@ def test_data_dir_from_environment(
 def test_bad_specs(spec: str, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         load(spec)
+
+
+def test_a_directory_is_not_a_topology(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="is a directory; give a topology file"):
+        load(str(tmp_path))
+
+
+def test_a_path_object(data: Path, tmp_path: Path) -> None:
+    assert len(load(data / "geant" / "topology.json").nodes) == 22
+    with pytest.raises(NotFoundError, match="file not found"):
+        load(tmp_path / "nope.gml")

@@ -29,8 +29,12 @@ SPEC_HELP = (
 )
 
 
-def load(spec: str) -> Topology:
+def load(spec: str | Path) -> Topology:
     """Load the topology `spec` names; NotFoundError/UsageError/TopologyError say what is wrong."""
+    if isinstance(spec, Path):
+        if spec.is_file():
+            return load_file(spec)
+        raise _not_found(str(spec), spec)
     spec = spec.strip()
     if not spec:
         raise UsageError(f"empty topology name; give {SPEC_HELP}")
@@ -65,8 +69,22 @@ def bundled_names() -> list[str]:
     return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml"))
 
 
-def zoo_names() -> list[str]:
-    return sorted(p.stem for p in (datasets.data_dir() / "topology-zoo").glob("*.gml"))
+def catalogue() -> dict[str, list[str]]:
+    """Every name `load` knows, by kind (datasets only when the data directory exists)."""
+    names: dict[str, list[str]] = {
+        "bundled": bundled_names(),
+        "generators": ["leaf-spine:SPINES,LEAVES", "fat-tree:K", "ring:N", "grid:ROWS,COLS"],
+    }
+    try:
+        root = datasets.data_dir()
+    except NotFoundError:
+        return names
+    names["zoo"] = [f"zoo:{p.stem}" for p in sorted((root / "topology-zoo").glob("*.gml"))]
+    names["teal"] = [f"teal:{p.stem}" for p in sorted((root / "teal").glob("*.json"))]
+    names["geant"] = ["geant"] if (root / "geant" / "topology.json").is_file() else []
+    pods = sorted((root / "facebook-dc").glob("*/topology.json"))
+    names["facebook"] = [f"facebook:{p.parent.name}" for p in pods]
+    return names
 
 
 def _zoo(name: str) -> Topology:
@@ -125,7 +143,9 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
 
 
 def _not_found(spec: str, path: Path) -> NotFoundError:
-    if path.suffix or "/" in spec or path.exists():
+    if path.is_dir():
+        return NotFoundError(f"{spec} is a directory; give a topology file in it")
+    if path.suffix or "/" in spec:
         return NotFoundError(f"file not found: {spec}")
     close = difflib.get_close_matches(spec, [*bundled_names(), "geant"], n=2, cutoff=0.6)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic import ValidationError as PydanticValidationError
 
 from controller.errors import TopologyError, UsageError
@@ -52,14 +52,18 @@ def _name_list(value: Any) -> Any:
 Bandwidth = Annotated[
     float,
     BeforeValidator(_bandwidth),
-    Field(json_schema_extra={"type": ["string", "number"], "examples": ["10G", "250Mbps", 1e9]}),
+    WithJsonSchema({"type": ["string", "number"], "examples": ["10G", "250Mbps", 1e9]}),
 ]
 Duration = Annotated[
     float | None,
     BeforeValidator(_duration),
-    Field(json_schema_extra={"type": ["string", "number", "null"], "examples": ["2ms", 0.002]}),
+    WithJsonSchema({"type": ["string", "number", "null"], "examples": ["2ms", "500us", 0.002]}),
 ]
-Names = Annotated[list[str], BeforeValidator(_name_list)]
+Names = Annotated[
+    list[str],
+    BeforeValidator(_name_list),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class NodeSpec(BaseModel):
@@ -147,6 +151,13 @@ def build(spec: TopologyFile, where: str) -> Topology:
     problems = _id_problems(spec.links)
     links: list[Link] = []
     for i, link in enumerate(spec.links):
+        unknown = [end for end in (link.a, link.b) if end not in by_name]
+        if unknown:
+            problems.append(
+                f"link {_link_label(link)} (links[{i}]): unknown node {unknown[0]!r}; "
+                "define it under nodes or fix the name"
+            )
+            continue
         delay = _delay(link, by_name)
         if delay is None:
             problems.append(
@@ -155,12 +166,13 @@ def build(spec: TopologyFile, where: str) -> Topology:
             )
             continue
         links += _directed(link, delay)
+    try:
+        topo = Topology(spec.name, nodes, links)
+    except TopologyError as error:
+        problems += error.problems
     if problems:
         raise TopologyError(where, problems)
-    try:
-        return Topology(spec.name, nodes, links)
-    except TopologyError as error:
-        raise TopologyError(where, error.problems) from None
+    return topo
 
 
 def _nodes(specs: list[NodeSpec]) -> list[Node]:
@@ -215,10 +227,7 @@ def _is_asymmetric_pair(group: list[LinkSpec]) -> bool:
 def _delay(link: LinkSpec, by_name: dict[str, Node]) -> float | None:
     if link.delay is not None:
         return link.delay
-    a, b = by_name.get(link.a), by_name.get(link.b)
-    if a is None or b is None:
-        return 0.0  # the unknown node is reported by Topology validation
-    return fibre_delay_s(a, b)
+    return fibre_delay_s(by_name[link.a], by_name[link.b])
 
 
 def _directed(link: LinkSpec, delay: float) -> list[Link]:
@@ -270,10 +279,31 @@ def _entry_label(section: str, entry: Any) -> str:
     return ""
 
 
+_EXAMPLES = {
+    "nodes": "{name: R1, role: core}",
+    "links": "{a: R1, b: R2, capacity: 10G, delay: 2ms}",
+}
+
+
 def _fix(item: Any) -> str:
-    kind, msg = item["type"], item["msg"]
+    kind, msg, loc = item["type"], str(item["msg"]), item["loc"]
+    got = f", got {item.get('input')!r}"
+    ctx = item.get("ctx") or {}
     if kind == "extra_forbidden":
         return "unknown field; remove it or check its spelling (see docs/topology-format.md)"
     if kind == "missing":
         return "required field is missing; add it"
-    return str(msg).removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type"):
+        example = _EXAMPLES.get(str(loc[0]), "a mapping") if loc else "a mapping"
+        return f"expected a mapping like {example}{got}"
+    if kind == "list_type":
+        return f"expected a list (- item per line, or [a, b]){got}"
+    bounds = {"greater_than_equal": "at least", "less_than_equal": "at most"}
+    if kind in bounds:
+        limit = ctx.get("ge", ctx.get("le"))
+        return f"must be {bounds[kind]} {limit}{got}"
+    if kind in ("string_type", "string_too_short"):
+        return f"expected non-empty text{got}"
+    if kind.startswith(("int_", "float_", "bool_")):
+        return f"{msg[0].lower()}{msg[1:]}{got}"
+    return msg.removeprefix("Value error, ")

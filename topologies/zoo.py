@@ -73,12 +73,6 @@ class _Builder:
         for position, (gid, attrs) in enumerate(self.graph.nodes(data=True)):
             node = _node(self.names[gid], position + 1, attrs)
             self.by_name[node.name] = node
-        no_coords = [n.name for n in self.by_name.values() if not n.has_coordinates]
-        if no_coords:
-            self.warnings.append(
-                f"{len(no_coords)} node(s) have no coordinates (e.g. {no_coords[0]!r}): "
-                f"links touching them get a default delay of {format_duration(DEFAULT_DELAY_S)}"
-            )
         return list(self.by_name.values())
 
     def links(self) -> list[Link]:
@@ -98,19 +92,30 @@ class _Builder:
         ids = LinkIds()
         ids.reserve(k for _, _, k, _ in edges if isinstance(k, str))
         result: list[Link] = []
+        defaulted = 0
         for (u, v, key, attrs), speed in zip(edges, speeds, strict=True):
             a, b = self.names[u], self.names[v]
             lid = key if isinstance(key, str) else ids.claim(f"{a}-{b}")
             delay = self._delay(a, b, attrs)
+            if delay is None:
+                defaulted, delay = defaulted + 1, DEFAULT_DELAY_S
             result += _pair(lid, a, b, capacity=speed or default, delay=delay, attrs=attrs)
+        if defaulted:
+            self._warn_no_coordinates(defaulted)
         return result
 
-    def _delay(self, a: str, b: str, attrs: dict[str, Any]) -> float:
+    def _delay(self, a: str, b: str, attrs: dict[str, Any]) -> float | None:
         given = attrs.get("delay_s")
         if isinstance(given, int | float) and not isinstance(given, bool):
             return float(given)
-        delay = fibre_delay_s(self.by_name[a], self.by_name[b])
-        return DEFAULT_DELAY_S if delay is None else delay
+        return fibre_delay_s(self.by_name[a], self.by_name[b])
+
+    def _warn_no_coordinates(self, links: int) -> None:
+        missing = [n.name for n in self.by_name.values() if not n.has_coordinates]
+        self.warnings.append(
+            f"{len(missing)} node(s) have no coordinates (e.g. {missing[0]!r}): {links} link(s) "
+            f"touching them get a default delay of {format_duration(DEFAULT_DELAY_S)}"
+        )
 
 
 def _unique_names(graph: nx.MultiGraph, warnings: list[str]) -> dict[Any, str]:
@@ -200,4 +205,7 @@ def _float(value: Any) -> float | None:
 
 
 def _int(value: Any, default: int) -> int:
+    """GML keeps ints to 32 bits; networkx writes bigger ones as strings."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else default
