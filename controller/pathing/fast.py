@@ -167,7 +167,7 @@ def _fista_round(
         state.lower = max(state.lower, float(prob.pair_demand @ price.min(axis=1)))
         grad = np.where(prob.valid, price, 0.0) * prob.pair_demand[:, None]
         if state.step <= 0:
-            state.step = state.best / (beta * float(np.sqrt((grad**2).sum())) + 1e-300)
+            state.step = 2.0 / (float(np.abs(grad).max()) + 1e-300)
         x_new, u_new = _backtrack(prob, state, beta, y, uy=uy, grad=grad)
         if float(u_new.max()) < state.best:
             state.best, state.best_x = float(u_new.max()), x_new
