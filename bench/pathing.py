@@ -30,11 +30,10 @@ from controller.pathing.optimizer import (
     k_shortest_tunnels,
     min_mlu_lp,
     mlu_of_split,
-    round_split,
-    round_split_for_mlu,
     shortest_split,
 )
 from controller.pathing.placement import place
+from controller.pathing.rounding import round_split, round_split_for_mlu
 from controller.pathing.traffic import gravity_demand, sample_pairs, scale_to_shortest_path_mlu
 from controller.pathing.types import PathRequest
 from controller.topology import Topology

@@ -11,9 +11,8 @@ from controller.pathing.optimizer import (
     demand_vector,
     min_mlu_lp,
     mlu_of_split,
-    round_split,
-    round_split_for_mlu,
 )
+from controller.pathing.rounding import round_split, round_split_for_mlu
 
 
 @pytest.mark.parametrize("name", ["geant", "pod_b"])
