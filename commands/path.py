@@ -12,11 +12,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from commands.common import console, print_json
-from controller.errors import UsageError
-from controller.pathing.cspf import compute_path
-from controller.pathing.disjoint import disjoint_pair
+from controller.errors import PathError, UsageError
 from controller.pathing.fast import fast_min_mlu
-from controller.pathing.graph import PathGraph
 from controller.pathing.optimizer import (
     TunnelSet,
     build_tunnel_set,
@@ -26,8 +23,8 @@ from controller.pathing.optimizer import (
     mlu_of_split,
     shortest_split,
 )
+from controller.pathing.placement import place
 from controller.pathing.rounding import round_split_for_mlu
-from controller.pathing.sids import IgpRouting, with_sids
 from controller.pathing.traffic import gravity_demand, sample_pairs, scale_to_shortest_path_mlu
 from controller.pathing.types import Path, PathRequest
 from controller.topology import Topology
@@ -79,8 +76,7 @@ def compute(
 ) -> None:
     """Best path (and a disjoint backup) for one request, with latency, hops and SID list.
 
-    Example: netpilot path compute zoo:Cogentco Paris Madrid --bw 1G --max-latency 20ms
-    --disjoint node
+    Example: netpilot path compute zoo:Cogentco Paris Madrid --max-latency 20ms --disjoint node
     """
     if objective not in OBJECTIVES:
         raise UsageError(f"--objective: {objective!r} is not one of {', '.join(OBJECTIVES)}")
@@ -100,16 +96,11 @@ def compute(
         hold_priority=priority,
         disjoint=disjoint,  # type: ignore[arg-type]
     )
-    graph = PathGraph.of(topology)
-    routing = IgpRouting(graph)
-    backup: Path | None = None
-    risks: tuple[str, ...] = ()
-    if disjoint is None:
-        primary = with_sids(routing, compute_path(graph, req))
-    else:
-        pair = disjoint_pair(graph, req, req.disjoint or "link")
-        primary, backup = with_sids(routing, pair.primary), with_sids(routing, pair.backup)
-        risks = pair.shared_risks
+    result = place(topology, [req])
+    if req.name in result.unplaced:
+        raise PathError(result.unplaced[req.name])
+    placement = result.placed[req.name]
+    primary, backup, risks = placement.primary, placement.backup, placement.shared_risks
     if as_json:
         print_json(
             {
@@ -132,7 +123,9 @@ def compute(
                 "\n".join(path.sids),
             )
     console.print(table)
-    if risks:
+    if risks and backup is None:
+        console.print(f"[yellow]{'; '.join(risks)}[/]")
+    elif risks:
         console.print(f"[yellow]not fully disjoint; shared:[/] {', '.join(risks)}")
 
 
@@ -202,7 +195,8 @@ def optimize(
     """Split traffic over candidate paths to minimise max link utilisation (MLU).
 
     Example: netpilot path optimize geant --tm ../shared/data/geant/tm-5min.hist --index 3
-    --tunnels ../shared/data/geant/tunnels.txt --method lp --json
+
+    Example: netpilot path optimize teal:Kdl --tm gravity --max-pairs 500 --method fast
     """
     if method not in ("lp", "fast"):
         raise UsageError(f"--method: {method!r} is not lp or fast")
