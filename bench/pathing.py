@@ -189,14 +189,26 @@ def bench_place(spec: str, count: int) -> dict[str, Any]:
     start = time.perf_counter()
     result = place(topo, reqs)
     seconds = time.perf_counter() - start
+    urgent = [
+        PathRequest(f"u{i}", r.src, r.dst, r.bandwidth_bps * 20, setup_priority=0, hold_priority=0)
+        for i, r in enumerate(_requests(topo, count // 20, 4, median_cap / 200))
+    ]
+    start = time.perf_counter()
+    again = place(topo, [*reqs, *urgent], existing=result.placed)
+    re_seconds = time.perf_counter() - start
     return {
         "topology": topo.name,
         "intents": count,
         "seconds": seconds,
         "placed": len(result.placed),
         "unplaced": len(result.unplaced),
-        "preempted": len(result.preempted),
         "with_backup": sum(p.backup is not None for p in result.placed.values()),
+        "urgent_added": len(urgent),
+        "replace_seconds": re_seconds,
+        "urgent_placed": sum(u.name in again.placed for u in urgent),
+        "preempted": len(again.preempted),
+        "preempted_then_replaced": sum(n in again.placed for n in again.preempted),
+        "kept_unchanged": sum(again.placed.get(n) is p for n, p in result.placed.items()),
     }
 
 
