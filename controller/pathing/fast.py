@@ -1,13 +1,13 @@
 """A fast approximate min-MLU method with a time budget, over the same TunnelSet as the LP.
 
 Accelerated projected gradient (FISTA with restarts) on a smoothed max: the log-sum-exp of link
-utilisations with temperature beta = scale * log(E) / MLU, `scale` raised whenever a round of 50
-iterations improves the MLU by less than 0.2% (continuation). Each iteration costs two sparse
-products (path flows -> link loads, link prices -> path prices) and a projection of each pair's
-split onto the simplex, vectorised over a pairs x k matrix. The link prices (softmax weights /
-capacity) also prove a lower bound on the optimum for free (LP duality: MLU* >= sum_d demand_d *
-min_{p in d} price(p) when the weights sum to 1), so the method stops once within `tolerance` of
-it. Warm start with a previous split.
+utilisations with temperature beta = scale * log(E) / MLU; `scale` starts at 5 and is raised
+whenever a round of 50 iterations improves the MLU by less than 0.2% (continuation). Each
+iteration costs two sparse products (path flows -> link loads, link prices -> path prices) and
+a projection of each pair's split onto the simplex, vectorised over a pairs x k matrix. The link
+prices (softmax weights / capacity) also prove a lower bound on the optimum for free (LP
+duality: MLU* >= sum_d demand_d * min_{p in d} price(p) when the weights sum to 1), so the
+method stops once within `tolerance` of it. Warm start with a previous split.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class _State:
     best: float
     lower: float = 0.0
     step: float = 0.0
-    scale: float = 20.0
+    scale: float = 5.0
 
 
 def fast_min_mlu(
