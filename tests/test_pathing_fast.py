@@ -11,8 +11,8 @@ from controller.pathing.optimizer import (
     demand_vector,
     min_mlu_lp,
     mlu_of_split,
-    round_split,
 )
+from controller.pathing.rounding import round_split, round_split_for_mlu
 
 
 @pytest.mark.parametrize("name", ["geant", "pod_b"])
@@ -63,3 +63,17 @@ def test_rounding_gives_router_weights_and_honest_mlu(granularity: int) -> None:
     assert np.allclose(sums, 1.0)
     assert np.abs(rounded - lp.split).max() <= 1.0 / granularity + 1e-9
     assert mlu_of_split(ts, demand, rounded) >= lp.mlu - 1e-9
+
+
+def test_rounding_local_search_lowers_mlu_and_keeps_weights() -> None:
+    _, ts, index = dataset("geant")
+    tms, _ = matrices("geant")
+    demand = demand_vector(ts, tms[0], index)
+    lp = min_mlu_lp(ts, demand)
+    plain = mlu_of_split(ts, demand, round_split(ts, lp.split, 16))
+    searched_split = round_split_for_mlu(ts, demand, lp.split, 16)
+    searched = mlu_of_split(ts, demand, searched_split)
+    assert lp.mlu - 1e-9 <= searched <= plain
+    assert np.allclose(searched_split * 16, np.round(searched_split * 16))
+    sums = np.bincount(ts.path_pair, weights=searched_split, minlength=len(ts.pairs))
+    assert np.allclose(sums, 1.0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,9 @@ def k_shortest_tunnels(
     pairs: Iterable[tuple[str, str]],
     k: int = 4,
     max_latency_s: float | None = None,
+    *,
     max_candidates: int = 64,
+    on_pair: Callable[[], None] | None = None,
 ) -> TunnelSet:
     """The k shortest loop-free paths by IGP metric per pair that meet `max_latency_s`.
 
@@ -181,6 +183,8 @@ def k_shortest_tunnels(
                 "tunnels", [f"no path from {src} to {dst}{words}; drop the pair or relax the bound"]
             )
         per_pair.append([_path_from_links(links) for links in found])
+        if on_pair is not None:
+            on_pair()
     return tunnel_set_from_paths(topology, pair_list, per_pair)
 
 
@@ -333,22 +337,3 @@ def min_mlu_lp(ts: TunnelSet, demand: np.ndarray) -> MluSolution:
         solver = ts.cache["lp"] = MinMluLp(ts)
     assert isinstance(solver, MinMluLp)
     return solver.solve(demand)
-
-
-def round_split(ts: TunnelSet, split: np.ndarray, granularity: int = 16) -> np.ndarray:
-    """Split ratios as multiples of 1/granularity (router weights), largest remainder per pair."""
-    if granularity < 1:
-        raise ValidationError("granularity", [f"must be at least 1, got {granularity}"])
-    split = normalise_split(ts, split)
-    scaled = split * granularity
-    units = np.floor(scaled + 1e-9)
-    frac = scaled - units
-    missing = granularity - np.bincount(ts.path_pair, weights=units, minlength=len(ts.pairs))
-    order = np.lexsort((-frac, ts.path_pair))
-    pair_sorted = ts.path_pair[order]
-    first = np.searchsorted(pair_sorted, pair_sorted, side="left")
-    rank = np.arange(len(order)) - first
-    bump = rank < np.round(missing[pair_sorted])
-    units[order[bump]] += 1
-    rounded: np.ndarray = units / granularity
-    return rounded
