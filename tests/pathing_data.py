@@ -1,45 +1,26 @@
 """Real topologies and traffic for the pathing tests, read from ../shared/data.
 
-A tiny node-link JSON reader stands in until the foundation loaders land; node names are str(id),
-router index id + 1, both directions of a link share the id "a-b".
+Node-link topologies (GEANT, Facebook pods) name nodes str(id), router index id + 1, and the
+traffic matrices index rows by id.
 """
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
 from controller.pathing.optimizer import TunnelSet, build_tunnel_set
-from controller.topology import Link, Node, Topology
+from controller.topology import Topology
 from topologies.datasets import data_dir, read_opt, read_tm_hist, read_tunnels
-
-
-def nodelink_topology(path: Path, name: str) -> Topology:
-    raw = json.loads(path.read_text())
-    nodes = [Node(name=str(n["id"]), index=int(n["id"]) + 1) for n in raw["nodes"]]
-    links = []
-    for lk in raw["links"]:
-        a, b = int(lk["source"]), int(lk["target"])
-        links.append(
-            Link(
-                id=f"{min(a, b)}-{max(a, b)}",
-                src=str(a),
-                dst=str(b),
-                capacity_bps=float(lk["capacity"]),
-                delay_s=0.0,
-            )
-        )
-    return Topology(name, nodes, links)
+from topologies.loader import load
 
 
 @cache
 def dataset(name: str) -> tuple[Topology, TunnelSet, dict[str, int]]:
     """(topology, tunnel set over tunnels.txt, node -> matrix index) for geant, pod_a, pod_b."""
     folder = data_dir() / ("geant" if name == "geant" else f"facebook-dc/{name}")
-    topo = nodelink_topology(folder / "topology.json", name)
+    topo = load("geant" if name == "geant" else f"facebook:{name}")
     tunnels = read_tunnels(folder / "tunnels.txt")
     named = {
         (str(s), str(d)): [[str(n) for n in p] for p in paths] for (s, d), paths in tunnels.items()

@@ -41,6 +41,9 @@ def requests(draw: st.DrawFn, topo: Topology) -> PathRequest:
         if others
         else frozenset(),
         exclude_srlgs=frozenset(draw(st.sets(st.sampled_from(SRLGS), max_size=1))),
+        exclude_links=frozenset(
+            draw(st.sets(st.sampled_from(sorted({lk.id for lk in topo.links})), max_size=1))
+        ),
         objective=draw(st.sampled_from(["igp", "te", "latency", "hops"])),
     )
 

@@ -112,6 +112,12 @@ def test_link_down_recomputes_only_the_affected_placements() -> None:
     assert after.placed["ad"].primary.nodes == ("A", "C", "D")
 
 
+def test_unknown_endpoint_is_unplaced_without_blocking_others() -> None:
+    result = place(_diamond(), [PathRequest("ok", "A", "D"), PathRequest("gone", "A", "Z")])
+    assert "ok" in result.placed
+    assert result.unplaced == {"gone": "gone: unknown node 'Z' in topology 'diamond'"}
+
+
 def test_bad_requests_are_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError, match=r"setup_priority must be 0\.\.7"):
         place(_diamond(), [PathRequest("x", "A", "D", setup_priority=9)])

@@ -83,8 +83,12 @@ def cspf_links(
     static = static_mask(graph, req) if mask is None else mask
     bw = bandwidth_mask(graph, req, available)
     allowed = [a and b for a, b in zip(static, bw, strict=True)]
+    bounds = Bounds.of(req)
+    quick = walk_back(graph, graph.tree(src, req.objective), src, dst)
+    if quick and all(allowed[e] for e in quick) and bounds.met(graph, quick):
+        return quick  # the unconstrained best path survives every constraint: still the best
     weight = graph.weights(req.objective)
-    found = constrained_search(graph, src, dst, weight, allowed=allowed, bounds=Bounds.of(req))
+    found = constrained_search(graph, src, dst, weight, allowed=allowed, bounds=bounds)
     if found is None:
         raise PathError(diagnose(graph, req, static, bw))
     return found

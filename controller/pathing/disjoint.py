@@ -24,7 +24,7 @@ import networkx as nx
 from controller.errors import PathError
 from controller.pathing.cspf import bandwidth_mask, static_mask
 from controller.pathing.graph import PathGraph, dijkstra, walk_back
-from controller.pathing.types import Disjointness, Path, PathRequest
+from controller.pathing.types import Disjointness, Objective, Path, PathRequest
 
 SHARE_PENALTY = 1e9
 MAX_PRIMARIES = 200
@@ -39,50 +39,55 @@ class DisjointPair:
 
 
 @dataclass(frozen=True)
-class _Arc:
-    tail: int
-    head: int
-    cost: float
-    link: int  # link index, or -1 for a node-split arc
-    penalised: bool
+class _Network:
+    """Arcs of the doubled (and, for node mode, node-split) network; built once per graph."""
+
+    tails: list[int]
+    heads: list[int]
+    costs: list[float]
+    links: list[int]  # link index, or -1 for a node-split arc
+    out: list[list[int]]  # per node: arc i leaving it, or ~i for the reverse of arc i entering it
+    split: bool
+
+    @classmethod
+    def of(cls, graph: PathGraph, objective: Objective, mode: str) -> _Network:
+        key = ("disjoint", objective, mode)
+        cached = graph.memo.get(key)
+        if isinstance(cached, _Network):
+            return cached
+        n = len(graph.names)
+        split = mode == "node"
+        weight = graph.weights(objective)
+        net = cls([], [], [], [], [[] for _ in range(2 * n if split else n)], split)
+        for e in range(len(graph.links)):
+            for penalty in (0.0, SHARE_PENALTY):
+                net._add(graph.src[e] + (n if split else 0), graph.dst[e], weight[e] + penalty, e)
+        if split:
+            for v in range(n):
+                for penalty in (0.0, SHARE_PENALTY):
+                    net._add(v, n + v, penalty, -1)
+        graph.memo[key] = net
+        return net
+
+    def _add(self, tail: int, head: int, cost: float, link: int) -> None:
+        i = len(self.tails)
+        self.tails.append(tail)
+        self.heads.append(head)
+        self.costs.append(cost)
+        self.links.append(link)
+        self.out[tail].append(i)
+        self.out[head].append(~i)
 
 
-def _arcs(
-    graph: PathGraph,
-    weight: Sequence[float],
-    allowed: Sequence[bool],
-    mode: str,
-    ends: tuple[int, int],
-) -> tuple[list[_Arc], int]:
-    """Residual-network arcs: node v is v (in) and n+v (out) in node mode."""
-    n = len(graph.names)
-    arcs: list[_Arc] = []
-    split = mode == "node"
-    for e, ok in enumerate(allowed):
-        if not ok:
-            continue
-        tail = graph.src[e] + (n if split else 0)
-        for penalised in (False, True):
-            cost = weight[e] + (SHARE_PENALTY if penalised else 0.0)
-            arcs.append(_Arc(tail, graph.dst[e], cost, e, penalised))
-    if split:
-        for v in range(n):
-            free = 2 if v in ends else 1
-            for k in range(2):
-                arcs.append(_Arc(v, n + v, SHARE_PENALTY if k >= free else 0.0, -1, k >= free))
-    return arcs, 2 * n if split else n
-
-
-def _successive_paths(arcs: list[_Arc], size: int, src: int, dst: int) -> list[int] | None:
+def _successive_paths(
+    net: _Network, allowed: Sequence[bool], src: int, dst: int
+) -> list[int] | None:
     """Min-cost flow of 2 (unit capacity per arc) by two Dijkstras on reduced costs."""
-    flow = [0] * len(arcs)
-    out: list[list[int]] = [[] for _ in range(size)]
-    for i, arc in enumerate(arcs):
-        out[arc.tail].append(i)
-        out[arc.head].append(~i)  # residual reverse arc
-    potential = [0.0] * size
+    usable = [lk < 0 or allowed[lk] for lk in net.links]
+    flow = [0] * len(net.tails)
+    potential = [0.0] * len(net.out)
     for _ in range(2):
-        dist, pred = _residual_dijkstra(arcs, out, flow, potential, src)
+        dist, pred = _residual_dijkstra(net, usable, flow, potential, (src, dst))
         if dist[dst] == float("inf"):
             return None
         node = dst
@@ -90,37 +95,44 @@ def _successive_paths(arcs: list[_Arc], size: int, src: int, dst: int) -> list[i
             i = pred[node]
             if i >= 0:
                 flow[i] = 1
-                node = arcs[i].tail
+                node = net.tails[i]
             else:
                 flow[~i] = 0
-                node = arcs[~i].head
-        potential = [p + d if d < float("inf") else p for p, d in zip(potential, dist, strict=True)]
+                node = net.heads[~i]
+        reach = dist[dst]
+        potential = [p + min(d, reach) for p, d in zip(potential, dist, strict=True)]
     return flow
 
 
 def _residual_dijkstra(
-    arcs: list[_Arc], out: list[list[int]], flow: list[int], potential: list[float], src: int
+    net: _Network,
+    usable: list[bool],
+    flow: list[int],
+    potential: list[float],
+    ends: tuple[int, int],
 ) -> tuple[list[float], list[int]]:
+    """Reduced-cost Dijkstra on the residual network, stopping once the sink is settled."""
+    src, dst = ends
     inf = float("inf")
-    dist = [inf] * len(out)
-    pred = [0] * len(out)
+    dist = [inf] * len(net.out)
+    pred = [0] * len(net.out)
     dist[src] = 0.0
     heap = [(0.0, src)]
     while heap:
         d, u = heapq.heappop(heap)
         if d > dist[u]:
             continue
-        for i in out[u]:
+        if u == dst:
+            break
+        for i in net.out[u]:
             if i >= 0:
-                arc = arcs[i]
-                if flow[i] or arc.tail != u:
+                if flow[i] or not usable[i]:
                     continue
-                v, cost = arc.head, arc.cost
+                v, cost = net.heads[i], net.costs[i]
             else:
-                arc = arcs[~i]
                 if not flow[~i]:
                     continue
-                v, cost = arc.tail, -arc.cost
+                v, cost = net.tails[~i], -net.costs[~i]
             nd = d + cost + potential[u] - potential[v]
             if nd < dist[v] - 1e-9:
                 dist[v], pred[v] = nd, i
@@ -129,13 +141,13 @@ def _residual_dijkstra(
 
 
 def _decompose(
-    graph: PathGraph, arcs: list[_Arc], flow: list[int], src: int, dst: int
+    graph: PathGraph, net: _Network, flow: list[int], src: int, dst: int
 ) -> list[list[int]]:
     """Two link-index paths from the flow, each followed from the source, loops erased."""
     used: dict[int, list[int]] = {}
-    for i, arc in enumerate(arcs):
-        if flow[i] and arc.link >= 0:
-            used.setdefault(graph.src[arc.link], []).append(arc.link)
+    for i, link in enumerate(net.links):
+        if flow[i] and link >= 0:
+            used.setdefault(graph.src[link], []).append(link)
     paths = []
     for _ in range(2):
         node, links = src, []
@@ -188,9 +200,10 @@ def disjoint_pair(
     if mode == "srlg":
         pair = _srlg_pair(graph, src, dst, weight, allowed)
     else:
-        arcs, size = _arcs(graph, weight, allowed, mode, (src, dst))
-        flow = _successive_paths(arcs, size, src, dst)
-        pair = None if flow is None else _decompose(graph, arcs, flow, src, dst)
+        net = _Network.of(graph, req.objective, mode)
+        source = src + len(graph.names) if net.split else src  # leave from src's out copy
+        flow = _successive_paths(net, allowed, source, dst)
+        pair = None if flow is None else _decompose(graph, net, flow, src, dst)
     if pair is None:
         raise PathError(
             f"{req.name}: no two paths from {req.src} to {req.dst} under its constraints"

@@ -34,6 +34,10 @@ class PathGraph:
     delay: tuple[float, ...]
     capacity: tuple[float, ...]
     link_index: dict[LinkKey, int] = field(default_factory=dict)
+    _weights: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
+    _trees: dict[tuple[int, str], list[int]] = field(default_factory=dict, repr=False)
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    """Derived structures other modules build once per graph (e.g. residual networks)."""
 
     @classmethod
     def of(cls, topology: Topology) -> PathGraph:
@@ -61,6 +65,12 @@ class PathGraph:
 
     def weights(self, objective: Objective) -> tuple[float, ...]:
         """Per-link cost for an objective: IGP metric, TE metric, delay (s) or 1 per hop."""
+        cached = self._weights.get(objective)
+        if cached is None:
+            cached = self._weights[objective] = self._compute_weights(objective)
+        return cached
+
+    def _compute_weights(self, objective: Objective) -> tuple[float, ...]:
         if objective == "igp":
             return tuple(float(lk.igp_metric) for lk in self.links)
         if objective == "te":
@@ -68,6 +78,14 @@ class PathGraph:
         if objective == "latency":
             return self.delay
         return tuple(1.0 for _ in self.links)
+
+    def tree(self, source: int, objective: Objective) -> list[int]:
+        """Predecessor links of the unconstrained shortest-path tree from `source` (memoised)."""
+        key = (source, objective)
+        cached = self._trees.get(key)
+        if cached is None:
+            cached = self._trees[key] = dijkstra(self, source, self.weights(objective))[1]
+        return cached
 
     def make_path(self, link_ids: Sequence[int], cost: float | None = None) -> Path:
         """A `Path` from link indices; `cost` defaults to the sum of IGP metrics."""

@@ -65,6 +65,10 @@ class Ledger:
     def victims(self, links: Sequence[int], need: float, setup_priority: int) -> list[str]:
         """Holders to preempt so that every link in `links` has `need` free: lowest priority
         (highest hold number) first, then smallest bandwidth; only holds weaker than setup."""
+        unique = list(dict.fromkeys(links))
+        free = self._capacity[unique] - self.reserved[unique].sum(axis=1)
+        if not unique or float(free.min()) >= need * (1 - 1e-9):
+            return []
         chosen: list[str] = []
         gone: set[str] = set()
         for e in dict.fromkeys(links):

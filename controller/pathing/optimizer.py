@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
 from controller.errors import ValidationError
+from controller.pathing.ksp import YenKsp
 from controller.pathing.types import Path
 from controller.topology import Link, LinkKey, Topology
 
@@ -148,82 +148,53 @@ def build_tunnel_set(
     return tunnel_set_from_paths(topology, pairs, per_pair)
 
 
-def _igp_digraph(topology: Topology) -> nx.DiGraph:
-    """Simple digraph of up links, parallel links collapsed to the lowest IGP metric."""
-    simple = nx.DiGraph()
-    simple.add_nodes_from(topology.nodes)
-    for link in topology.up_links():
-        prev = simple.get_edge_data(link.src, link.dst)
-        if prev is None or (link.igp_metric, link.id) < (prev["weight"], prev["id"]):
-            simple.add_edge(
-                link.src, link.dst, weight=link.igp_metric, id=link.id, delay=link.delay_s
-            )
-    return simple
-
-
 def k_shortest_tunnels(
     topology: Topology,
     pairs: Iterable[tuple[str, str]],
     k: int = 4,
     max_latency_s: float | None = None,
+    *,
     max_candidates: int = 64,
+    on_pair: Callable[[], None] | None = None,
 ) -> TunnelSet:
     """The k shortest loop-free paths by IGP metric per pair that meet `max_latency_s`.
 
-    Yen's algorithm (networkx `shortest_simple_paths`) enumerates paths in IGP order; paths over
-    the latency bound are skipped, looking at most `max_candidates` paths per pair. A pair with no
-    qualifying path raises ValidationError naming it.
+    Yen's algorithm (`ksp.YenKsp`) enumerates paths in IGP order; paths over the latency bound
+    are skipped, looking at most `max_candidates` paths per pair. A pair with no qualifying path
+    raises ValidationError naming it.
     """
     if k < 1:
         raise ValidationError("k_shortest_tunnels", [f"k must be at least 1, got {k}"])
-    simple = _igp_digraph(topology)
+    yen = YenKsp.of(topology)
+    bound = float("inf") if max_latency_s is None else max_latency_s * (1 + 1e-12)
     pair_list = list(pairs)
     per_pair = []
     for src, dst in pair_list:
-        found = _k_paths(
-            topology,
-            simple=simple,
-            src=src,
-            dst=dst,
-            k=k,
-            max_latency_s=max_latency_s,
-            max_candidates=max_candidates,
+        for end in (src, dst):
+            topology.node(end)
+        if src == dst:
+            raise ValidationError("tunnels", [f"pair {src}->{dst}: source equals destination"])
+        found = yen.k_paths(
+            src, dst, k, lambda links: sum(lk.delay_s for lk in links) <= bound, max_candidates
         )
         if not found:
-            bound = "" if max_latency_s is None else f" within {max_latency_s * 1e3:.3g} ms"
+            words = "" if max_latency_s is None else f" within {max_latency_s * 1e3:.3g} ms"
             raise ValidationError(
-                "tunnels", [f"no path from {src} to {dst}{bound}; drop the pair or relax the bound"]
+                "tunnels", [f"no path from {src} to {dst}{words}; drop the pair or relax the bound"]
             )
-        per_pair.append(found)
+        per_pair.append([_path_from_links(links) for links in found])
+        if on_pair is not None:
+            on_pair()
     return tunnel_set_from_paths(topology, pair_list, per_pair)
 
 
-def _k_paths(
-    topology: Topology,
-    *,
-    simple: nx.DiGraph,
-    src: str,
-    dst: str,
-    k: int,
-    max_latency_s: float | None,
-    max_candidates: int,
-) -> list[Path]:
-    for end in (src, dst):
-        topology.node(end)
-    if src == dst:
-        raise ValidationError("tunnels", [f"pair {src}->{dst}: source equals destination"])
-    found: list[Path] = []
-    try:
-        generator = nx.shortest_simple_paths(simple, src, dst, weight="weight")
-        for seen, nodes in enumerate(generator):
-            if seen >= max_candidates or len(found) >= k:
-                break
-            path = _path_of(topology, nodes, f"{src}->{dst}")
-            if max_latency_s is None or path.latency_s <= max_latency_s * (1 + 1e-12):
-                found.append(path)
-    except nx.NetworkXNoPath:
-        return []
-    return found
+def _path_from_links(links: Sequence[Link]) -> Path:
+    return Path(
+        nodes=(links[0].src, *(lk.dst for lk in links)),
+        links=tuple(lk.key for lk in links),
+        latency_s=sum(lk.delay_s for lk in links),
+        cost=float(sum(lk.igp_metric for lk in links)),
+    )
 
 
 # -- evaluating a split --------------------------------------------------------------------------

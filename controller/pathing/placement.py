@@ -43,6 +43,14 @@ def place(
     return planner.result
 
 
+def unknown_endpoints(topology: Topology, req: PathRequest) -> str | None:
+    """Why `req` cannot be placed on `topology` at all (an endpoint is not in it), or None."""
+    missing = [end for end in (req.src, req.dst) if end not in topology.nodes]
+    if not missing:
+        return None
+    return f"{req.name}: unknown node {missing[0]!r} in topology {topology.name!r}"
+
+
 def order_key(req: PathRequest) -> tuple[int, float, str]:
     return (req.setup_priority, -req.bandwidth_bps, req.name)
 
@@ -62,11 +70,6 @@ def _check_requests(topology: Topology, requests: Sequence[PathRequest]) -> None
                 problems.append(f"request {r.name!r}: {label} must be 0..7, got {value}")
         if r.bandwidth_bps < 0:
             problems.append(f"request {r.name!r}: bandwidth must be >= 0")
-        problems += [
-            f"request {r.name!r}: unknown node {end!r}"
-            for end in (r.src, r.dst)
-            if end not in topology.nodes
-        ]
     if problems:
         raise ValidationError("path requests", problems)
 
@@ -135,7 +138,10 @@ class Planner:
     def place_one(self, req: PathRequest) -> bool:
         available = self.ledger.available(req.setup_priority)
         try:
-            placement, links = self._compute(req, available)
+            missing = unknown_endpoints(self.graph.topology, req)
+            if missing is not None:
+                raise PathError(missing)
+            placement, links = self.compute(req, available)
         except PathError as error:
             reason = str(error)
             if req.name in self._preempted_by:
@@ -149,7 +155,7 @@ class Planner:
         self.result.unplaced.pop(req.name, None)
         return True
 
-    def _compute(self, req: PathRequest, available: list[float]) -> tuple[Placement, list[int]]:
+    def compute(self, req: PathRequest, available: list[float]) -> tuple[Placement, list[int]]:
         if req.disjoint is None:
             links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
             primary = self.graph.make_path(links, cost=path_cost(self.graph, req, links))
