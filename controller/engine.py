@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.avoid import Avoidance, AvoidConfig
 from controller.compiler import CompileItem, compile_network
 from controller.configdiff import changed_devices, network_diff
 from controller.desired import DeviceConfig
@@ -56,6 +57,7 @@ class EngineConfig:
     max_moves_per_round: int = 50
     debounce_s: float = 0.2
     optimize_batch: int = 200
+    avoid: AvoidConfig = field(default_factory=AvoidConfig)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class Engine:
         self._force: set[str] = set()
         self._retry_failed = True  # failed intents are retried after events, not on every change
         self._cursor = 0
+        self.avoid: dict[str, Avoidance] = {}
+        """Links to leave before they hurt, by `link/reason` (see `controller.avoid`)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -179,6 +183,42 @@ class Engine:
         self._event("telemetry", cause, f"{link_id}: delay={delay_s} loss={loss}")
         return await self.reconcile(cause)
 
+    async def link_risk(self, link_id: str, risk: float, cause: str) -> ReconcileReport | None:
+        """Fault risk of a link: above `risk_on`, protected and high-priority intents leave it."""
+        cfg = self.config.avoid
+        return await self._avoidance(link_id, "risk", risk, (cfg.risk_on, cfg.risk_off), cause)
+
+    async def link_forecast(
+        self, link_id: str, utilisation: float, cause: str
+    ) -> ReconcileReport | None:
+        """Forecast utilisation of a link: above `forecast_on`, bigdata and office leave it."""
+        cfg = self.config.avoid
+        bounds = (cfg.forecast_on, cfg.forecast_off)
+        return await self._avoidance(link_id, "forecast", utilisation, bounds, cause)
+
+    async def _avoidance(
+        self, link_id: str, reason: str, value: float, bounds: tuple[float, float], cause: str
+    ) -> ReconcileReport | None:
+        """Start avoiding above `on`; stop below `off` once held for `hold_time_s`. Returns the
+        reconcile report when intents were re-placed, else None."""
+        on, off = bounds
+        key = f"{link_id}/{reason}"
+        now = self.clock()
+        current = self.avoid.get(key)
+        if current is None and value >= on:
+            entry = Avoidance(link_id, reason, value, now, cause)
+            self.avoid[key] = entry
+            why = f"{entry.describe()} ({cause})"
+            self._event("avoid", why)
+            await asyncio.to_thread(self.store.audit, "engine", f"avoid-{reason}", link_id, why)
+            return await self.reconcile(why)
+        if current is not None and value < off and now - current.since >= self.config.hold_time_s:
+            del self.avoid[key]
+            why = f"{reason} on {link_id} cleared at {value:.2f} ({cause})"
+            self._event("avoid-clear", why)
+            await asyncio.to_thread(self.store.audit, "engine", f"clear-{reason}", link_id, why)
+        return None
+
     def _event(self, kind: str, cause: str, detail: str = "") -> None:
         self.events.append(EngineEvent(self.clock(), kind, cause, detail))
         self.log.info("%s: %s %s", kind, cause, detail)
@@ -236,7 +276,9 @@ class Engine:
 
     # -- the round ---------------------------------------------------------------------------
     def _planner(self) -> Planner:
-        return Planner(self.topology, self.placer, self.prefixes, dict(self.measures))
+        return Planner(
+            self.topology, self.placer, self.prefixes, dict(self.measures), dict(self.avoid)
+        )
 
     def _candidates(self, records: Iterable[IntentRecord]) -> tuple[list[Candidate], set[str]]:
         when = now_utc(self.clock())
@@ -269,7 +311,8 @@ class Engine:
         report = ReconcileReport(cause, moved=sorted(planned.moved), failed=planned.failed)
         gone = {n for n in self._placements if n not in planned.raw}
         withdrawing = [n for n, r in records.items() if r.state is IntentState.WITHDRAWING]
-        await asyncio.to_thread(lambda: self.store.set_states(self._pre_states(records, planned)))
+        pre = self._pre_states(records, planned, cause)
+        await asyncio.to_thread(lambda: self.store.set_states(pre))
         if planned.moved:
             await self._transaction(records, planned, report, transitional=True)
         await self._transaction(records, planned, report, transitional=False)
@@ -279,7 +322,9 @@ class Engine:
             self._placements = dict(planned.raw)
             report.withdrawn = withdrawing
             await asyncio.to_thread(
-                lambda: self.store.set_states(self._post_states(records, planned, waiting, gone))
+                lambda: self.store.set_states(
+                    self._post_states(records, planned, waiting, gone, cause)
+                )
             )
             if planned.moved:
                 await asyncio.to_thread(self.store.mark_moved, planned.moved)
@@ -358,7 +403,7 @@ class Engine:
         )
 
     def _pre_states(
-        self, records: Mapping[str, IntentRecord], planned: RoundResult
+        self, records: Mapping[str, IntentRecord], planned: RoundResult, cause: str = ""
     ) -> list[tuple[str, IntentState, str]]:
         out: list[tuple[str, IntentState, str]] = []
         for name, reason in sorted(planned.failed.items()):
@@ -369,7 +414,8 @@ class Engine:
                 out.append((name, IntentState.COMPILED, "placed and compiled"))
                 out.append((name, IntentState.INSTALLING, "installing"))
             elif name in planned.moved:
-                out.append((name, IntentState.INSTALLING, "moving to a new path"))
+                why = f"moving to a new path: {cause}" if cause else "moving to a new path"
+                out.append((name, IntentState.INSTALLING, why))
         return out
 
     def _post_states(
@@ -378,6 +424,7 @@ class Engine:
         planned: RoundResult,
         waiting: set[str],
         gone: set[str],
+        cause: str = "",
     ) -> list[tuple[str, IntentState, str]]:
         out: list[tuple[str, IntentState, str]] = []
         health = Health(self.topology, self.measures)
@@ -389,7 +436,11 @@ class Engine:
             if problem:
                 out.append((name, IntentState.DEGRADED, problem))
             else:
-                out.append((name, IntentState.INSTALLED, "installed"))
+                moved = name in planned.moved and planned.moved[name] != placement.primary
+                why = f"installed; moved: {cause}" if moved and cause else "installed"
+                if not moved and records[name].state is IntentState.INSTALLED:
+                    why = records[name].reason or why  # keep the cause of the last move
+                out.append((name, IntentState.INSTALLED, why))
         for name in sorted(records):
             record = records[name]
             if record.state is IntentState.WITHDRAWING:

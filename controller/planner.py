@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
+from controller.avoid import Avoidance, avoided_links
 from controller.errors import NetpilotError
 from controller.intents import Endpoint, Intent, PrefixMap, resolve_node, to_path_request
 from controller.pathing.types import Path, PathRequest, Placement, PlacementResult
@@ -133,6 +134,7 @@ class Planner:
     placer: Placer
     prefixes: PrefixMap = field(default_factory=lambda: PrefixMap({}))
     measures: Mapping[str, LinkMeasure] = field(default_factory=dict)
+    avoid: dict[str, Avoidance] = field(default_factory=dict)
     _keep: set[str] = field(default_factory=set)
     _health: Health | None = None
 
@@ -198,7 +200,12 @@ class Planner:
 
     def _unhealthy(self, intent: Intent, placement: Placement) -> bool:
         health = self._health or Health(self.topology, self.measures)
-        return health.problem(intent, placement) is not None
+        return health.problem(intent, placement) is not None or self.over_avoided(intent, placement)
+
+    def over_avoided(self, intent: Intent, placement: Placement) -> bool:
+        """Does the primary path use a link this intent should leave (forecast or risk)?"""
+        links = avoided_links(self.avoid, intent)
+        return bool(links) and any(key[2] in links for key in placement.primary.links)
 
     def _settle(
         self,
@@ -235,7 +242,7 @@ class Planner:
             if other in placed:
                 exclude |= {key[2] for key in placed[other].primary.links}
         request = to_path_request(intent, self.resolve, exclude_links=frozenset(exclude))
-        lossy = self._lossy_links(intent)
+        lossy = self._lossy_links(intent) | avoided_links(self.avoid, intent)
         if lossy:
             request = replace(request, exclude_links=request.exclude_links | lossy)
         if not intent.waypoints:
