@@ -12,6 +12,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,19 @@ from telemetry.events import EventSink
 
 class EmbeddedController:
     def __init__(
-        self, topology: Topology, intents: list[Intent], southbound: Southbound, db: Path
+        self,
+        topology: Topology,
+        intents: list[Intent],
+        southbound: Southbound,
+        db: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        config: EngineConfig | None = None,
     ) -> None:
-        self.store = Store(db)
+        self.store = Store(db, clock=clock)
         self.store.apply_intents(intents, actor="sim")
         self.engine = Engine(
-            topology, self.store, southbound, time.time, config=EngineConfig(tick_s=3600)
+            topology, self.store, southbound, clock, config=config or EngineConfig(tick_s=3600)
         )
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="engine")

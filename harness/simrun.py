@@ -58,6 +58,7 @@ class SimRuntime:
         self.history = History()
         self.last_sla: list[IntentSla] = []
         self.last_risks: list[LinkRisk] = []
+        self.last_forecasts: list[LinkForecast] = []
         self.clock = time.perf_counter
         self.before_tick: Callable[[], object] | None = None
         """Called before each step, e.g. to pull configs committed to the NETCONF routers."""
@@ -107,6 +108,7 @@ class SimRuntime:
         links = self.processor.snapshot()
         self.last_sla = self.sim.sla()
         forecasts, self.last_risks = self._models(links)
+        self.last_forecasts = forecasts
         if self.metrics is not None:
             m = self.metrics
             m.record_collection(result.duration_s, result.errors)
