@@ -1,32 +1,192 @@
-"""`netpilot demo`: the main job. Grows into the full closed loop (issue 8).
+"""`netpilot demo`: the main job, the closed loop on the bundled bank WAN.
 
-For now it loads the bundled bank WAN and shows it: the summary figures, its links by medium, and
-the three uplinks of every branch.
+An embedded controller (SQLite in a temp dir) installs the example intents over NETCONF into a
+fleet of simulated routers; the simulator runs bank-wan under traffic at high speed while
+telemetry (polled over NETCONF) feeds the engine. One after another: a DC-DC fibre degrades and
+is evacuated before it fails, a branch's primary uplink is cut, a traffic surge is forecast and
+absorbed. Ends with a timeline (detect, locate, rectify per event) and SLA compliance per class.
+`netpilot demo --topology-only` shows the bank WAN itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from prometheus_client import CollectorRegistry
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from commands.common import console, print_json
+from commands.common import console, err_console, print_json
 from commands.topo import load_with_status, print_warnings, stats_json, summary_table
+from controller.errors import UsageError
 from controller.topology import Link, Topology
 from controller.units import format_bandwidth, format_duration
+from harness.loop import Surge, compliance_by_class
+from harness.loopsession import ROOT, LoopSession, LoopSpec
+from telemetry.exporter import NetpilotMetrics
 
 DEMO_TOPOLOGY = "bank-wan"
+DEMO_SCENARIO = ROOT / "harness" / "scenarios" / "bank-wan-demo.yaml"
+DEMO_SURGE = Surge("HQ", "DC2", 17e9, at=40 * 60, ramp=600, until=55 * 60)
+"""17 Gbit/s of extra HQ -> DC2 traffic over ten minutes: both 10G HQ-DC2 links near full."""
 
 
 def demo(
-    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    *,
+    json_output: bool = typer.Option(False, "--json", help="Print the timeline as JSON."),
+    report: Annotated[
+        Path | None, typer.Option(help="Write the plots and an HTML page into DIR.")
+    ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(help="Leave the controller API and /metrics running until Ctrl-C."),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of the API and /metrics with --keep.")] = 8181,
+    in_process: Annotated[
+        bool, typer.Option(help="Southbound to the simulator in process instead of NETCONF.")
+    ] = False,
+    topology_only: Annotated[
+        bool, typer.Option("--topology-only", help="Only show the bank WAN (no simulation).")
+    ] = False,
 ) -> None:
-    """Show netpilot at work on the bundled bank WAN.
+    """Run the closed loop on the bank WAN: faults detected, located and repaired.
 
-    Example: netpilot demo
+    Examples: netpilot demo; netpilot demo --json; netpilot demo --report out/demo --keep
     """
+    if topology_only:
+        _show_topology(json_output)
+        return
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port}: give a TCP port between 1 and 65535")
+    registry = CollectorRegistry()
+    metrics = NetpilotMetrics(registry)
+    spec = LoopSpec(scenario=DEMO_SCENARIO, netconf=not in_process, surges=(DEMO_SURGE,))
+    wall0 = time.perf_counter()
+    with LoopSession(spec, metrics) as session:
+        _run(session, quiet=json_output)
+        data = _result(session, time.perf_counter() - wall0)
+        if report is not None:
+            data["report"] = str(_report(session, report, data))
+        if json_output:
+            print_json(data)
+        else:
+            _render(data)
+        if keep:
+            from commands.demokeep import serve_until_interrupted
+
+            serve_until_interrupted(session, registry, port)
+
+
+def _run(session: LoopSession, quiet: bool) -> None:
+    sim = session.sim
+    with Progress(
+        TextColumn("[bold]closed loop"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]} {task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("loop", total=session.steps, clock="", note="")
+        seen = 0
+        for _ in range(session.steps):
+            session.runner.tick()
+            acting = session.runner.acting()
+            note = ""
+            if len(acting) > seen:
+                s = acting[-1]
+                note = f"{s.kind} {s.link}: moved {len(s.moved)}"
+                if not quiet:
+                    err_console.print(
+                        f"  {format_duration(s.t)} {escape(s.kind)} on {escape(s.link)}: "
+                        f"{len(s.moved)} intents moved, revisions {s.revisions}"
+                    )
+                seen = len(acting)
+            progress.update(task, advance=1, clock=format_duration(sim.t), note=note)
+
+
+def _result(session: LoopSession, wall_s: float) -> dict[str, Any]:
+    runner = session.runner
+    names = [i.name for i in session.intents]
+    return {
+        "events": session.timeline(),
+        "intents": len(names),
+        "intents_lost": len(runner.intents_lost(names)),
+        "sla_compliance": compliance_by_class(runner.sla, session.classes()),
+        "actions": [
+            {"t": s.t, "signal": s.kind, "link": s.link, "moved": s.moved, "revisions": s.revisions}
+            for s in runner.acting()
+        ],
+        "simulated_s": session.sim.t,
+        "wall_s": wall_s,
+        "southbound": "netconf" if session.spec.netconf else "in-process",
+    }
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    sign = "-" if value < 0 else ""
+    return sign + (format_duration(abs(value)) if abs(value) >= 1 else f"{abs(value):.2f}s")
+
+
+def _render(data: dict[str, Any]) -> None:
+    table = Table(
+        "event",
+        "link",
+        "detect",
+        "locate",
+        "rectify",
+        "controller wall",
+        "moved",
+        "SLA misses",
+        title="Timeline (simulated time after the failure; negative = ahead of it)",
+        title_justify="left",
+    )
+    for e in data["events"]:
+        wall = e.get("rectify_wall_s")
+        table.add_row(
+            escape(e["event"]),
+            escape(e.get("link") or "-"),
+            _secs(e["detect_s"]),
+            _secs(e["locate_s"]),
+            _secs(e["rectify_s"]),
+            f"{wall:.3f}s" if wall is not None else "-",
+            str(len(e["moved"])),
+            str(e["sla_violations"]),
+        )
+    console.print(table)
+    sla = Table("class", "SLA met", title="SLA compliance per class", title_justify="left")
+    for cls, ratio in data["sla_compliance"].items():
+        sla.add_row(cls, f"{ratio:.1%}")
+    console.print(sla)
+    console.print(
+        f"{data['intents']} intents, {data['intents_lost']} lost; "
+        f"{format_duration(data['simulated_s'])} simulated in {data['wall_s']:.1f}s wall "
+        f"({data['southbound']} southbound)"
+    )
+    if "report" in data:
+        console.print(f"report: {data['report']}")
+
+
+def _report(session: LoopSession, out: Path, data: dict[str, Any]) -> Path:
+    from telemetry.report import write_report
+
+    rows = [
+        (e["event"], f"detect {_secs(e['detect_s'])}, rectify {_secs(e['rectify_s'])}")
+        for e in data["events"]
+    ]
+    rows.append(("intents lost", str(data["intents_lost"])))
+    bounds = {i.name: i.max_latency_s for i in session.intents}
+    return write_report(session.runtime.history, out, "netpilot demo: bank-wan", rows, bounds)
+
+
+def _show_topology(json_output: bool) -> None:
     topo = load_with_status(DEMO_TOPOLOGY, quiet=json_output)
     stats = topo.stats()
     media = by_medium(topo)

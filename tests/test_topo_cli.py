@@ -159,10 +159,10 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_exits_zero_and_shows_the_bank_wan() -> None:
-    result = netpilot("demo")
+    result = netpilot("demo", "--topology-only")
     assert result.returncode == 0, result.stderr
     assert "bank-wan" in result.stdout and "private-line" in result.stdout
-    data = json.loads(netpilot("demo", "--json").stdout)
+    data = json.loads(netpilot("demo", "--topology-only", "--json").stdout)
     assert data["topology"]["nodes"] == 16
     assert set(data["media"]) >= {"private-line", "mpls-vpn", "internet"}
     assert all(len(ups) == 3 for ups in data["branch_uplinks"].values())
