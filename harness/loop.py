@@ -164,6 +164,10 @@ class LoopRunner:
         self.settle()  # topology events first: the engine hears a cut before the risk it implies
         self._models()
         self.settle()
+        if self.signals and not self.signals[-1].committed:
+            # the last push was not committed (a device unreachable): retry every round
+            self._submit("retry", "", 0.0, self.engine.reconcile("retry: last push not committed"))
+            self.settle()
         self.sla.append((self.runtime.sim.t, list(self.runtime.last_sla)))
 
     # -- outcomes ----------------------------------------------------------------------------

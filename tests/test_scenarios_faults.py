@@ -1,0 +1,71 @@
+"""Scenario suite: hard faults on bank-wan with the closed loop (in-process southbound, real
+SQLite, the shipped engine and placer). Each asserts outcomes, not timings."""
+
+from __future__ import annotations
+
+from harness.loop import longest_violation
+from harness.loopsession import LoopSession
+from tests.loop_support import drift, lost, moves, placement_links, run, spec
+
+BR1_INTENTS = {"br1-dc1-voice", "br1-dc1-production"}
+
+
+def test_link_cut_moves_br1_within_one_interval() -> None:
+    with LoopSession(spec("link-cut", until_s=20 * 60)) as s:
+        run(s)
+        rows = s.timeline()
+        assert len(rows) == 1 and rows[0]["link"] == "BR1-P-SH"
+        assert (
+            0 <= rows[0]["detect_s"] <= s.spec.step_s and rows[0]["locate_s"] == rows[0]["detect_s"]
+        )
+        assert BR1_INTENTS <= set(rows[0]["moved"]) and rows[0]["committed"]
+        for name in BR1_INTENTS:
+            assert "BR1-P-SH" not in placement_links(s, name)
+        # voice never misses its latency bound for more than one telemetry interval
+        assert longest_violation(s.runner.sla, "br1-dc1-voice", after=5 * 60) <= 1
+        assert lost(s) == [] and drift(s) == []
+        state = s.controller.store.get_intent("br1-dc1-voice")
+        assert "BR1-P-SH down" in state.reason  # the cause is visible in intent status
+
+
+def test_node_failure_reroutes_everything_through_p_sh() -> None:
+    with LoopSession(spec("node-failure", until_s=15 * 60)) as s:
+        before = {
+            n for n, p in s.controller.engine.placements().items() if "P-SH" in p.primary.nodes
+        }
+        assert before, "some intents cross P-SH"
+        run(s)
+        row = s.timeline()[0]
+        assert row["detect_s"] is not None and row["detect_s"] <= s.spec.step_s
+        after = s.controller.engine.placements()
+        for name in before:
+            assert "P-SH" not in after[name].primary.nodes, name
+        assert lost(s) == [] and drift(s) == []
+        assert longest_violation(s.runner.sla, "br1-dc1-voice", after=5 * 60) <= 1
+
+
+def test_srlg_cut_takes_both_dc_links_and_nothing_is_lost() -> None:
+    with LoopSession(spec("srlg", until_s=15 * 60)) as s:
+        run(s)
+        rows = s.timeline()
+        assert {r["link"] for r in rows} == {"DC1-DC2-a", "DC1-DC2-b"}
+        for name in ("dc1-dc2-production", "dc2-dc1-production"):
+            links = placement_links(s, name)
+            assert not links & {"DC1-DC2-a", "DC1-DC2-b"}, (name, links)
+        # protected production placements never shared the conduit with their backup
+        for name in ("dc1-dc2-production", "dc2-dc1-production"):
+            record = s.controller.store.get_intent(name)
+            assert record.state.value in ("installed", "degraded"), record
+        assert lost(s) == [] and drift(s) == []
+
+
+def test_flapping_link_does_not_make_paths_oscillate() -> None:
+    with LoopSession(spec("flap", until_s=15 * 60, hold_time_s=600.0)) as s:
+        run(s)
+        downs = [x for x in s.runner.signals if x.kind == "link_down"]
+        assert len(downs) >= 3, "the flaps reached the engine"
+        counts = moves(s)
+        for name in BR1_INTENTS:
+            assert counts[name] == 1, counts  # moved away once, not back with every flap up
+            assert "BR1-P-SH" not in placement_links(s, name)
+        assert lost(s) == [] and drift(s) == []
