@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from controller.desired import DeviceConfig
+from controller.southbound.render import canonical
 from harness.loopsession import LoopSession, LoopSpec
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "harness" / "scenarios"
@@ -25,6 +26,7 @@ def drift(session: LoopSession) -> list[str]:
     """Devices whose running config differs from what the controller recorded as installed."""
     installed = session.controller.store.installed_configs()
     if session.devices is not None:
+        installed = {n: canonical(c) for n, c in installed.items()}
         runner = session.devices.runner
         running = runner.call(
             lambda: {n: r.running_config() for n, r in runner.fleet.routers.items()}
