@@ -135,6 +135,7 @@ class Planner:
     measures: Mapping[str, LinkMeasure] = field(default_factory=dict)
     _keep: set[str] = field(default_factory=set)
     _health: Health | None = None
+    _srlgs: bool | None = None
 
     def resolve(self, endpoint: Endpoint, where: str) -> str:
         node = resolve_node(endpoint, self.prefixes, where)
@@ -190,6 +191,11 @@ class Planner:
                 _record_raw(name, result, decided, current)
         return result
 
+    def _has_srlgs(self) -> bool:
+        if self._srlgs is None:
+            self._srlgs = any(link.srlgs for link in self.topology.links)
+        return self._srlgs
+
     def _kept(
         self, cands: Mapping[str, Candidate], current: Mapping[str, Placement]
     ) -> dict[str, Placement]:
@@ -241,6 +247,8 @@ class Planner:
             if other in placed:
                 exclude |= {key[2] for key in placed[other].primary.links}
         request = to_path_request(intent, self.resolve, exclude_links=frozenset(exclude))
+        if request.disjoint == "srlg" and not self._has_srlgs():
+            request = replace(request, disjoint="link")  # the same thing here, and far cheaper
         lossy = self._lossy_links(intent)
         if lossy:
             request = replace(request, exclude_links=request.exclude_links | lossy)
