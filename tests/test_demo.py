@@ -17,7 +17,7 @@ def test_demo_detects_locates_and_rectifies_every_event(tmp_path: Path) -> None:
     assert set(events) == {"degradation", "cut", "traffic"}
     degradation = events["degradation"]
     # predicted: protected/high-priority intents left the fibre before it failed
-    assert degradation["link"] == "DC1-DC2-b" and degradation["rectify_s"] < 0
+    assert degradation["link"] == "DC1-DC2-a" and degradation["rectify_s"] < 0
     assert {"dc1-dc2-production", "dc2-dc1-production"} <= set(degradation["moved"])
     cut = events["cut"]
     assert cut["link"] == "BR1-P-SH" and "br1-dc1-voice" in cut["moved"]

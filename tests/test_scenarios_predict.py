@@ -12,15 +12,15 @@ def test_gradual_degradation_is_evacuated_before_the_link_fails() -> None:
         users = {
             n
             for n, p in s.controller.engine.placements().items()
-            if "HQ-DC2-b" in {k[2] for k in p.primary.links}
+            if "HQ-DC2-a" in {k[2] for k in p.primary.links}
         }
         assert "hq-dc2-voice" in users
         run(s)
         row = s.timeline()[0]
-        assert row["signal"] == "risk" and row["link"] == "HQ-DC2-b"
+        assert row["signal"] == "risk" and row["link"] == "HQ-DC2-a"
         assert row["rectify_s"] < 0, "moved before the failure"
         assert "hq-dc2-voice" in row["moved"]
-        assert "HQ-DC2-b" not in placement_links(s, "hq-dc2-voice")
+        assert "HQ-DC2-a" not in placement_links(s, "hq-dc2-voice")
         # voice was never hit: it left before the fibre went dark
         fails = 16 * 60
         assert all(
@@ -31,7 +31,7 @@ def test_gradual_degradation_is_evacuated_before_the_link_fails() -> None:
             if x.name == "hq-dc2-voice"
         )
         audit = s.controller.store.audit_log()
-        assert any(e["action"] == "avoid-risk" and e["target"] == "HQ-DC2-b" for e in audit)
+        assert any(e["action"] == "avoid-risk" and e["target"] == "HQ-DC2-a" for e in audit)
         assert "fault risk" in s.controller.store.get_intent("hq-dc2-voice").reason
         assert lost(s) == [] and drift(s) == []
 
