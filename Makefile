@@ -5,27 +5,35 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Debian packages the test suite needs (checked with dpkg, installed only when missing).
-APT_PACKAGES ?=
+# Debian packages (checked with dpkg, installed only when missing). Runtime ones are needed
+# before pip runs (the libyang bindings build against libyang2-dev); test ones only by the suite.
+APT_RUNTIME ?= libyang2-dev
+APT_TEST    ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup system-deps lint typecheck clean
+.PHONY: demo test setup runtime-deps test-deps apt-install lint typecheck clean
 
 demo: setup
 	$(BIN)/netpilot demo
 
-test: setup system-deps lint typecheck
+test: setup test-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(STAMP)
+setup: runtime-deps $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+runtime-deps:
+	@$(MAKE) --no-print-directory apt-install PKGS="$(APT_RUNTIME)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PKGS="$(APT_TEST)"
+
+apt-install:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

@@ -1,0 +1,169 @@
+"""Inventory of NETCONF devices (YAML) and their credentials.
+
+```yaml
+known_hosts: ~/.ssh/known_hosts      # optional; used for devices without host_key
+devices:
+  - name: r1
+    host: 127.0.0.1
+    port: 40001
+    username: netpilot
+    key_file: /path/to/client_ed25519   # or password: ..., or password_env: VAR
+    host_key: ssh-ed25519 AAAAC3Nza...  # pinned host key (or rely on known_hosts)
+```
+
+A secrets file (YAML `devices: {name: {username, password | key_file}}` plus an optional
+`default:` entry) overrides credentials so that the inventory itself can be shared. Passwords
+never appear in `repr`, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.southbound.errors import InventoryError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str | None = field(default=None, repr=False)
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class DeviceEntry:
+    name: str
+    host: str
+    port: int
+    credentials: Credentials
+    host_key: str | None = None  # "ssh-ed25519 AAAA..." (OpenSSH public key)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    devices: tuple[DeviceEntry, ...]
+    known_hosts: Path | None = None
+    source: Path | None = None
+
+    def get(self, name: str) -> DeviceEntry:
+        for dev in self.devices:
+            if dev.name == name:
+                return dev
+        known = ", ".join(d.name for d in self.devices[:5])
+        raise InventoryError(f"no device {name!r} in the inventory; known devices: {known}")
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.devices]
+
+
+def _read_yaml(path: Path, what: str) -> Any:
+    if not path.is_file():
+        raise InventoryError(f"{what} {path} not found; give an existing file")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise InventoryError(f"{what} {path} is not valid YAML: {error}") from None
+
+
+def _str(entry: Mapping[str, Any], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InventoryError(f"{where}: `{key}` is missing or not a string; add `{key}: ...`")
+    return value.strip()
+
+
+def _credentials(
+    entry: Mapping[str, Any], secret: Mapping[str, Any], where: str, env: Mapping[str, str]
+) -> Credentials:
+    """Precedence: the device's entry in the secrets file, the inventory, the secrets default."""
+    merged = {**secret.get("default", {}), **entry, **secret.get("device", {})}
+    username = _str(merged, "username", where)
+    password = merged.get("password")
+    if password is None and merged.get("password_env"):
+        var = str(merged["password_env"])
+        password = env.get(var)
+        if password is None:
+            raise InventoryError(f"{where}: password_env names {var}, which is not set")
+    key_file = merged.get("key_file")
+    if password is None and key_file is None:
+        raise InventoryError(
+            f"{where}: no credentials; add `key_file`, `password_env` or `password` "
+            "(in the inventory or the secrets file)"
+        )
+    key_path = None
+    if key_file is not None:
+        key_path = Path(str(key_file)).expanduser()
+        if not key_path.is_file():
+            raise InventoryError(f"{where}: key_file {key_path} not found")
+    return Credentials(username, None if password is None else str(password), key_path)
+
+
+def _port(entry: Mapping[str, Any], where: str) -> int:
+    port = entry.get("port", 830)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise InventoryError(f"{where}: `port` is {port!r}; give a TCP port between 1 and 65535")
+    return port
+
+
+def _host_key(entry: Mapping[str, Any], where: str) -> str | None:
+    key = entry.get("host_key")
+    if key is None:
+        return None
+    parts = str(key).split()
+    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-")):
+        raise InventoryError(
+            f"{where}: `host_key` must be an OpenSSH public key like 'ssh-ed25519 AAAA...'"
+        )
+    return f"{parts[0]} {parts[1]}"
+
+
+def load_inventory(
+    path: Path, secrets: Path | None = None, env: Mapping[str, str] | None = None
+) -> Inventory:
+    """Read and check an inventory file; every problem names the device and the field."""
+    env = os.environ if env is None else env
+    doc = _read_yaml(Path(path), "inventory")
+    if not isinstance(doc, dict) or not isinstance(doc.get("devices"), list):
+        raise InventoryError(f"inventory {path}: needs a top-level `devices:` list")
+    secret_doc = _read_yaml(Path(secrets), "secrets file") if secrets else {}
+    if not isinstance(secret_doc, dict):
+        raise InventoryError(f"secrets file {secrets}: needs a mapping with `devices:`")
+    secret_devices = secret_doc.get("devices") or {}
+    default_secret = secret_doc.get("default") or {}
+    known_hosts = doc.get("known_hosts")
+    known = Path(str(known_hosts)).expanduser() if known_hosts else None
+    devices: list[DeviceEntry] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(doc["devices"]):
+        where = f"inventory {path}, devices[{i}]"
+        if not isinstance(entry, dict):
+            raise InventoryError(f"{where}: must be a mapping with name, host, port, ...")
+        name = _str(entry, "name", where)
+        where = f"inventory {path}, device {name!r}"
+        if name in seen:
+            raise InventoryError(f"{where}: duplicate name; device names must be unique")
+        seen.add(name)
+        secret = {"default": default_secret, "device": secret_devices.get(name) or {}}
+        host_key = _host_key(entry, where)
+        if host_key is None and known is None:
+            raise InventoryError(
+                f"{where}: no `host_key` and no top-level `known_hosts`; host keys are always "
+                "checked: add `host_key: ssh-ed25519 AAAA...` or `known_hosts: FILE`"
+            )
+        devices.append(
+            DeviceEntry(
+                name=name,
+                host=_str(entry, "host", where),
+                port=_port(entry, where),
+                credentials=_credentials(entry, secret, where, env),
+                host_key=host_key,
+            )
+        )
+    return Inventory(tuple(devices), known, Path(path))

@@ -1,0 +1,267 @@
+"""NetconfSouthbound: the `Southbound` protocol over NETCONF/SSH (ncclient), for a whole inventory.
+
+Wire it to the controller with::
+
+    sb = NetconfSouthbound.from_inventory(Path("inventory.yaml"), secrets=None,
+                                          confirm_timeout_s=60)
+    result = await sb.apply(revision, desired, previous)   # TransactionResult
+    cfg = await sb.running("r1")                           # DeviceConfig from get-config
+    await sb.close()
+
+Sessions stay open per device (reopened with backoff after a failure). ncclient is synchronous:
+each transaction runs in a worker thread (`asyncio.to_thread`) that fans out to a thread pool,
+one task per device per phase. Config is validated against the YANG module (libyang) before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.desired import DeviceConfig
+from controller.errors import ValidationError
+from controller.southbound.base import DeviceResult, TransactionResult
+from controller.southbound.errors import DeviceError
+from controller.southbound.inventory import Inventory, load_inventory
+from controller.southbound.render import canonical, render_config, render_edit, to_string
+from controller.southbound.session import DeviceSession, SessionOptions
+from controller.southbound.transaction import (
+    TransactionHooks,
+    TransactionOptions,
+    make_plans,
+    run_transaction,
+)
+from controller.southbound.yang import Schema
+from telemetry.state import DeviceState
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Difference between what a device runs and what netpilot committed."""
+
+    device: str
+    expected: DeviceConfig
+    actual: DeviceConfig | None
+    error: str | None = None
+
+    @property
+    def drifted(self) -> bool:
+        return self.error is not None or self.actual != canonical(self.expected)
+
+    def changes(self) -> list[str]:
+        """One line per differing entry: what the device has that it should not, or lacks."""
+        if self.actual is None:
+            return [self.error or "unreachable"]
+        want, got = canonical(self.expected), self.actual
+        lines: list[str] = []
+
+        def by_key(cfg: DeviceConfig) -> list[dict[str, object]]:
+            return [
+                {f"{p.color}/{p.endpoint}": p for p in cfg.sr_policies},
+                {r.name: r for r in cfg.steering},
+                {c.service_class: c for c in cfg.qos},
+            ]
+
+        kinds = ("policy", "steering rule", "qos class")
+        for kind, w, g in zip(kinds, by_key(want), by_key(got), strict=True):
+            for key in sorted(w.keys() | g.keys()):
+                if key not in g:
+                    lines.append(f"{kind} {key}: missing")
+                elif key not in w:
+                    lines.append(f"{kind} {key}: not ours (unexpected)")
+                elif w[key] != g[key]:
+                    lines.append(f"{kind} {key}: changed")
+        return lines
+
+    def edit(self) -> str | None:
+        """The edit-config that would repair it (XML), or None."""
+        if self.actual is None:
+            return None
+        el = render_edit(self.actual, self.expected)
+        return None if el is None else to_string(el)
+
+
+class NetconfSouthbound:
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        session_options: SessionOptions | None = None,
+        transaction_options: TransactionOptions | None = None,
+        max_workers: int = 128,
+        hooks: TransactionHooks | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.log = logger or logging.getLogger("netpilot.southbound")
+        self.options = transaction_options or TransactionOptions()
+        self.hooks = hooks
+        self.sessions = {
+            d.name: DeviceSession(
+                d,
+                options=session_options,
+                known_hosts=inventory.known_hosts,
+                logger=self.log,
+            )
+            for d in inventory.devices
+        }
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, min(max_workers, len(self.sessions))), thread_name_prefix="nc"
+        )
+        self._schema_lock = threading.Lock()
+        self._apply_lock = threading.Lock()  # one transaction at a time on these sessions
+        self._schema: Schema | None = None
+
+    @classmethod
+    def from_inventory(
+        cls,
+        path: Path,
+        *,
+        secrets: Path | None = None,
+        confirm_timeout_s: int = 60,
+        rpc_timeout_s: float = 30.0,
+        **kwargs: object,
+    ) -> NetconfSouthbound:
+        """Build from an inventory YAML (see controller/southbound/inventory.py)."""
+        inventory = load_inventory(Path(path), secrets)
+        return cls(
+            inventory,
+            session_options=SessionOptions(rpc_timeout_s=rpc_timeout_s),
+            transaction_options=TransactionOptions(confirm_timeout_s=confirm_timeout_s),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    # -- Southbound protocol ------------------------------------------------------------------
+    async def apply(
+        self,
+        revision: int,
+        desired: Mapping[str, DeviceConfig],
+        previous: Mapping[str, DeviceConfig],
+    ) -> TransactionResult:
+        return await asyncio.to_thread(self.apply_sync, revision, desired, previous)
+
+    async def running(self, device: str) -> DeviceConfig:
+        session = self._session(device)
+        return await asyncio.to_thread(session.get_config, "running")
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.close_sync)
+
+    # -- synchronous API (CLI, benchmarks) ----------------------------------------------------
+    def apply_sync(
+        self,
+        revision: int,
+        desired: Mapping[str, DeviceConfig],
+        previous: Mapping[str, DeviceConfig],
+        *,
+        full_replace: bool = False,
+    ) -> TransactionResult:
+        unknown = sorted(set(desired) - set(self.sessions))
+        if unknown:
+            devices = {
+                n: DeviceResult(n, True, "not in the inventory; add it or drop it", "inventory")
+                for n in unknown
+            }
+            return TransactionResult(revision, False, devices)
+        problems = self.validate(desired)
+        if problems:
+            devices = {n: DeviceResult(n, True, msg, "validate") for n, msg in problems.items()}
+            return TransactionResult(revision, False, devices)
+        with self._apply_lock:
+            return self._apply_locked(revision, desired, previous, full_replace)
+
+    def _apply_locked(
+        self,
+        revision: int,
+        desired: Mapping[str, DeviceConfig],
+        previous: Mapping[str, DeviceConfig],
+        full_replace: bool,
+    ) -> TransactionResult:
+        opts = self.options
+        if full_replace:
+            opts = dataclasses.replace(opts, full_replace=True)
+        plans = make_plans(self.sessions, dict(desired), dict(previous), opts)
+        result = run_transaction(revision, plans, self.pool, options=opts, hooks=self.hooks)
+        self.log.info(
+            "revision %s: committed=%s in %.3f s, failed devices: %s",
+            revision, result.committed, result.seconds, result.failed_devices,
+        )  # fmt: skip
+        return result
+
+    def validate(self, desired: Mapping[str, DeviceConfig]) -> dict[str, str]:
+        """Check every device's full config against the YANG module; device -> problem."""
+        problems: dict[str, str] = {}
+        with self._schema_lock:
+            if self._schema is None:
+                self._schema = Schema()
+            for name, cfg in desired.items():
+                try:
+                    doc = b"".join(_children(render_config(cfg)))
+                    self._schema.validate(doc, f"desired config of {name!r}")
+                except ValidationError as error:
+                    problems[name] = str(error)
+        return problems
+
+    def connect_all(self, names: list[str] | None = None) -> dict[str, str | None]:
+        """Open sessions in parallel; device -> error (None when connected)."""
+
+        def one(name: str) -> str | None:
+            try:
+                self.sessions[name].manager()
+                return None
+            except DeviceError as error:
+                return str(error)
+
+        todo = names or list(self.sessions)
+        return dict(zip(todo, self.pool.map(one, todo), strict=True))
+
+    def running_all(self, names: list[str] | None = None) -> dict[str, DeviceConfig | str]:
+        """get-config running of many devices in parallel; device -> config or error text."""
+        return self._map(lambda s: s.get_config("running"), names)
+
+    def state_all(self, names: list[str] | None = None) -> dict[str, DeviceState | str]:
+        return self._map(lambda s: s.get_state(), names)
+
+    def _map(self, fn: Callable[[DeviceSession], object], names: list[str] | None) -> dict:  # type: ignore[type-arg]
+        def one(name: str) -> object:
+            try:
+                return fn(self._session(name))
+            except DeviceError as error:
+                return str(error)
+
+        todo = names or list(self.sessions)
+        return dict(zip(todo, self.pool.map(one, todo), strict=True))
+
+    def drift(self, expected: Mapping[str, DeviceConfig]) -> list[Drift]:
+        """Compare each device's running config with the expected (last committed) revision."""
+        actual = self.running_all([n for n in expected if n in self.sessions])
+        out = []
+        for name, want in expected.items():
+            got = actual.get(name, "not in the inventory")
+            if isinstance(got, DeviceConfig):
+                out.append(Drift(name, want, got))
+            else:
+                out.append(Drift(name, want, None, str(got)))
+        return out
+
+    def close_sync(self) -> None:
+        list(self.pool.map(lambda s: s.close(), list(self.sessions.values())))
+        self.pool.shutdown(wait=True)
+
+    def _session(self, device: str) -> DeviceSession:
+        if device not in self.sessions:
+            self.inventory.get(device)  # raises a clear InventoryError
+        return self.sessions[device]
+
+
+def _children(config: object) -> list[bytes]:
+    from lxml import etree
+
+    return [etree.tostring(child) for child in config]  # type: ignore[attr-defined]

@@ -1,0 +1,138 @@
+"""DeviceState <-> the config-false `device-state` container of netpilot-srv6-te (lxml).
+
+The simulated routers render it for `<get>`; telemetry collectors parse it back with
+`parse_state` (one function, so both sides agree on the YANG shape).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from lxml import etree
+
+from controller.southbound.render import NSMAP, q
+from telemetry.state import DeviceState, InterfaceState, PolicyState, QueueStats
+
+Element: TypeAlias = Any  # lxml ships no type stubs; an lxml etree._Element
+
+COUNTERS = (
+    "in_octets", "out_octets", "in_packets", "out_packets", "in_errors", "out_errors",
+    "in_discards", "out_discards", "crc_errors",
+)  # fmt: skip
+QUEUE_COUNTERS = ("tx_octets", "tx_packets", "dropped_packets")
+
+
+def _sub(parent: Element, tag: str, text: object) -> Element:
+    child = etree.SubElement(parent, q(tag))
+    child.text = str(text)
+    return child
+
+
+def _dec(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _interface(parent: Element, i: InterfaceState) -> None:
+    el = etree.SubElement(parent, q("interface"))
+    _sub(el, "name", i.name)
+    _sub(el, "oper-status", "up" if i.oper_up else "down")
+    _sub(el, "speed", round(i.speed_bps))
+    counters = etree.SubElement(el, q("counters"))
+    for attr in COUNTERS:
+        _sub(counters, attr.replace("_", "-"), getattr(i, attr) % 2**64)
+    if i.rx_power_dbm is not None:
+        _sub(el, "rx-power", _dec(i.rx_power_dbm, 3))
+    if i.tx_bias_ma is not None:
+        _sub(el, "tx-bias", _dec(i.tx_bias_ma, 3))
+    if i.delay_s is not None:
+        _sub(el, "delay", _dec(i.delay_s, 9))
+    for qs in i.queues:
+        qe = etree.SubElement(el, q("queue"))
+        _sub(qe, "queue", qs.queue)
+        _sub(qe, "service-class", qs.service_class)
+        for attr in QUEUE_COUNTERS:
+            _sub(qe, attr.replace("_", "-"), getattr(qs, attr) % 2**64)
+        _sub(qe, "depth", qs.depth_bytes)
+        _sub(qe, "delay", _dec(qs.delay_s, 9))
+
+
+def render_state(state: DeviceState) -> Element:
+    """The `device-state` element for one router."""
+    root = etree.Element(q("device-state"), nsmap=NSMAP)
+    _sub(root, "timestamp", _dec(state.timestamp, 6))
+    _sub(root, "boot-id", state.boot_id)
+    for i in state.interfaces:
+        _interface(root, i)
+    for p in state.sr_policies:
+        pe = etree.SubElement(root, q("policy"))
+        _sub(pe, "color", p.color)
+        _sub(pe, "endpoint", p.endpoint)
+        _sub(pe, "oper-status", "up" if p.up else "down")
+        if p.active_candidate_path is not None:
+            _sub(pe, "active-candidate-path", p.active_candidate_path)
+    return root
+
+
+def _num(el: Element, tag: str, default: str = "0") -> str:
+    child = el.find(q(tag))
+    return default if child is None or child.text is None else child.text
+
+
+def _opt_float(el: Element, tag: str) -> float | None:
+    child = el.find(q(tag))
+    return None if child is None or child.text is None else float(child.text)
+
+
+def _parse_interface(el: Element) -> InterfaceState:
+    counters = el.find(q("counters"))
+    values = {
+        attr: int(_num(counters, attr.replace("_", "-"))) if counters is not None else 0
+        for attr in COUNTERS
+    }
+    queues = tuple(
+        QueueStats(
+            service_class=_num(qe, "service-class", ""),
+            queue=int(_num(qe, "queue")),
+            depth_bytes=int(_num(qe, "depth")),
+            delay_s=float(_num(qe, "delay")),
+            **{attr: int(_num(qe, attr.replace("_", "-"))) for attr in QUEUE_COUNTERS},
+        )
+        for qe in el.findall(q("queue"))
+    )
+    return InterfaceState(
+        name=_num(el, "name", ""),
+        oper_up=_num(el, "oper-status", "up") == "up",
+        speed_bps=float(_num(el, "speed")),
+        rx_power_dbm=_opt_float(el, "rx-power"),
+        tx_bias_ma=_opt_float(el, "tx-bias"),
+        delay_s=_opt_float(el, "delay"),
+        queues=queues,
+        **values,
+    )
+
+
+def parse_state(device: str, root: Element) -> DeviceState:
+    """Read `device-state` (anywhere under `root`, e.g. a `<get>` reply) into a DeviceState."""
+    el = (
+        root
+        if etree.QName(root).localname == "device-state"
+        else root.find(f".//{q('device-state')}")
+    )
+    if el is None:
+        return DeviceState(device=device, timestamp=0.0)
+    policies = tuple(
+        PolicyState(
+            color=int(_num(pe, "color")),
+            endpoint=_num(pe, "endpoint", ""),
+            up=_num(pe, "oper-status", "down") == "up",
+            active_candidate_path=(pe.findtext(q("active-candidate-path"))),
+        )
+        for pe in el.findall(q("policy"))
+    )
+    return DeviceState(
+        device=device,
+        timestamp=float(_num(el, "timestamp")),
+        boot_id=int(_num(el, "boot-id")),
+        interfaces=tuple(_parse_interface(i) for i in el.findall(q("interface"))),
+        sr_policies=policies,
+    )

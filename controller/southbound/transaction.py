@@ -1,0 +1,367 @@
+"""Network-wide transaction: every device gets the new revision, or none does.
+
+Phase 1, prepare (all devices in parallel): lock the candidate, discard-changes, edit-config with
+the minimal edit, validate. Any failure: discard-changes and unlock everywhere; nothing changed.
+Devices without `:candidate` lock running, read it, and keep the reverse edit for later.
+
+Phase 2, commit: a confirmed commit with `confirm-timeout` and a `persist` token on every
+candidate device (running-only devices: edit running with rollback-on-error). Any failure:
+cancel-commit (persist-id) on the committed ones, reverse edits on running-only ones, unlock.
+If the controller dies here, each device rolls back by itself when its confirm timer expires
+(the persist token keeps the commit pending across the lost session until then).
+
+Phase 3, confirm: a confirming commit with the persist-id on every device, retried on a new
+session if the reply is lost. Should a device still fail to confirm (it then rolls back by
+itself), the devices already confirmed are put back with the reverse edit and the transaction is
+reported not committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from controller.desired import DeviceConfig
+from controller.southbound.base import DeviceResult, TransactionResult
+from controller.southbound.errors import ConnectError, DeviceError
+from controller.southbound.render import canonical, render_edit
+from controller.southbound.session import DeviceSession
+
+Element: TypeAlias = Any  # lxml ships no type stubs; an lxml etree._Element
+
+
+@dataclass
+class TransactionHooks:
+    """Test and tooling hooks; `before_confirm` runs after every device committed (confirmed)."""
+
+    before_confirm: Callable[[], None] | None = None
+
+
+@dataclass
+class Plan:
+    """What one device is to do in a transaction."""
+
+    session: DeviceSession
+    desired: DeviceConfig
+    previous: DeviceConfig
+    edit: Element | None
+    candidate: bool = True
+    reverse: Element | None = None
+    locked: bool = False
+    committed: bool = False
+    confirmed: bool = False
+    result: DeviceResult = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = DeviceResult(self.session.name)
+
+
+@dataclass(frozen=True)
+class TransactionOptions:
+    confirm_timeout_s: int = 60
+    confirm_attempts: int = 3
+    full_replace: bool = False
+    unknown_margin_s: float = 2.0
+
+
+def _parallel(pool: Executor, plans: Iterable[Plan], step: Callable[[Plan], None]) -> None:
+    """Run `step` on every plan in parallel; a failure is recorded on the plan's result."""
+
+    def run(plan: Plan) -> None:
+        try:
+            step(plan)
+        except DeviceError as error:
+            _fail(plan, error.doing, error.reason)
+        except Exception as error:  # a bug or an unexpected library error: still recorded
+            _fail(plan, step.__name__, f"{type(error).__name__}: {error}")
+
+    list(pool.map(run, list(plans)))
+
+
+def _fail(plan: Plan, phase: str, reason: str) -> None:
+    if not plan.result.failed:
+        plan.result.failed = True
+        plan.result.error = reason
+        plan.result.phase = phase
+
+
+# -- steps --------------------------------------------------------------------------------------
+def prepare(plan: Plan) -> None:
+    s = plan.session
+    s.manager()
+    caps = s.capabilities
+    plan.candidate = caps.candidate and caps.confirmed_commit
+    if not plan.candidate:
+        _prepare_running(plan)
+        return
+    plan.result.phase = "prepare"
+    s.rpc("lock candidate", lambda m: m.lock("candidate"))
+    plan.locked = True
+    s.rpc("discard-changes", lambda m: m.discard_changes())
+    s.rpc("edit-config candidate", lambda m: m.edit_config(plan.edit, target="candidate"))
+    if caps.validate:
+        s.rpc("validate candidate", lambda m: m.validate("candidate"))
+
+
+def _prepare_running(plan: Plan) -> None:
+    s = plan.session
+    if not s.capabilities.writable_running:
+        raise DeviceError(s.name, "prepare", "device has neither :candidate nor :writable-running")
+    s.rpc("lock running", lambda m: m.lock("running"))
+    plan.locked = True
+    actual = s.get_config("running")
+    plan.edit = render_edit(actual, plan.desired)
+    plan.reverse = render_edit(plan.desired, actual)
+
+
+def abort(plan: Plan) -> None:
+    """Undo phase 1 on one device: discard the candidate and unlock (best effort)."""
+    s = plan.session
+    if not plan.locked or not s.connected:
+        return
+    plan.locked = False
+    with _released_on_failure(s):
+        if plan.candidate:
+            s.rpc("discard-changes", lambda m: m.discard_changes())
+            s.rpc("unlock candidate", lambda m: m.unlock("candidate"))
+        else:
+            s.rpc("unlock running", lambda m: m.unlock("running"))
+
+
+@contextlib.contextmanager
+def _released_on_failure(session: DeviceSession) -> Iterator[None]:
+    """If an unlock fails, close the session: the device then drops its locks (and a stale
+    lock of ours cannot block the next transaction)."""
+    try:
+        yield
+    except DeviceError:
+        session.drop()
+        raise
+
+
+def make_commit(options: TransactionOptions, persist: str) -> Callable[[Plan], None]:
+    def commit(plan: Plan) -> None:
+        s = plan.session
+        plan.result.phase = "commit"
+        if plan.candidate:
+            s.rpc(
+                "confirmed commit",
+                lambda m: m.commit(
+                    confirmed=True, timeout=str(options.confirm_timeout_s), persist=persist
+                ),
+            )
+        elif plan.edit is not None:
+            error_option = "rollback-on-error" if s.capabilities.rollback_on_error else None
+            s.rpc(
+                "edit-config running",
+                lambda m: m.edit_config(plan.edit, target="running", error_option=error_option),
+            )
+        plan.committed = True
+
+    return commit
+
+
+def make_cancel(persist: str) -> Callable[[Plan], None]:
+    def cancel(plan: Plan) -> None:
+        s = plan.session
+        if plan.candidate:
+            # a lost reply may hide a commit that happened: cancel whenever one may be pending
+            try:
+                s.rpc("cancel-commit", lambda m: m.cancel_commit(persist_id=persist))
+            except DeviceError as error:
+                if plan.committed or "session lost" in error.reason:
+                    raise
+        elif plan.committed and plan.reverse is not None:
+            s.rpc("undo edit-config", lambda m: m.edit_config(plan.reverse, target="running"))
+        plan.committed = False
+
+    return cancel
+
+
+def make_confirm(options: TransactionOptions, persist: str) -> Callable[[Plan], None]:
+    def confirm(plan: Plan) -> None:
+        plan.result.phase = "confirm"
+        if not plan.candidate:
+            plan.confirmed = True
+            return
+        _confirm(plan, options, persist)
+        plan.confirmed = True
+
+    return confirm
+
+
+def _confirm(plan: Plan, options: TransactionOptions, persist: str) -> None:
+    """Send the confirming commit until it is known to have happened, or known not to.
+
+    A lost session hides the outcome: then retry on a new session until the device answers.
+    A refused retry after a lost session means nothing is pending any more: the device either
+    confirmed (it runs the new config) or rolled back. After the confirm timeout (plus a margin)
+    an unreachable device is reported as failed with an unknown outcome.
+    """
+    s = plan.session
+    deadline = time.monotonic() + options.confirm_timeout_s + options.unknown_margin_s
+    lost = False
+    refused = 0
+    while True:
+        try:
+            s.rpc("confirm commit", lambda m: m.commit(persist_id=persist))
+            return
+        except DeviceError as error:
+            if isinstance(error, ConnectError) or "session lost" in error.reason:
+                lost = True
+                if time.monotonic() > deadline:
+                    raise DeviceError(
+                        s.name, "confirm commit", f"outcome unknown: {error.reason}"
+                    ) from None
+                s.sleep(0.05)
+                continue
+            if lost:
+                if _runs(s, plan.desired):
+                    return
+                raise
+            refused += 1
+            if refused >= options.confirm_attempts:
+                raise
+
+
+def _runs(session: DeviceSession, desired: DeviceConfig) -> bool:
+    try:
+        return session.get_config("running") == canonical(desired)
+    except DeviceError:
+        return False
+
+
+def make_compensate(persist: str) -> Callable[[Plan], None]:
+    """Put a device back on its previous config after another device failed to confirm."""
+    cancel = make_cancel(persist)
+
+    def compensate(plan: Plan) -> None:
+        s = plan.session
+        if not plan.confirmed:
+            with contextlib.suppress(DeviceError):
+                cancel(plan)
+            if not _runs(s, plan.desired):
+                return  # rolled back, or unreachable and rolling back on its confirm timer
+        undo = render_edit(plan.desired, plan.previous) if plan.candidate else plan.reverse
+        if undo is None:
+            return
+        if plan.candidate:
+            s.rpc("compensate edit", lambda m: m.edit_config(undo, target="candidate"))
+            s.rpc("compensate commit", lambda m: m.commit())
+        else:
+            s.rpc("compensate edit", lambda m: m.edit_config(undo, target="running"))
+
+    return compensate
+
+
+def unlock(plan: Plan) -> None:
+    s = plan.session
+    if plan.locked and s.connected:
+        plan.locked = False
+        target = "candidate" if plan.candidate else "running"
+        with _released_on_failure(s):
+            s.rpc(f"unlock {target}", lambda m: m.unlock(target))
+    plan.locked = False
+
+
+# -- the transaction ----------------------------------------------------------------------------
+def run_transaction(
+    revision: int,
+    plans: dict[str, Plan],
+    pool: Executor,
+    *,
+    options: TransactionOptions,
+    hooks: TransactionHooks | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TransactionResult:
+    """Apply `plans` all-or-nothing; returns a result per device (see the module doc)."""
+    start = clock()
+    persist = f"netpilot-r{revision}-{uuid.uuid4().hex[:12]}"
+    active = [p for p in plans.values() if p.edit is not None]
+    for plan in plans.values():
+        if plan.edit is None:
+            plan.result.phase = "unchanged"
+
+    def done(committed: bool) -> TransactionResult:
+        devices = {name: plan.result for name, plan in plans.items()}
+        return TransactionResult(revision, committed, devices, clock() - start)
+
+    _parallel(pool, active, prepare)
+    if any(p.result.failed for p in active):
+        _parallel(pool, active, _quiet(abort))
+        _mark_aborted(active, "aborted in prepare: nothing changed")
+        return done(False)
+    _parallel(pool, active, make_commit(options, persist))
+    if any(p.result.failed for p in active):
+        _parallel(pool, active, _quiet(make_cancel(persist)))
+        _parallel(pool, active, _quiet(abort))
+        _mark_aborted(active, "aborted in commit: committed devices rolled back")
+        return done(False)
+    if hooks is not None and hooks.before_confirm is not None:
+        hooks.before_confirm()
+    _parallel(pool, active, make_confirm(options, persist))
+    if any(p.result.failed for p in active):
+        _parallel(pool, active, _quiet(make_compensate(persist)))
+        _parallel(pool, active, _quiet(unlock))
+        _mark_aborted(active, "aborted in confirm: confirmed devices put back")
+        return done(False)
+    _parallel(pool, active, _quiet(unlock))
+    for plan in active:
+        plan.result.phase = "committed"
+    return done(True)
+
+
+def _quiet(step: Callable[[Plan], None]) -> Callable[[Plan], None]:
+    """Clean-up steps must not overwrite the first failure of a device."""
+
+    def run(plan: Plan) -> None:
+        failed, error, phase = plan.result.failed, plan.result.error, plan.result.phase
+        try:
+            step(plan)
+        except DeviceError as err:
+            if not failed:
+                plan.result.error = f"(cleanup) {err.doing}: {err.reason}"
+        finally:
+            if failed:
+                plan.result.failed, plan.result.error, plan.result.phase = True, error, phase
+
+    run.__name__ = getattr(step, "__name__", "cleanup")
+    return run
+
+
+def _mark_aborted(plans: Iterable[Plan], why: str) -> None:
+    for plan in plans:
+        if not plan.result.failed and plan.result.error is None:
+            plan.result.error = why
+            plan.result.phase = "rolled back"
+
+
+def make_plans(
+    sessions: dict[str, DeviceSession],
+    desired: dict[str, DeviceConfig],
+    previous: dict[str, DeviceConfig],
+    options: TransactionOptions,
+) -> dict[str, Plan]:
+    plans: dict[str, Plan] = {}
+    for name, want in desired.items():
+        before = previous.get(name, DeviceConfig(name))
+        edit = render_edit(before, want, full=options.full_replace)
+        plans[name] = Plan(sessions[name], want, before, edit)
+    return plans
+
+
+def result_summary(result: TransactionResult) -> dict[str, Any]:
+    return {
+        "revision": result.revision,
+        "committed": result.committed,
+        "seconds": round(result.seconds, 4),
+        "devices": {
+            name: {"failed": r.failed, "phase": r.phase, "error": r.error}
+            for name, r in sorted(result.devices.items())
+        },
+    }

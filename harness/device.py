@@ -1,0 +1,262 @@
+"""A simulated router: a real NETCONF 1.0/1.1 server over SSH (asyncssh), datastores as lxml trees.
+
+Many routers share one asyncio loop, each listening on its own loopback port. Supported:
+hello with capabilities, get (subtree or xpath filter), get-config, edit-config (merge, replace,
+create, delete, remove; default-operation, test-option, error-option), lock/unlock with
+lock-denied, candidate, commit, confirmed-commit (timeout, persist, persist-id), cancel-commit,
+discard-changes, validate (against the netpilot YANG module, with libyang), close-session,
+rpc-error replies per RFC 6241. Operational state comes from a `StateProvider`.
+
+Fault hooks (`router.faults`) for tests: refuse connections (for good, or until a time), delay
+every reply, and one-shot
+actions on the next RPC of a given name: "fail" (rpc-error), "drop" (close the SSH connection
+instead of running it), "drop-after" (run it, then close without replying), "die" / "die-after"
+(the router stops: sessions cut, listener closed, an unconfirmed commit rolled back, as a reboot
+does); `revive()` brings it back on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hmac
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncssh
+
+from controller.desired import DeviceConfig
+from controller.southbound.render import parse_config
+from controller.southbound.state_xml import render_state
+from controller.southbound.yang import MODULE_CAPABILITY, Schema
+from harness.datastore import (
+    Element,
+    apply_edit,
+    new_datastore,
+)
+from harness.state import StateProvider, StaticStateProvider
+from telemetry.state import PolicyState
+
+BASE10 = "urn:ietf:params:netconf:base:1.0"
+BASE11 = "urn:ietf:params:netconf:base:1.1"
+CAP = "urn:ietf:params:netconf:capability:"
+
+
+@dataclass
+class RouterOptions:
+    candidate: bool = True
+    writable_running: bool = True
+    netconf11: bool = True
+
+    def capabilities(self) -> list[str]:
+        caps = [BASE10]
+        if self.netconf11:
+            caps.append(BASE11)
+        caps += [f"{CAP}validate:1.1", f"{CAP}rollback-on-error:1.0", f"{CAP}xpath:1.0"]
+        if self.candidate:
+            caps += [f"{CAP}candidate:1.0", f"{CAP}confirmed-commit:1.1"]
+        if self.writable_running:
+            caps.append(f"{CAP}writable-running:1.0")
+        caps.append(MODULE_CAPABILITY)
+        return caps
+
+
+@dataclass
+class Faults:
+    refuse_connections: bool = False
+    delay_s: float = 0.0
+    on_rpc: dict[str, str] = field(default_factory=dict)
+    restart_after_s: float | None = None  # after "die": reboot this much later (None: stay down)
+    refuse_until: float = 0.0  # time.monotonic() before which connections are refused
+
+    def refusing(self) -> bool:
+        return self.refuse_connections or time.monotonic() < self.refuse_until
+
+
+@dataclass
+class Pending:
+    """An unconfirmed confirmed-commit."""
+
+    rollback: Element
+    session_id: int
+    persist: str | None
+    timer: asyncio.TimerHandle | None = None
+
+
+class SimRouter:
+    def __init__(
+        self,
+        name: str,
+        *,
+        host_key: asyncssh.SSHKey,
+        authorized_keys: list[asyncssh.SSHKey] | None = None,
+        username: str = "netpilot",
+        password: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        schema: Schema | None = None,
+        provider: StateProvider | None = None,
+        options: RouterOptions | None = None,
+    ) -> None:
+        self.name = name
+        self.host_key = host_key
+        self.authorized_keys = authorized_keys
+        self.username = username
+        self.password = password
+        self.host = host
+        self.port = port
+        self.schema = schema or Schema()
+        self.provider: StateProvider = provider or StaticStateProvider()
+        self.options = options or RouterOptions()
+        self.faults = Faults()
+        self.running = new_datastore()
+        self.candidate = new_datastore()
+        self.locks: dict[str, int] = {}
+        self.pending: Pending | None = None
+        self.sessions: dict[int, Any] = {}  # session id -> harness.nc_session.NetconfSession
+        self.commits = 0
+        self.alive = False
+        self._ids = itertools.count(1)
+        self._server: asyncssh.SSHAcceptor | None = None
+        self._connections: set[asyncssh.SSHServerConnection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._server = await asyncssh.create_server(
+            lambda: _SSHServer(self),
+            self.host,
+            self.port,
+            server_host_keys=[self.host_key],
+            process_factory=self._process,
+            encoding=None,
+            allow_scp=False,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            reuse_address=True,
+            kex_algs=["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256"],
+        )
+        self.port = self._server.get_port()
+        self.alive = True
+
+    async def stop(self) -> None:
+        self.alive = False
+        for conn in list(self._connections):
+            conn.abort()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def die(self) -> None:
+        """Crash: cut sessions, stop listening, reboot semantics for the datastores."""
+        if self.pending is not None:
+            self._rollback()
+        self.candidate = copy.deepcopy(self.running)
+        self.locks.clear()
+        await self.stop()
+
+    async def revive(self) -> None:
+        await self.start()
+
+    def crash(self) -> None:
+        """Die now (from inside a session), and reboot after `faults.restart_after_s` if set."""
+        task = asyncio.get_running_loop().create_task(self._crash(self.faults.restart_after_s))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _crash(self, restart_after_s: float | None) -> None:
+        await self.die()
+        if restart_after_s is not None:
+            await asyncio.sleep(restart_after_s)
+            await self.revive()
+
+    # -- views for tests and the CLI -------------------------------------------------------------
+    def running_config(self) -> DeviceConfig:
+        return parse_config(self.name, self.running)
+
+    def set_running(self, cfg: Element) -> None:
+        """Load a `<config>` into running and candidate (for fixtures: a router's boot config)."""
+        self.running = new_datastore()
+        apply_edit(self.schema, self.running, cfg, "merge")
+        self.candidate = copy.deepcopy(self.running)
+
+    # -- SSH glue -----------------------------------------------------------------------------
+    def _process(self, process: asyncssh.SSHServerProcess[bytes]) -> Any:
+        from harness.nc_session import NetconfSession
+
+        return NetconfSession(self, process, next(self._ids)).run()
+
+    def _rollback(self) -> None:
+        pending = self.pending
+        if pending is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        self.running = pending.rollback
+        self.candidate = copy.deepcopy(self.running)
+        self.pending = None
+
+    def _expire(self) -> None:
+        self._rollback()
+
+    def state_element(self) -> Element:
+        state = self.provider.device_state(self.name)
+        if not state.sr_policies:
+            cfg = self.running_config()
+            policies = tuple(
+                PolicyState(
+                    p.color,
+                    p.endpoint,
+                    up=bool(p.candidate_paths),
+                    active_candidate_path=max(p.candidate_paths, key=lambda c: c.preference).name
+                    if p.candidate_paths
+                    else None,
+                )
+                for p in cfg.sr_policies
+            )
+            state = type(state)(
+                state.device, state.timestamp, state.boot_id, state.interfaces, policies
+            )
+        return render_state(state)
+
+
+class _SSHServer(asyncssh.SSHServer):
+    def __init__(self, router: SimRouter) -> None:
+        self.router = router
+        self.conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        if self.router.faults.refusing() or not self.router.alive:
+            conn.abort()
+            return
+        self.conn = conn
+        self.router._connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.router._connections.discard(self.conn)
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return self.router.password is not None
+
+    def validate_password(self, username: str, password: str) -> bool:
+        expected = self.router.password or ""
+        user_ok = hmac.compare_digest(username.encode(), self.router.username.encode())
+        return (
+            user_ok and bool(expected) and hmac.compare_digest(password.encode(), expected.encode())
+        )
+
+    def public_key_auth_supported(self) -> bool:
+        return bool(self.router.authorized_keys)
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        if username != self.router.username:
+            return False
+        allowed = {k.public_data for k in self.router.authorized_keys or []}
+        return key.public_data in allowed

@@ -1,0 +1,147 @@
+"""A fleet of simulated routers in one process, with generated keys and an inventory file.
+
+`Fleet` is async (start/stop on the caller's loop); `FleetThread` runs a fleet on its own loop in
+a background thread, for tests and for tools that are synchronous (the CLI, benchmarks).
+Keys: one Ed25519 client key pair for the fleet (written to `directory`, mode 0600) and one
+Ed25519 host key per router; the inventory pins each router's host key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncssh
+import yaml
+
+from controller.southbound.yang import Schema
+from harness.device import RouterOptions, SimRouter
+from harness.state import StateProvider
+
+T = TypeVar("T")
+
+
+class Fleet:
+    def __init__(
+        self,
+        names: Iterable[str],
+        directory: Path,
+        *,
+        base_port: int = 0,
+        host: str = "127.0.0.1",
+        username: str = "netpilot",
+        password: str | None = None,
+        provider: StateProvider | None = None,
+        options: Callable[[str], RouterOptions] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.host = host
+        self.username = username
+        self.password = password
+        self.key_file = self.directory / "client_ed25519"
+        client_key = asyncssh.generate_private_key("ssh-ed25519")
+        client_key.write_private_key(str(self.key_file))
+        os.chmod(self.key_file, 0o600)
+        client_key.write_public_key(str(self.key_file) + ".pub")
+        self.schema = Schema()
+        self.routers: dict[str, SimRouter] = {}
+        for i, name in enumerate(names):
+            self.routers[name] = SimRouter(
+                name,
+                host_key=asyncssh.generate_private_key("ssh-ed25519"),
+                authorized_keys=[client_key.convert_to_public()],
+                username=username,
+                password=password,
+                host=host,
+                port=base_port + i if base_port else 0,
+                schema=self.schema,
+                provider=provider,
+                options=options(name) if options else None,
+            )
+
+    async def start(self) -> None:
+        await asyncio.gather(*(r.start() for r in self.routers.values()))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(r.stop() for r in self.routers.values()))
+
+    def inventory(self) -> dict[str, Any]:
+        devices = []
+        for router in self.routers.values():
+            entry: dict[str, Any] = {
+                "name": router.name,
+                "host": router.host,
+                "port": router.port,
+                "username": router.username,
+                "key_file": str(self.key_file),
+                "host_key": " ".join(
+                    router.host_key.export_public_key("openssh").decode().split()[:2]
+                ),
+            }
+            devices.append(entry)
+        return {"devices": devices}
+
+    def known_hosts(self) -> str:
+        """OpenSSH known_hosts lines (`[host]:port key`) for every router."""
+        lines = []
+        for router in self.routers.values():
+            key = router.host_key.export_public_key("openssh").decode().split()
+            lines.append(f"[{router.host}]:{router.port} {key[0]} {key[1]}")
+        return "\n".join(lines) + "\n"
+
+    def write_inventory(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.inventory(), sort_keys=False))
+        return path
+
+
+class FleetThread:
+    """Runs a Fleet on a private event loop in a daemon thread; `call` runs code on that loop."""
+
+    def __init__(self, fleet_factory: Callable[[], Fleet]) -> None:
+        self._factory = fleet_factory
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="fleet")
+        self.fleet: Fleet
+
+    def __enter__(self) -> FleetThread:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Fleet:
+        self._thread.start()
+        self.fleet = self.run(self._make())
+        return self.fleet
+
+    async def _make(self) -> Fleet:
+        fleet = self._factory()
+        await fleet.start()
+        return fleet
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout)
+
+    def call(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper(), timeout)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            try:
+                self.run(self.fleet.stop(), timeout=30)
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self._thread.join(timeout=10)

@@ -1,0 +1,109 @@
+"""`netpilot devices`: start a fleet, list, push, get-config, drift and repair, over real SSH."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli import app
+from controller.desired import DeviceConfig
+from controller.southbound.inventory import load_inventory
+from controller.southbound.render import render_edit
+from controller.southbound.serialize import config_from_dict
+from controller.southbound.session import DeviceSession
+
+NETPILOT = [sys.executable, "-m", "cli"]
+
+
+def _run(*args: str) -> dict:  # type: ignore[type-arg]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_fleet_push_drift_repair(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    proc = subprocess.Popen(
+        [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        started = json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")
+        assert [d["name"] for d in started["devices"]] == ["r1", "r2", "r3"]
+        assert inv.is_file() and all(
+            d["host_key"].startswith("ssh-ed25519 ") for d in started["devices"]
+        )
+        listed = _run("devices", "list", "-i", str(inv))
+        assert all(row["reachable"] and row["candidate"] for row in listed)
+        pushed = _run("devices", "push", "--sample", "1", "--topo", "ring:3", "-i", str(inv))
+        assert pushed["committed"] is True
+        cfg = config_from_dict(_run("devices", "get-config", "r2", "-i", str(inv)))
+        assert len(cfg.sr_policies) == 2 and len(cfg.qos) == 6
+        assert not any(d["drifted"] for d in _run("devices", "drift", "-i", str(inv))["devices"])
+        # an operator removes r2's QoS behind netpilot's back
+        session = DeviceSession(load_inventory(inv).get("r2"))
+        try:
+            rogue = render_edit(cfg, DeviceConfig("r2", cfg.sr_policies, cfg.steering, ()))
+            session.rpc("edit", lambda m: m.edit_config(rogue, target="candidate"))
+            session.rpc("commit", lambda m: m.commit())
+        finally:
+            session.close()
+        report = _run("devices", "drift", "-i", str(inv))
+        drifted = {d["device"]: d for d in report["devices"] if d["drifted"]}
+        assert list(drifted) == ["r2"]
+        assert "qos class voice: missing" in drifted["r2"]["changes"]
+        repaired = _run("devices", "drift", "--repair", "-i", str(inv))
+        assert repaired["repair"]["committed"] is True
+        assert not any(d["drifted"] for d in _run("devices", "drift", "-i", str(inv))["devices"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_bad_inventory_is_one_clear_line(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    entry = (
+        "devices:\n  - {name: r1, host: 127.0.0.1, port: 99999, username: u, password: s3cr3t-pw"
+    )
+    for extra, message in (
+        ("}", "device 'r1': no `host_key` and no top-level `known_hosts`"),
+        (", host_key: 'ssh-ed25519 AAAA'}", "device 'r1': `port` is 99999"),
+    ):
+        inv.write_text(entry + extra + "\n")
+        out = subprocess.run(
+            [*NETPILOT, "devices", "list", "-i", str(inv)], capture_output=True, text=True,
+            check=False, env={**os.environ, "COLUMNS": "300"},
+        )  # fmt: skip
+        assert out.returncode == 2
+        assert message in out.stderr
+        assert "Traceback" not in out.stderr and "s3cr3t-pw" not in out.stderr
+
+
+def test_start_refuses_a_non_loopback_address(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [*NETPILOT, "devices", "start", "ring:3", "--host", "192.0.2.1", "-i", str(tmp_path / "i")],
+        capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert out.returncode == 2 and "loopback only" in out.stderr
+
+
+def test_unreachable_device_is_reported_not_raised(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    key = tmp_path / "key"
+    key.write_text("not a key")
+    inv.write_text(
+        "devices:\n  - {name: r1, host: 127.0.0.1, port: 1, username: u, key_file: "
+        f"{key}, host_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA'}}\n"
+    )
+    start = time.monotonic()
+    rows = _run("devices", "list", "-i", str(inv))
+    assert rows[0]["reachable"] is False and "connect" in rows[0]["error"]
+    assert time.monotonic() - start < 30
