@@ -88,3 +88,19 @@ def test_te_after_link_down_warm_starts_from_surviving_paths() -> None:
     assert split_churn(survivors, warm, warm) == 0
     assert split_churn(survivors, warm, fast.split) <= len(survivors.pairs)
     assert split_churn(survivors, warm, np.roll(warm, 1)) > 0
+
+
+def test_capacity_cut_moves_only_what_no_longer_fits() -> None:
+    topo = _ladder()
+    reqs = [
+        PathRequest(f"r{i}", "A", "D", bandwidth_bps=3e9, setup_priority=i, hold_priority=i)
+        for i in range(3)
+    ]
+    before = place(topo, reqs)
+    assert all(p.primary.nodes == ("A", "B", "D") for p in before.placed.values())
+    cut = topo.with_capacity("AB", 7e9)  # room for two of the three on A-B-D
+    after, churn = reoptimize(cut, reqs, before.placed)
+    assert churn.forced == ("r2",)  # the lowest priority moves
+    assert set(churn.kept) == {"r0", "r1"}
+    assert after.placed["r2"].primary.nodes == ("A", "C", "D")
+    assert churn.lost == ()
