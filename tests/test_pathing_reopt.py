@@ -9,6 +9,7 @@ from controller.pathing.fast import fast_min_mlu
 from controller.pathing.optimizer import demand_vector, min_mlu_lp
 from controller.pathing.placement import place
 from controller.pathing.reopt import carry_split, reoptimize, split_churn, without_down_paths
+from controller.pathing.sids import IgpRouting, expand
 from controller.pathing.types import PathRequest
 from controller.topology import Link, LinkState, Node, Topology
 
@@ -43,6 +44,13 @@ def test_link_down_forces_only_affected_and_recovery_respects_churn_limit() -> N
     # the link comes back: moving back is optional, limited to 2 paths
     after, churn2 = reoptimize(topo, reqs, during.placed, churn_limit=2)
     assert churn2.forced == ()
+    # the two that stay on A-C-D need new SID lists: A-B-D is the IGP path again
+    assert len(churn2.resegmented) == 2
+    routing = IgpRouting.of(topo)
+    for name in churn2.resegmented:
+        path = after.placed[name].primary
+        assert path.nodes == ("A", "C", "D")
+        assert expand(routing, "A", path.sids) == [path.links]
     assert len(churn2.improved) == 2 and len(churn2.deferred) == 2
     assert churn2.changed == 2
     moved = [after.placed[n].primary.nodes for n in churn2.improved]
