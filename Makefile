@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Debian packages (checked with dpkg, installed only when missing). Runtime ones are needed
 # before pip runs (the libyang bindings build against libyang2-dev); test ones only by the suite.
 APT_RUNTIME ?= libyang2-dev
-APT_TEST    ?=
+APT_TEST    ?= prometheus
 PYTEST_ARGS ?=
 
 .PHONY: demo test setup runtime-deps test-deps apt-install lint typecheck clean

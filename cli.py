@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from commands import ctl, demo, devices, intent, model, path, sim, telemetry, topo
+from commands import ctl, demo, devices, intent, model, path, report, sim, telemetry, topo, verify
 from commands.common import fail
 from controller.errors import NetpilotError
 
@@ -30,6 +30,8 @@ app.add_typer(sim.app, name="sim")
 app.add_typer(telemetry.app, name="telemetry")
 app.add_typer(model.app, name="model")
 app.command("demo")(demo.demo)
+app.command("verify")(verify.verify)
+app.command("report")(report.report)
 
 
 def main(argv: list[str] | None = None) -> None:

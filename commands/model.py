@@ -2,9 +2,260 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from commands.common import console, err_console, print_json
+from controller.errors import UsageError
 
 app = typer.Typer(
     help="Train, evaluate and inspect forecasting and fault-prediction models.",
     no_args_is_help=True,
 )
+eval_app = typer.Typer(help="Evaluate a model against baselines.", no_args_is_help=True)
+train_app = typer.Typer(help="Train a model and save it to a file.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
+
+TM_OPT = typer.Option(..., "--tm", help="Traffic matrices (.hist: one n x n matrix per line).")
+TOPO_OPT = typer.Option(..., "--topology", help="Topology file (node-link JSON, YAML or GML).")
+TUN_OPT = typer.Option(..., "--tunnels", help="Candidate paths (tunnels.txt: 'src dst:a-b,a-c-b').")
+OPT_OPT = typer.Option(
+    None, "--opt", help="Optimal MLU per matrix (.opt); default: beside --tm if present, else LP."
+)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+@eval_app.command("forecast")
+def eval_forecast(
+    *,
+    tm: Path = TM_OPT,
+    topology: Path = TOPO_OPT,
+    tunnels: Path = TUN_OPT,
+    opt: Path | None = OPT_OPT,
+    train_fraction: float = typer.Option(0.7, help="Share of the matrices used for training."),
+    season: int = typer.Option(288, help="Season length in steps (288 = a day of 5-min steps)."),
+    refit_every: int = typer.Option(48, help="Refit the model online every N test steps."),
+    te_stride: int = typer.Option(1, help="Route every Nth test origin (1 = all)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Forecast error (NMAE, RMSE) and TE ratio per horizon, model against baselines.
+
+    Example: netpilot model eval forecast --tm ../shared/data/geant/tm-5min.hist
+    --topology ../shared/data/geant/topology.json --tunnels ../shared/data/geant/tunnels.txt
+    """
+    from models.cli_support import load_te_inputs
+    from models.evaluate import EvalConfig, evaluate_forecast
+
+    y, te = load_te_inputs(tm, topology, tunnels, opt)
+    cfg = EvalConfig(
+        train_fraction=train_fraction, season=season, refit_every=refit_every, te_stride=te_stride
+    )
+    with _progress() as bar:
+        task = bar.add_task("training", total=1)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        result = evaluate_forecast(y, te, cfg, progress=report if not json_out else _quiet)
+    if json_out:
+        print_json(result.to_json())
+        return
+    _forecast_table(result.horizons, result.info)
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _forecast_table(
+    horizons: dict[str, dict[str, dict[str, float]]], info: dict[str, object]
+) -> None:
+    table = Table(title="Forecast evaluation (test part, rolling origin)")
+    for col in ("horizon", "method", "NMAE", "RMSE", "TE ratio mean", "TE ratio p95"):
+        table.add_column(col, justify="right" if col not in ("method",) else "left")
+    for h, methods in horizons.items():
+        for name, m in methods.items():
+            table.add_row(
+                h,
+                name,
+                _fmt(m.get("nmae"), "{:.4f}"),
+                _fmt(m.get("rmse"), "{:.3g}"),
+                _fmt(m.get("te_ratio_mean"), "{:.4f}"),
+                _fmt(m.get("te_ratio_p95"), "{:.4f}"),
+            )
+    console.print(table)
+    links = info.get("links")
+    if isinstance(links, dict):
+        console.print(f"per-link load NMAE (first-tunnel routing): {links}")
+    console.print(
+        f"{info['steps']} steps, {info['train_steps']} for training, {info['origins']} origins; "
+        f"training took {float(info['fit_seconds']):.1f} s (1 thread)"  # type: ignore[arg-type]
+    )
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+@eval_app.command("faults")
+def eval_faults(
+    *,
+    seeds: int = typer.Option(8, help="Test seeds (each: 30 links over 4 days, 1-min samples)."),
+    train_seeds: int = typer.Option(10, help="Extra seeds used only for training."),
+    links: int = typer.Option(30, help="Links per seed."),
+    days: float = typer.Option(4.0, help="Days of telemetry per seed (at least 2)."),
+    unseen: str = typer.Option(
+        "latency_creep", help="Fault kinds kept out of training (comma list, or 'none')."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Fault prediction on generated telemetry: model against MAD, threshold and Holt.
+
+    Example: netpilot model eval faults --seeds 8 --json
+    """
+    from models.fault_eval import FaultEvalConfig, evaluate_faults
+    from models.precursors import FAULT_KINDS, GeneratorConfig
+
+    if seeds < 1 or train_seeds < 1 or links < 5 or days < 2:
+        raise UsageError("give --seeds and --train-seeds >= 1, --links >= 5, --days >= 2")
+    kinds = () if unseen.strip() == "none" else tuple(k.strip() for k in unseen.split(","))
+    bad = [k for k in kinds if k not in FAULT_KINDS]
+    if bad:
+        raise UsageError(f"--unseen: unknown fault kind {bad[0]!r}; use {', '.join(FAULT_KINDS)}")
+    cfg = FaultEvalConfig(
+        seeds=seeds,
+        train_seeds=train_seeds,
+        unseen=kinds,
+        generator=GeneratorConfig(links=links, days=days),
+    )
+    with _progress() as bar:
+        task = bar.add_task("generating", total=1)
+
+        def report(stage: str, done: int, total: int) -> None:
+            if not json_out:
+                bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        result, info = evaluate_faults(cfg, report)
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title="Fault prediction (test links, second half of time)")
+    for col in (
+        "method",
+        "recall",
+        "precision",
+        "false alarms /100 link-days",
+        "median lead min",
+        "PR-AUC",
+    ):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for name, m in result.items():
+        table.add_row(
+            name,
+            f"{m['recall']:.3f}",
+            f"{m['precision']:.3f}",
+            f"{m['false_alarms_per_100_link_days']:.2f}",
+            f"{m['median_lead_minutes']:.0f}",
+            f"{m['pr_auc']:.3f}",
+        )
+    console.print(table)
+    console.print(
+        f"{info['test_failures']} failures over {info['test_link_days']:.0f} test link-days; "
+        f"recall by kind (model): {info['recall_by_kind']['model']}; "
+        f"unseen in training: {', '.join(info['unseen_in_training'])}"
+    )
+
+
+@train_app.command("forecast")
+def train_forecast(
+    tm: Path = TM_OPT,
+    out: Path = typer.Option(..., "--out", help="Model file to write."),
+    season: int = typer.Option(288, help="Season length in steps (288 = a day of 5-min steps)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the model header as JSON."),
+) -> None:
+    """Train the traffic forecaster on every matrix of a .hist file and save it.
+
+    Example: netpilot model train forecast --tm ../shared/data/geant/tm-5min.hist --out geant.model
+    """
+    from models.evaluate import off_diagonal
+    from models.features import FeatureConfig
+    from models.forecast import ForecastModel
+    from models.saved import save_forecast
+    from topologies.datasets import read_tm_hist
+
+    y = off_diagonal(read_tm_hist(tm))
+    with console.status("training the forecaster", spinner="dots"):
+        model = ForecastModel(cfg=FeatureConfig(season=season)).fit(y, len(y))
+    header = save_forecast(out, model, {"source": str(tm), "series": int(y.shape[1])})
+    _show_header(out, header.to_json(), json_out)
+
+
+@train_app.command("faults")
+def train_faults(
+    out: Path = typer.Option(..., "--out", help="Model file to write."),
+    seeds: int = typer.Option(10, help="Seeds of generated telemetry to train on."),
+    json_out: bool = typer.Option(False, "--json", help="Print the model header as JSON."),
+) -> None:
+    """Train the fault predictor on generated telemetry and save it.
+
+    Example: netpilot model train faults --seeds 10 --out faults.model
+    """
+    from models.fault_eval import FaultEvalConfig, prepare, train_and_calibrate
+    from models.saved import save_faults
+
+    if seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    cfg = FaultEvalConfig(seeds=0, train_seeds=seeds)
+    with console.status("training the fault predictor", spinner="dots"):
+        model, _ = train_and_calibrate(prepare(cfg, _quiet), cfg, _quiet)
+    header = save_faults(out, model, {"train_seeds": seeds})
+    _show_header(out, header.to_json(), json_out)
+
+
+@app.command("show")
+def show(
+    path: Path = typer.Argument(..., help="A model file written by `netpilot model train`."),
+    json_out: bool = typer.Option(False, "--json", help="Print the header as JSON."),
+) -> None:
+    """Show a model file's header after checking it (kind, version, schema, hash).
+
+    Example: netpilot model show geant.model
+    """
+    from models.persist import read_header
+    from models.saved import load_faults, load_forecast
+
+    header, _ = read_header(path)
+    loader = load_forecast if header.kind == "forecast" else load_faults
+    checked, _model = loader(path)
+    _show_header(path, checked.to_json(), json_out)
+
+
+def _show_header(path: Path, header: dict[str, object], json_out: bool) -> None:
+    if json_out:
+        print_json(header)
+        return
+    table = Table(title=f"model {path}", show_header=False)
+    for key in ("kind", "format_version", "created", "sha256"):
+        table.add_row(key, str(header[key]))
+    features = header["features"]
+    assert isinstance(features, list)
+    table.add_row("features", f"{len(features)}: {', '.join(map(str, features[:6]))}, ...")
+    info = header["info"]
+    assert isinstance(info, dict)
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)

@@ -44,3 +44,7 @@ class TopologyError(ValidationError):
 
 class PathError(NetpilotError):
     """No path satisfies a request; the message says which constraint blocked it."""
+
+
+class ConflictError(NetpilotError):
+    """A write raced another one (optimistic concurrency, HTTP 409): re-read and retry."""

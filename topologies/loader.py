@@ -66,7 +66,8 @@ def load_file(path: Path, name: str | None = None) -> Topology:
 
 
 def bundled_names() -> list[str]:
-    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml"))
+    """Bundled topology files; companions such as `bank-wan.intents.yaml` are not topologies."""
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml") if "." not in p.stem)
 
 
 def catalogue() -> dict[str, list[str]]:

@@ -1,0 +1,170 @@
+"""How the intent CLI reaches a controller: over HTTP (`--server`) or embedded (`--db FILE`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from controller.auth import TOKEN_ENV, client_token
+from controller.engine import WAITING, Engine
+from controller.errors import ConflictError, NetpilotError, NotFoundError, UsageError
+from controller.intents import Intent
+from controller.service import intent_status
+from controller.southbound.memory import MemorySouthbound
+from controller.store import Store
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+SETTLING = {"accepted", "compiled", "installing", "withdrawing"}
+
+
+class IntentClient(Protocol):
+    def list(self) -> list[dict[str, Any]]: ...
+    def get(self, name: str) -> dict[str, Any]: ...
+    def status(self, name: str) -> dict[str, Any]: ...
+    def apply(self, intents: list[Intent], prune: bool) -> list[dict[str, str]]: ...
+    def plan(self, intents: list[Intent], prune: bool) -> dict[str, Any]: ...
+    def delete(self, name: str) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class HttpClient:
+    def __init__(self, server: str, token: str | None, timeout: float = 30.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.server = server.rstrip("/")
+        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.HTTPError as error:
+            raise NetpilotError(
+                f"--server {self.server}: cannot reach the controller ({error}); start it with "
+                "`netpilot controller run` or use --db FILE"
+            ) from None
+        if response.status_code < 300:
+            return response.json()
+        detail = _detail(response)
+        if response.status_code == 401:
+            raise UsageError(
+                f"--server {self.server}: the controller refused the token; set {TOKEN_ENV} "
+                "or --token-file to the controller's token file"
+            )
+        if response.status_code == 404:
+            raise NotFoundError(detail)
+        if response.status_code == 409:
+            raise ConflictError(detail)
+        if response.status_code in (413, 422):
+            raise UsageError(detail)
+        raise NetpilotError(f"controller answered {response.status_code}: {detail}")
+
+    def list(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/v1/intents")
+        return result
+
+    def get(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/v1/intents/{name}")
+        return result
+
+    def status(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/v1/intents/{name}/status")
+        return result
+
+    def apply(self, intents: list[Intent], prune: bool) -> list[dict[str, str]]:
+        body = {"intents": [i.spec() for i in intents], "prune": prune}
+        changes: list[dict[str, str]] = self._call("POST", "/v1/apply", body)["changes"]
+        return changes
+
+    def plan(self, intents: list[Intent], prune: bool) -> dict[str, Any]:
+        body = {"intents": [i.spec() for i in intents], "prune": prune}
+        result: dict[str, Any] = self._call("POST", "/v1/plan", body)
+        return result
+
+    def delete(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("DELETE", f"/v1/intents/{name}")
+        return result
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text[:200]
+
+
+class EmbeddedClient:
+    """An engine in this process on the database file, with the in-memory southbound."""
+
+    def __init__(self, db: Path, topology_spec: str | None) -> None:
+        from topologies.loader import load
+
+        self.store = Store(db)
+        spec = topology_spec or self.store.meta("topology")
+        if spec is None:
+            self.store.close()
+            raise UsageError(f"--db {db}: the database names no topology; pass --topology TOPO")
+        self.store.set_meta("topology", spec)
+        self.engine = Engine(load(spec), self.store, MemorySouthbound(), time.time)
+        asyncio.run(self.engine.start())
+
+    def list(self) -> list[dict[str, Any]]:
+        return [r.summary() for r in self.store.list_intents()]
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self.store.get_intent(name).summary()
+
+    def status(self, name: str) -> dict[str, Any]:
+        return intent_status(self.engine, name)
+
+    def apply(self, intents: list[Intent], prune: bool) -> list[dict[str, str]]:
+        checked = [self.engine.check(i) for i in intents]
+        changes = self.store.apply_intents(checked, prune=prune, actor=_actor())
+        asyncio.run(self.engine.reconcile("cli: apply"))
+        return [{"name": c.name, "action": c.action} for c in changes]
+
+    def plan(self, intents: list[Intent], prune: bool) -> dict[str, Any]:
+        return self.engine.plan(intents, prune)
+
+    def delete(self, name: str) -> dict[str, Any]:
+        self.store.delete_intent(name, actor=_actor())
+        asyncio.run(self.engine.reconcile(f"cli: delete {name}"))
+        return self.store.find_intent(name).summary()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+def connect(
+    server: str | None, db: Path | None, topology: str | None, token_file: Path | None
+) -> IntentClient:
+    if server and db:
+        raise UsageError("give either --server URL or --db FILE, not both")
+    if db is not None:
+        return EmbeddedClient(db, topology)
+    url = server or os.environ.get("NETPILOT_SERVER") or DEFAULT_SERVER
+    return HttpClient(url, client_token(os.environ, token_file))
+
+
+def _settled(row: dict[str, Any]) -> bool:
+    return row["state"] not in SETTLING or row.get("reason") == WAITING
+
+
+def wait_settled(client: IntentClient, names: set[str], timeout_s: float) -> list[dict[str, Any]]:
+    """Poll until the named intents leave the transient states (or the timeout passes)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = [r for r in client.list() if r["name"] in names]
+        if all(_settled(r) for r in rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)

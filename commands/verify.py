@@ -1,0 +1,114 @@
+"""`netpilot verify`: walk an SRv6 packet through the forwarding state and check its path."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from commands.common import console, print_json
+from commands.intentclient import connect
+from controller.errors import UsageError
+from controller.topology import LinkKey, Topology
+from harness.verify import Verification, verify_path
+from topologies.loader import load as load_topology
+
+
+def _split(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def intended_links(topology: Topology, nodes: list[str]) -> list[LinkKey]:
+    """Consecutive nodes -> the directed links between them (the cheapest of parallel links)."""
+    out = []
+    for a, b in itertools.pairwise(nodes):
+        links = sorted(topology.links_between(a, b), key=lambda lk: (lk.igp_metric, lk.id))
+        if not links:
+            raise UsageError(f"--expect: no link from {a!r} to {b!r} in {topology.name!r}")
+        out.append(links[0].key)
+    return out
+
+
+def _installed(
+    name: str, server: str | None, db: Path | None, topology: str, token_file: Path | None
+) -> tuple[str, str, list[str], list[LinkKey]]:
+    """An intent's installed primary path from the controller: endpoints, SIDs, link keys."""
+    client = connect(server, db, topology if db else None, token_file)
+    try:
+        status = client.status(name)
+    finally:
+        client.close()
+    primary = status.get("primary")
+    if not primary or not primary.get("nodes"):
+        raise UsageError(f"intent {name!r} has no installed path (state {status.get('state')})")
+    nodes, ids = primary["nodes"], primary["links"]
+    keys = [(a, b, i) for a, b, i in zip(nodes, nodes[1:], ids, strict=False)]
+    return nodes[0], nodes[-1], list(primary.get("sids") or []), keys
+
+
+def render(v: Verification) -> None:
+    console.print(f"packet: {v.packet}")
+    for k, trace in enumerate(v.traces, start=1):
+        table = Table(
+            "node", "action", "destination", "SL", "link", title=f"branch {k}: {trace.reason}"
+        )
+        for h in trace.hops:
+            table.add_row(
+                h.node,
+                h.action,
+                h.dst,
+                "" if h.segments_left is None else str(h.segments_left),
+                "" if h.link is None else f"{h.link[0]}>{h.link[1]}",
+            )
+        console.print(table)
+    verdict = "[green]stays on the intended path" if v.ok else "[red]does NOT stay on the path"
+    console.print(f"{v.src} -> {v.dst} via {', '.join(v.sids) or 'IGP'}: {verdict}")
+
+
+def verify(
+    intent: Annotated[
+        str | None,
+        typer.Argument(help="Intent name: verify its installed path (from --server or --db)."),
+    ] = None,
+    *,
+    topology: Annotated[str, typer.Option("--topology", "-t", help="Topology spec.")] = "geant",
+    server: Annotated[
+        str | None, typer.Option(help="Controller URL for INTENT (default 127.0.0.1:8080).")
+    ] = None,
+    db: Annotated[Path | None, typer.Option(help="For INTENT: the controller's database.")] = None,
+    token_file: Annotated[Path | None, typer.Option(help="API token file for --server.")] = None,
+    src: Annotated[str | None, typer.Option("--from", help="Head-end router.")] = None,
+    dst: Annotated[str | None, typer.Option("--to", help="Destination router.")] = None,
+    sids: Annotated[str | None, typer.Option(help="Segment list: comma-separated SIDs.")] = None,
+    via: Annotated[
+        str | None, typer.Option(help="Segment list as router names (node SIDs).")
+    ] = None,
+    expect: Annotated[
+        str | None, typer.Option(help="Intended path as comma-separated router names.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the traces as JSON.")] = False,
+) -> None:
+    """Build the head end's SRv6 packet (scapy) and walk it hop by hop; exit 1 if it strays.
+
+    Examples: netpilot verify br1-dc1-voice --db netpilot.db --topology bank-wan;
+    netpilot verify --topology geant --from 0 --to 9 --via 4 --expect 0,4,0,9
+    """
+    topo = load_topology(topology)
+    if intent is not None:
+        src, dst, segs, intended = _installed(intent, server, db, topology, token_file)
+    else:
+        if not src or not dst:
+            raise UsageError("give INTENT, or --from ROUTER and --to ROUTER (and --sids or --via)")
+        segs = _split(sids) + [topo.node(n).node_sid for n in _split(via)]
+        intended = intended_links(topo, _split(expect)) if expect else None
+    result = verify_path(topo, src, dst, segs, intended=intended)
+    if json_out:
+        print_json({**asdict(result), "ok": result.ok})
+    else:
+        render(result)
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,148 @@
+"""A running simulation seen through telemetry: simulator -> collector -> processor -> exporter.
+
+`SimRuntime.tick()` advances the simulator one step, gathers every router's state (in-process, or
+through any `Collector`), updates the telemetry store and the Prometheus metrics, the baseline
+forecast and fault risk, and keeps the history `netpilot report` plots.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controller.desired import NetworkConfig
+from harness.netsim import NetworkSimulator, Routing, StepSummary
+from telemetry.baseline import HoltForecaster, PrecursorRisk
+from telemetry.collectors import Collector, ProviderCollector
+from telemetry.events import TopologyEvent
+from telemetry.exporter import IntentSla, LinkForecast, LinkRisk, NetpilotMetrics
+from telemetry.processor import LinkTelemetry, TelemetryProcessor
+from telemetry.store import RingStore
+
+FORECAST_STEPS = 6
+
+
+@dataclass
+class History:
+    """Per step: time, utilisation per directed link, SLA per intent, forecast made earlier."""
+
+    t: list[float] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    utilisation: list[np.ndarray] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)
+    sla_met: list[np.ndarray] = field(default_factory=list)
+    latency_s: list[np.ndarray] = field(default_factory=list)
+    forecast: list[np.ndarray] = field(default_factory=list)
+
+
+class SimRuntime:
+    def __init__(
+        self,
+        sim: NetworkSimulator,
+        metrics: NetpilotMetrics | None = None,
+        collector: Collector | None = None,
+        on_event: Callable[[TopologyEvent], None] | None = None,
+    ) -> None:
+        self.sim = sim
+        self.metrics = metrics
+        self.collector = collector or ProviderCollector(sim, sim.devices())
+        self.store = RingStore()
+        self.events: list[TopologyEvent] = []
+        self.on_event = on_event
+        self.processor = TelemetryProcessor(sim.index.topology, self.store, self._event)
+        self.forecaster = HoltForecaster()
+        self.risk = PrecursorRisk()
+        self.history = History()
+        self.last_sla: list[IntentSla] = []
+        self.last_risks: list[LinkRisk] = []
+        self.clock = time.perf_counter
+        self.before_tick: Callable[[], object] | None = None
+        """Called before each step, e.g. to pull configs committed to the NETCONF routers."""
+        self._routing: Routing | None = None
+        self._paths: dict[str, tuple[int, ...]] = {}
+        if metrics is not None:
+            for intent in sim.scenario.intents:
+                metrics.path_changes.labels(intent.name)
+
+    def apply(self, configs: NetworkConfig) -> None:
+        """Install desired configs in the simulated network, timed as a transaction."""
+        start = self.clock()
+        self.sim.set_network_config(configs)
+        if self.metrics is not None:
+            self.metrics.record_transaction(self.clock() - start, "committed")
+
+    def _track_paths(self) -> None:
+        routing = self.sim.routing()
+        probes = self.sim.probes
+        if routing is self._routing or probes is None:
+            return
+        self._routing = routing
+        table = routing.table
+        for k, intent in enumerate(probes.intents):
+            f = probes.first_probe + k
+            links = tuple(sorted(set(table.link[table.flow == f].tolist())))
+            before = self._paths.get(intent.name)
+            if before is not None and before != links and self.metrics is not None:
+                self.metrics.path_changes.labels(intent.name).inc()
+            self._paths[intent.name] = links
+
+    def _event(self, event: TopologyEvent) -> None:
+        self.events.append(event)
+        if self.metrics is not None:
+            self.metrics.topology_events.labels(event.kind).inc()
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def tick(self) -> StepSummary:
+        if self.before_tick is not None:
+            self.before_tick()
+        summary = self.sim.step()
+        self._track_paths()
+        result = self.collector.collect()
+        for state in result.states:
+            self.processor.ingest(state)
+        links = self.processor.snapshot()
+        self.last_sla = self.sim.sla()
+        forecasts, self.last_risks = self._models(links)
+        if self.metrics is not None:
+            m = self.metrics
+            m.record_collection(result.duration_s, result.errors)
+            m.set_links(links)
+            m.set_intents(self.last_sla)
+            m.set_forecasts(forecasts)
+            m.set_risks(self.last_risks)
+            m.set_sim_time(self.sim.t)
+        self._remember(links, forecasts)
+        return summary
+
+    def _models(self, links: list[LinkTelemetry]) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        forecasts, risks = [], []
+        horizon = FORECAST_STEPS * self.sim.step_s
+        for lt in links:
+            key = (lt.src, lt.link)
+            if lt.utilisation is not None:
+                self.forecaster.update(key, lt.utilisation)
+            f = self.forecaster.forecast(key, FORECAST_STEPS)
+            if f is not None:
+                forecasts.append(LinkForecast(lt.link, lt.src, lt.dst, f, horizon))
+            pps = None
+            if lt.out_bps:
+                pps = lt.out_bps / 8000.0
+            risks.append(LinkRisk(lt.link, lt.src, lt.dst, self.risk.risk(lt, pps)))
+        return forecasts, risks
+
+    def _remember(self, links: list[LinkTelemetry], forecasts: list[LinkForecast]) -> None:
+        h = self.history
+        if not h.links:
+            h.links = [f"{lt.src}>{lt.link}" for lt in links]
+            h.intents = [s.name for s in self.last_sla]
+        h.t.append(self.sim.t)
+        h.utilisation.append(np.array([lt.utilisation or 0.0 for lt in links]))
+        h.forecast.append(
+            np.array([f.utilisation for f in forecasts]) if forecasts else np.zeros(len(links))
+        )
+        h.sla_met.append(np.array([s.met for s in self.last_sla], dtype=bool))
+        h.latency_s.append(np.array([s.latency_s or np.nan for s in self.last_sla]))
