@@ -193,3 +193,18 @@ def test_placement_invariants_on_generated_graphs(data: st.DataObject) -> None:
     # placing again with the result as `existing` changes nothing
     again = place(topo, reqs, existing=result.placed)
     assert all(again.placed[n] is p for n, p in result.placed.items())
+
+
+def test_resegment_reencodes_sids_that_the_igp_change_broke() -> None:
+    topo = _diamond()
+    reqs = [PathRequest("p", "A", "D")]
+    during = place(topo.with_link_state("BD", LinkState.DOWN), reqs)
+    old = during.placed["p"]
+    assert old.primary.nodes == ("A", "C", "D")
+    routing = IgpRouting.of(topo)
+    # the old list, sent on the healed network, would follow the IGP over B
+    assert expand(routing, "A", old.primary.sids) != [old.primary.links]
+    assert place(topo, reqs, existing=during.placed).placed["p"] is old
+    fresh = place(topo, reqs, existing=during.placed, resegment=True).placed["p"]
+    assert fresh.primary.links == old.primary.links
+    assert expand(routing, "A", fresh.primary.sids) == [fresh.primary.links]

@@ -31,11 +31,18 @@ def place(
     topology: Topology,
     requests: Sequence[PathRequest],
     existing: Mapping[str, Placement] | None = None,
+    *,
+    resegment: bool = False,
 ) -> PlacementResult:
-    """Place `requests` on `topology`, keeping still-valid `existing` placements."""
+    """Place `requests` on `topology`, keeping still-valid `existing` placements.
+
+    Kept placements are returned as the same objects. With `resegment`, their SID lists are
+    re-encoded for today's IGP (a new object when the list changed): after a link change an old
+    list can steer traffic off the recorded path (check with `sids.expand`).
+    """
     _check_requests(topology, requests)
     planner = Planner.of(topology)
-    kept = planner.keep(requests, existing or {})
+    kept = planner.keep(requests, existing or {}, resegment=resegment)
     for req in sorted(requests, key=order_key):
         if req.name not in kept:
             planner.place_one(req)
@@ -91,14 +98,20 @@ class Planner:
         return cls(graph=graph, routing=IgpRouting(graph), ledger=Ledger(graph))
 
     # -- keeping what still works ----------------------------------------------------------------
-    def keep(self, requests: Sequence[PathRequest], existing: Mapping[str, Placement]) -> set[str]:
+    def keep(
+        self,
+        requests: Sequence[PathRequest],
+        existing: Mapping[str, Placement],
+        *,
+        resegment: bool = False,
+    ) -> set[str]:
         kept: set[str] = set()
         for req in sorted(requests, key=order_key):
             old = existing.get(req.name)
             if old is None or old.request != req:
                 continue
             links = self._still_valid(req, old)
-            current = None if links is None else self._resegment(old)
+            current = old if links is None or not resegment else self._resegment(old)
             if links is not None and current is not None:
                 self.ledger.reserve(req.name, req.hold_priority, req.bandwidth_bps, links)
                 self.result.placed[req.name] = current

@@ -62,7 +62,7 @@ def reoptimize(
         raise UsageError(f"churn limit must be >= 0, got {churn_limit}")
     _check_requests(topology, requests)
     planner = Planner.of(topology)
-    kept = planner.keep(requests, existing)
+    kept = planner.keep(requests, existing, resegment=True)
     for req in sorted(requests, key=order_key):
         if req.name not in kept:
             planner.place_one(req)
