@@ -263,7 +263,9 @@ class Engine:
         if any(r.state is IntentState.WITHDRAWING for r in records.values()):
             self._retry_failed = True  # freed bandwidth may fit what failed
         candidates, waiting = self._candidates(records.values())
-        planned = await asyncio.to_thread(self._planner().plan, candidates, self._placements)
+        planned = await asyncio.to_thread(
+            self._planner().plan, candidates, self._placements, self._retry_failed
+        )
         self._force.clear()
         self._retry_failed = False
         report = ReconcileReport(cause, moved=sorted(planned.moved), failed=planned.failed)

@@ -297,7 +297,8 @@ def to_path_request(
     exclude_links: frozenset[str] = frozenset(),
     exclude_nodes: frozenset[str] = frozenset(),
 ) -> PathRequest:
-    """The PathRequest that places `intent`; protection asks for a link-disjoint backup."""
+    """The PathRequest that places `intent`; protection asks for an SRLG-disjoint backup
+    (no shared link or shared-risk group; the placer reports shared risks it cannot avoid)."""
     priority = intent.effective_priority
     return PathRequest(
         name=intent.name,
@@ -313,7 +314,7 @@ def to_path_request(
         objective="latency" if intent.service_class in ("voice", "production") else "igp",
         setup_priority=priority,
         hold_priority=priority,
-        disjoint="link" if intent.protection != "none" else None,
+        disjoint="srlg" if intent.protection != "none" else None,
     )
 
 
@@ -364,7 +365,7 @@ FIELD_HELP = {
     "priority": "override the class priority (0 highest .. 7 lowest; preemption)",
     "dscp": "override the class DSCP (0..63) used for steering and its queue",
     "sla": "`max_latency` (`150ms`) and `max_loss` (0..1); class defaults otherwise",
-    "protection": "`none`, `path` (disjoint backup candidate path) or `1+1` (twin policy)",
+    "protection": "`none`, `path` (SRLG-disjoint backup candidate path) or `1+1` (twin policy)",
     "disjoint_from": "other intents whose primary links this one must avoid",
     "affinities": "`include_any`, `include_all`, `exclude_any` link affinities",
     "waypoints": "nodes to pass through in order (placed leg by leg)",

@@ -135,6 +135,7 @@ class Planner:
     measures: Mapping[str, LinkMeasure] = field(default_factory=dict)
     _keep: set[str] = field(default_factory=set)
     _health: Health | None = None
+    _srlgs: bool | None = None
 
     def resolve(self, endpoint: Endpoint, where: str) -> str:
         node = resolve_node(endpoint, self.prefixes, where)
@@ -143,7 +144,10 @@ class Planner:
         return node
 
     def plan(
-        self, candidates: Iterable[Candidate], current: Mapping[str, Placement]
+        self,
+        candidates: Iterable[Candidate],
+        current: Mapping[str, Placement],
+        revalidate: bool = True,
     ) -> RoundResult:
         """Place what needs it, keep the rest.
 
@@ -154,12 +158,9 @@ class Planner:
         cands = {c.intent.name: c for c in candidates}
         self._keep = {n for n, c in cands.items() if c.keep_if_unplaced}
         self._health = Health(self.topology, self.measures)
-        old_joined = joined(current)
-        decided: dict[str, Placement] = {}
-        for name, cand in sorted(cands.items()):
-            old = old_joined.get(name)
-            if not (cand.needs_placement or old is None or self._unhealthy(cand.intent, old)):
-                decided.update(own_entries(current, name))
+        decided = self._kept(cands, current)
+        if not revalidate and _complete(cands, decided):
+            return _all_kept(cands, decided)  # nothing to place, no event: skip the placer
         later = {n for n, c in cands.items() if any(d in cands for d in c.intent.disjoint_from)}
         first = [c.intent for n, c in cands.items() if n not in later]
         second = [c.intent for n, c in cands.items() if n in later]
@@ -187,14 +188,25 @@ class Planner:
         for name in sorted(cands):
             if name not in result.failed:
                 self._settle(name, new_joined, unplaced, current, result)
-                source = (
-                    decided if name in result.placements and name not in result.kept else current
-                )
-                if name in result.placements and name not in result.kept_on_backup:
-                    result.raw.update(own_entries(source, name))
-                elif name in result.kept_on_backup:
-                    result.raw[name] = result.placements[name]
+                _record_raw(name, result, decided, current)
         return result
+
+    def _has_srlgs(self) -> bool:
+        if self._srlgs is None:
+            self._srlgs = any(link.srlgs for link in self.topology.links)
+        return self._srlgs
+
+    def _kept(
+        self, cands: Mapping[str, Candidate], current: Mapping[str, Placement]
+    ) -> dict[str, Placement]:
+        """Current placements of the candidates that need no new path (legs apart)."""
+        old_joined = joined(current)
+        decided: dict[str, Placement] = {}
+        for name, cand in sorted(cands.items()):
+            old = old_joined.get(name)
+            if not (cand.needs_placement or old is None or self._unhealthy(cand.intent, old)):
+                decided.update(own_entries(current, name))
+        return decided
 
     def _unhealthy(self, intent: Intent, placement: Placement) -> bool:
         health = self._health or Health(self.topology, self.measures)
@@ -235,6 +247,8 @@ class Planner:
             if other in placed:
                 exclude |= {key[2] for key in placed[other].primary.links}
         request = to_path_request(intent, self.resolve, exclude_links=frozenset(exclude))
+        if request.disjoint == "srlg" and not self._has_srlgs():
+            request = replace(request, disjoint="link")  # the same thing here, and far cheaper
         lossy = self._lossy_links(intent)
         if lossy:
             request = replace(request, exclude_links=request.exclude_links | lossy)
@@ -254,6 +268,16 @@ class Planner:
         return frozenset(
             lid for lid, m in self.measures.items() if m.loss is not None and m.loss > limit
         )
+
+
+def _complete(cands: Mapping[str, Candidate], decided: Mapping[str, Placement]) -> bool:
+    kept = joined(decided)
+    return all(name in kept for name in cands)
+
+
+def _all_kept(cands: Mapping[str, Candidate], decided: Mapping[str, Placement]) -> RoundResult:
+    kept = joined(decided)
+    return RoundResult(placements={n: kept[n] for n in cands}, raw=dict(decided))
 
 
 def _record_raw(

@@ -58,6 +58,7 @@ def intent_status(engine: Engine, name: str, history: int = 50) -> dict[str, Any
             ]
         out["primary"] = primary
         out["backup"] = path_view(placement.backup)
+        out["shared_risks"] = list(placement.shared_risks)
         latency, loss = engine.measured(placement.primary)
         out["sla"]["measured"] = {"latency_ms": round(latency * 1e3, 3), "loss": loss}
     return out

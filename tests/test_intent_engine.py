@@ -248,3 +248,46 @@ def test_optimize_looks_at_a_rotating_batch(tmp_path: Path) -> None:
     first = asyncio.run(engine.optimize("timer")).moved
     second = asyncio.run(engine.optimize("timer")).moved
     assert first == ["a"] and second == ["b"]  # one per round, in turn
+
+
+def test_placer_is_skipped_when_nothing_changed_and_no_event(tmp_path: Path) -> None:
+    from controller.pathing.placement import place
+
+    calls: list[int] = []
+
+    def counting(topology: Any, requests: Any, existing: Any = None) -> Any:
+        calls.append(len(requests))
+        return place(topology, requests, existing)
+
+    clock = FakeClock()
+    store = Store(tmp_path / "np.db", clock=clock)
+    engine = Engine(small_wan(), store, MemorySouthbound(), clock, placer=counting)
+    asyncio.run(engine.start())
+    store.put_intent(intent("a", "HQ", "DC1"))
+    asyncio.run(engine.reconcile("new intent"))
+    placed = len(calls)
+    asyncio.run(engine.reconcile("nothing new"))
+    assert len(calls) == placed  # kept as is, placer not asked
+    asyncio.run(engine.link_state("BR1-P1", LinkState.DOWN, "unrelated link down"))
+    assert len(calls) == placed + 1  # after an event every kept path is re-validated
+    assert store.get_intent("a").state is IntentState.INSTALLED
+
+
+def test_protection_is_srlg_aware_when_the_topology_has_srlgs(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    engine, store, _, _ = make(tmp_path)
+    store.put_intent(intent("p", "DC1", "DC2", protection="path"))
+    asyncio.run(engine.reconcile("no SRLGs"))
+    plain = engine.placement("p")
+    assert plain is not None and plain.request.disjoint == "link" and plain.backup is not None
+    # both DC1 uplinks in one duct: a backup cannot avoid it, and the placement says so
+    duct = [
+        replace(lk, srlgs=frozenset({"duct-7"})) for lk in engine.topology.links if lk.src == "DC1"
+    ]
+    asyncio.run(engine.set_topology(engine.topology.with_links(duct), "ducts surveyed"))
+    store.put_intent(intent("q", "DC1", "DC2", protection="path", bandwidth="1M"))
+    asyncio.run(engine.reconcile("new intent"))
+    q = engine.placement("q")
+    assert q is not None and q.request.disjoint == "srlg"
+    assert any("duct-7" in risk for risk in q.shared_risks)

@@ -91,7 +91,7 @@ def test_path_request_mapping() -> None:
     )
     request = to_path_request(intent, lambda ep, _: ep.node or "")
     assert (request.src, request.dst, request.bandwidth_bps) == ("BR1", "DC1", 20e6)
-    assert request.disjoint == "link" and request.setup_priority == 1
+    assert request.disjoint == "srlg" and request.setup_priority == 1
     assert request.exclude_any == {"satellite"} and request.exclude_nodes == {"P2"}
     assert request.max_latency_s == pytest.approx(0.050) and request.objective == "latency"
 
