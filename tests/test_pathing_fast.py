@@ -29,15 +29,15 @@ def test_fast_is_close_to_optimum_and_its_bound_is_valid(name: str) -> None:
         assert np.allclose(sums, 1.0)
 
 
-def test_warm_start_from_the_optimum_stops_at_once() -> None:
+def test_warm_start_is_never_worse_than_its_start() -> None:
     _, ts, index = dataset("geant")
     tms, _ = matrices("geant")
     demand = demand_vector(ts, tms[10], index)
     lp = min_mlu_lp(ts, demand)
-    warm = fast_min_mlu(ts, demand, warm_split=lp.split, time_budget_s=30.0, tolerance=0.01)
-    assert warm.mlu == pytest.approx(lp.mlu, rel=0.01)
-    cold = fast_min_mlu(ts, demand, time_budget_s=30.0, tolerance=0.01)
-    assert warm.iterations <= cold.iterations
+    warm = fast_min_mlu(ts, demand, warm_split=lp.split, max_iterations=3)
+    cold = fast_min_mlu(ts, demand, max_iterations=3)
+    assert warm.mlu <= lp.mlu * (1 + 1e-9)
+    assert cold.mlu > warm.mlu
 
 
 def test_projection_onto_simplex_rows() -> None:

@@ -6,7 +6,10 @@ import random
 from collections import defaultdict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pathing_data import dataset
+from pathing_graphs import small_topologies
 
 from controller.errors import ValidationError
 from controller.pathing.placement import place
@@ -154,3 +157,54 @@ def test_many_requests_on_geant_never_overbook_and_explain_refusals() -> None:
     assert all(p.shared_risks[0].startswith("no backup") for p in unprotected)
     worst_placed = max(r.setup_priority for r in reqs if r.name in result.placed)
     assert worst_placed >= min(r.setup_priority for r in reqs if r.name in result.unplaced)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_placement_invariants_on_generated_graphs(data: st.DataObject) -> None:
+    topo = data.draw(small_topologies(parallel=True))
+    names = sorted(topo.nodes)
+    reqs = []
+    for i in range(data.draw(st.integers(1, 12))):
+        src, dst = data.draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True))
+        prio = data.draw(st.integers(0, 7))
+        reqs.append(
+            PathRequest(
+                f"r{i}",
+                src,
+                dst,
+                bandwidth_bps=data.draw(st.sampled_from([2e8, 6e8, 3e9])),
+                max_latency_s=data.draw(st.none() | st.just(12e-3)),
+                setup_priority=prio,
+                hold_priority=prio,
+                disjoint=data.draw(st.sampled_from([None, None, "link", "node"])),
+            )
+        )
+    result = place(topo, reqs)
+    assert set(result.placed) | set(result.unplaced) == {r.name for r in reqs}
+    assert _within_capacity(topo, result)
+    routing = IgpRouting.of(topo)
+    for name, placement in result.placed.items():
+        req = placement.request
+        assert placement.primary.nodes[0] == req.src and placement.primary.nodes[-1] == req.dst
+        if req.max_latency_s is not None:
+            assert placement.primary.latency_s <= req.max_latency_s + 1e-12, name
+        assert expand(routing, req.src, placement.primary.sids) == [placement.primary.links]
+    # placing again with the result as `existing` changes nothing
+    again = place(topo, reqs, existing=result.placed)
+    assert all(again.placed[n] is p for n, p in result.placed.items())
+
+
+def test_resegment_reencodes_sids_that_the_igp_change_broke() -> None:
+    topo = _diamond()
+    reqs = [PathRequest("p", "A", "D")]
+    during = place(topo.with_link_state("BD", LinkState.DOWN), reqs)
+    old = during.placed["p"]
+    assert old.primary.nodes == ("A", "C", "D")
+    routing = IgpRouting.of(topo)
+    # the old list, sent on the healed network, would follow the IGP over B
+    assert expand(routing, "A", old.primary.sids) != [old.primary.links]
+    assert place(topo, reqs, existing=during.placed).placed["p"] is old
+    fresh = place(topo, reqs, existing=during.placed, resegment=True).placed["p"]
+    assert fresh.primary.links == old.primary.links
+    assert expand(routing, "A", fresh.primary.sids) == [fresh.primary.links]

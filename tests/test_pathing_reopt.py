@@ -9,6 +9,7 @@ from controller.pathing.fast import fast_min_mlu
 from controller.pathing.optimizer import demand_vector, min_mlu_lp
 from controller.pathing.placement import place
 from controller.pathing.reopt import carry_split, reoptimize, split_churn, without_down_paths
+from controller.pathing.sids import IgpRouting, expand
 from controller.pathing.types import PathRequest
 from controller.topology import Link, LinkState, Node, Topology
 
@@ -43,6 +44,13 @@ def test_link_down_forces_only_affected_and_recovery_respects_churn_limit() -> N
     # the link comes back: moving back is optional, limited to 2 paths
     after, churn2 = reoptimize(topo, reqs, during.placed, churn_limit=2)
     assert churn2.forced == ()
+    # the two that stay on A-C-D need new SID lists: A-B-D is the IGP path again
+    assert len(churn2.resegmented) == 2
+    routing = IgpRouting.of(topo)
+    for name in churn2.resegmented:
+        path = after.placed[name].primary
+        assert path.nodes == ("A", "C", "D")
+        assert expand(routing, "A", path.sids) == [path.links]
     assert len(churn2.improved) == 2 and len(churn2.deferred) == 2
     assert churn2.changed == 2
     moved = [after.placed[n].primary.nodes for n in churn2.improved]
@@ -88,3 +96,19 @@ def test_te_after_link_down_warm_starts_from_surviving_paths() -> None:
     assert split_churn(survivors, warm, warm) == 0
     assert split_churn(survivors, warm, fast.split) <= len(survivors.pairs)
     assert split_churn(survivors, warm, np.roll(warm, 1)) > 0
+
+
+def test_capacity_cut_moves_only_what_no_longer_fits() -> None:
+    topo = _ladder()
+    reqs = [
+        PathRequest(f"r{i}", "A", "D", bandwidth_bps=3e9, setup_priority=i, hold_priority=i)
+        for i in range(3)
+    ]
+    before = place(topo, reqs)
+    assert all(p.primary.nodes == ("A", "B", "D") for p in before.placed.values())
+    cut = topo.with_capacity("AB", 7e9)  # room for two of the three on A-B-D
+    after, churn = reoptimize(cut, reqs, before.placed)
+    assert churn.forced == ("r2",)  # the lowest priority moves
+    assert set(churn.kept) == {"r0", "r1"}
+    assert after.placed["r2"].primary.nodes == ("A", "C", "D")
+    assert churn.lost == ()

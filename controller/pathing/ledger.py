@@ -64,7 +64,8 @@ class Ledger:
 
     def victims(self, links: Sequence[int], need: float, setup_priority: int) -> list[str]:
         """Holders to preempt so that every link in `links` has `need` free: lowest priority
-        (highest hold number) first, then smallest bandwidth; only holds weaker than setup."""
+        (highest hold number) first, then largest bandwidth (fewest victims); only holds weaker
+        than the setup priority."""
         unique = list(dict.fromkeys(links))
         free = self._capacity[unique] - self.reserved[unique].sum(axis=1)
         if not unique or float(free.min()) >= need * (1 - 1e-9):
@@ -83,7 +84,7 @@ class Ledger:
                     for v in self.holders[e] - gone
                     if self.holdings[v].hold_priority > setup_priority
                 ),
-                key=lambda v: (-self.holdings[v].hold_priority, self.holdings[v].bandwidth_bps, v),
+                key=lambda v: (-self.holdings[v].hold_priority, -self.holdings[v].bandwidth_bps, v),
             )
             for v in candidates:
                 if short <= need * 1e-9:

@@ -23,7 +23,7 @@ from controller.pathing.disjoint import disjoint_pair
 from controller.pathing.graph import PathGraph
 from controller.pathing.ledger import Ledger
 from controller.pathing.sids import IgpRouting, with_sids
-from controller.pathing.types import Path, PathRequest, Placement, PlacementResult
+from controller.pathing.types import PathRequest, Placement, PlacementResult
 from controller.topology import Link, Topology
 
 
@@ -31,11 +31,18 @@ def place(
     topology: Topology,
     requests: Sequence[PathRequest],
     existing: Mapping[str, Placement] | None = None,
+    *,
+    resegment: bool = False,
 ) -> PlacementResult:
-    """Place `requests` on `topology`, keeping still-valid `existing` placements."""
+    """Place `requests` on `topology`, keeping still-valid `existing` placements.
+
+    Kept placements are returned as the same objects. With `resegment`, their SID lists are
+    re-encoded for today's IGP (a new object when the list changed): after a link change an old
+    list can steer traffic off the recorded path (check with `sids.expand`).
+    """
     _check_requests(topology, requests)
     planner = Planner.of(topology)
-    kept = planner.keep(requests, existing or {})
+    kept = planner.keep(requests, existing or {}, resegment=resegment)
     for req in sorted(requests, key=order_key):
         if req.name not in kept:
             planner.place_one(req)
@@ -91,18 +98,38 @@ class Planner:
         return cls(graph=graph, routing=IgpRouting(graph), ledger=Ledger(graph))
 
     # -- keeping what still works ----------------------------------------------------------------
-    def keep(self, requests: Sequence[PathRequest], existing: Mapping[str, Placement]) -> set[str]:
+    def keep(
+        self,
+        requests: Sequence[PathRequest],
+        existing: Mapping[str, Placement],
+        *,
+        resegment: bool = False,
+    ) -> set[str]:
         kept: set[str] = set()
         for req in sorted(requests, key=order_key):
             old = existing.get(req.name)
             if old is None or old.request != req:
                 continue
             links = self._still_valid(req, old)
-            if links is not None:
+            current = old if links is None or not resegment else self._resegment(old)
+            if links is not None and current is not None:
                 self.ledger.reserve(req.name, req.hold_priority, req.bandwidth_bps, links)
-                self.result.placed[req.name] = old
+                self.result.placed[req.name] = current
                 kept.add(req.name)
         return kept
+
+    def _resegment(self, old: Placement) -> Placement | None:
+        """`old` with SID lists re-encoded for today's IGP (the same object if unchanged), or
+        None when a list no longer fits the head end's max SID depth."""
+        try:
+            primary = with_sids(self.routing, old.primary)
+            backup = None if old.backup is None else with_sids(self.routing, old.backup)
+        except PathError:
+            return None
+        old_backup = () if old.backup is None else old.backup.sids
+        if primary.sids == old.primary.sids and (backup is None or backup.sids == old_backup):
+            return old
+        return Placement(old.request, primary, backup, old.shared_risks)
 
     def _still_valid(self, req: PathRequest, old: Placement) -> list[int] | None:
         links: list[int] = []
@@ -169,17 +196,13 @@ class Planner:
             return Placement(req, with_sids(self.routing, primary), None, note), links
         ids = [[self.graph.link_index[k] for k in p.links] for p in (pair.primary, pair.backup)]
         bounds = Bounds.of(req)
-        if not bounds.met(self.graph, ids[0]):
+        if not (bounds.met(self.graph, ids[0]) and bounds.met(self.graph, ids[1])):
             return self._bounded_pair(req, available)
-        backup: Path | None = pair.backup
-        risks = pair.shared_risks
-        if not bounds.met(self.graph, ids[1]):
-            backup, risks, ids[1] = None, ("no backup within the latency/hop bounds",), []
         placement = Placement(
             req,
             with_sids(self.routing, pair.primary),
-            None if backup is None else with_sids(self.routing, backup),
-            risks,
+            with_sids(self.routing, pair.backup),
+            pair.shared_risks,
         )
         return placement, ids[0] + ids[1]
 

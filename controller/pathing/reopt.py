@@ -1,7 +1,8 @@
 """Re-optimisation after a change, with churn reported and limited.
 
 Placement: placements still valid after the change (link down, capacity change, new requests) are
-kept; broken ones are recomputed (forced churn). Then, if allowed, kept placements whose best path
+kept (their SID lists re-encoded when the IGP changed: `resegmented`); broken ones are recomputed
+(forced churn). Then, if allowed, kept placements whose best path
 is now cheaper by at least `min_gain` move, best gain first, until `churn_limit` paths changed in
 total; the rest are reported as deferred. An improvement uses only free bandwidth (it never
 preempts).
@@ -39,6 +40,9 @@ class ChurnReport:
     """Were placed before, now unplaced."""
     limit_exceeded: bool = False
     """Forced moves alone exceeded the churn limit (they are made anyway: the old paths broke)."""
+    resegmented: tuple[str, ...] = ()
+    """Same path, new SID list: IGP changes made the old list steer elsewhere (config changes,
+    the path does not; not counted as churn)."""
 
     @property
     def changed(self) -> int:
@@ -58,14 +62,15 @@ def reoptimize(
         raise UsageError(f"churn limit must be >= 0, got {churn_limit}")
     _check_requests(topology, requests)
     planner = Planner.of(topology)
-    kept = planner.keep(requests, existing)
+    kept = planner.keep(requests, existing, resegment=True)
     for req in sorted(requests, key=order_key):
         if req.name not in kept:
             planner.place_one(req)
     planner.retry_preempted(requests)
     result = planner.result
-    forced = sorted(
-        n for n, p in result.placed.items() if n not in kept or existing.get(n) is not p
+    forced = sorted(n for n in result.placed if n not in kept)
+    resegmented = sorted(
+        n for n in kept & set(result.placed) if existing[n] is not result.placed[n]
     )
     budget = None if churn_limit is None else max(0, churn_limit - len(forced))
     improved, deferred = _improve(planner, requests, kept & set(result.placed), budget, min_gain)
@@ -77,6 +82,7 @@ def reoptimize(
         deferred=tuple(deferred),
         lost=tuple(lost),
         limit_exceeded=churn_limit is not None and len(forced) > churn_limit,
+        resegmented=tuple(r for r in resegmented if r not in improved),
     )
     return result, report
 

@@ -100,7 +100,7 @@ def prepare(plan: Plan) -> None:
         _prepare_running(plan)
         return
     plan.result.phase = "prepare"
-    s.rpc("lock candidate", lambda m: m.lock("candidate"))
+    lock_with_retry(s, "candidate")
     plan.locked = True
     s.rpc("discard-changes", lambda m: m.discard_changes())
     s.rpc("edit-config candidate", lambda m: m.edit_config(plan.edit, target="candidate"))
@@ -112,11 +112,28 @@ def _prepare_running(plan: Plan) -> None:
     s = plan.session
     if not s.capabilities.writable_running:
         raise DeviceError(s.name, "prepare", "device has neither :candidate nor :writable-running")
-    s.rpc("lock running", lambda m: m.lock("running"))
+    lock_with_retry(s, "running")
     plan.locked = True
     actual = s.get_config("running")
     plan.edit = render_edit(actual, plan.desired)
     plan.reverse = render_edit(plan.desired, actual)
+
+
+LOCK_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4)
+"""Back-off between lock attempts on `lock-denied`: a lock released by a session that was just
+torn down (ours after a failed unlock, or another client's) is freed asynchronously by the device;
+a short bounded retry rides that out, a lock really held elsewhere still fails within ~0.75 s."""
+
+
+def lock_with_retry(s: DeviceSession, target: str) -> None:
+    for delay in (*LOCK_RETRY_DELAYS_S, None):
+        try:
+            s.rpc(f"lock {target}", lambda m: m.lock(target))
+            return
+        except DeviceError as error:
+            if delay is None or not error.reason.startswith("lock-denied"):
+                raise
+            s.sleep(delay)
 
 
 def abort(plan: Plan) -> None:
