@@ -6,6 +6,7 @@ from __future__ import annotations
 from harness.loop import longest_violation
 from harness.loopsession import LoopSession
 from tests.loop_support import drift, lost, moves, placement_links, run, spec
+from tests.test_topo_cli import netpilot
 
 BR1_INTENTS = {"br1-dc1-voice", "br1-dc1-production"}
 
@@ -26,6 +27,10 @@ def test_link_cut_moves_br1_within_one_interval() -> None:
         assert lost(s) == [] and drift(s) == []
         state = s.controller.store.get_intent("br1-dc1-voice")
         assert "BR1-P-SH down" in state.reason  # the cause is visible in intent status
+        db = str(s.tmp / "netpilot.db")
+        out = netpilot("intent", "status", "br1-dc1-voice", "--db", db, "--topology", "bank-wan")
+        assert out.returncode == 0, out.stderr
+        assert "reports BR1-P-SH down" in out.stdout.replace("\n", " ")
 
 
 def test_node_failure_reroutes_everything_through_p_sh() -> None:
