@@ -28,6 +28,7 @@ RUNS: list[tuple[str, dict[str, Any]]] = [
     ("node-failure", {"until_s": 15 * 60}),
     ("srlg", {"until_s": 15 * 60}),
     ("flap", {"until_s": 15 * 60, "hold_time_s": 600.0}),
+    ("latency", {"until_s": 12 * 60}),
     ("degradation", {"until_s": 20 * 60}),
     ("surge", {"until_s": 20 * 60, "surges": (Surge("HQ", "DC2", 17e9, 300, 600, 1800),)}),
     ("demo", {"until_s": 60 * 60, "surges": (Surge("HQ", "DC2", 17e9, 2400, 600, 3300),)}),

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from controller.engine import ReconcileReport
+from controller.errors import NetpilotError
 from controller.intents import IntentState
 from controller.topology import LinkState
 from harness.classes import ClassTable
@@ -101,6 +102,7 @@ class LoopRunner:
         self.sla: list[tuple[float, list[IntentSla]]] = []
         self.risk_floor = risk_floor
         self._link_state: dict[str, LinkState] = {}
+        self._measured: dict[str, bool] = {}  # link -> last reported as abnormal
         self._pending: list[Future[Any]] = []
         runtime.on_event = self._on_topology
 
@@ -154,6 +156,29 @@ class LoopRunner:
                 cause = f"utilisation {util:.0%} forecast {horizon:.0f}s ahead"
                 self._submit("forecast", link, util, self.engine.link_forecast(link, util, cause))
 
+    def _measures(self) -> None:
+        """Measured delay or loss far from the link's figures: the engine re-checks the SLAs of
+        the intents on it (`link_measured`); reported again when the link is back to normal."""
+        topo = self.engine.topology
+        for lt in self.runtime.processor.snapshot():
+            if lt.delay_s is None or not lt.oper_up:
+                continue
+            try:
+                nominal = topo.link((lt.src, lt.dst, lt.link)).delay_s
+            except NetpilotError:
+                continue
+            loss = lt.loss or 0.0
+            abnormal = lt.delay_s > nominal * 1.5 + 0.005 or loss > 0.001
+            if abnormal == self._measured.get(lt.link, False):
+                continue
+            self._measured[lt.link] = abnormal
+            what = "SLA at risk" if abnormal else "back to normal"
+            cause = (
+                f"telemetry: {lt.link} delay {lt.delay_s * 1e3:.1f} ms, loss {loss:.2%} ({what})"
+            )
+            coro = self.engine.link_measured(lt.link, lt.delay_s, loss, cause)
+            self._submit("sla", lt.link, 1.0 if abnormal else 0.0, coro)
+
     def settle(self, timeout_s: float = 120.0) -> None:
         for future in list(self._pending):
             future.result(timeout_s)
@@ -163,6 +188,7 @@ class LoopRunner:
         self.runtime.tick()
         self.settle()  # topology events first: the engine hears a cut before the risk it implies
         self._models()
+        self._measures()
         self.settle()
         if self.signals and not self.signals[-1].committed:
             # the last push was not committed (a device unreachable): retry every round
@@ -201,6 +227,9 @@ def faults_of(events: list[Any], links_of_node: dict[str, set[str]]) -> list[Fau
             out.append(Fault(f"node {ev.node} down", links, ev.at, ev.at, _DOWN))
         elif isinstance(ev, Flap):
             out.append(Fault(f"flap {ev.link}", frozenset({ev.link}), ev.at, ev.at, _DOWN))
+        elif isinstance(ev, Degrade) and ev.signal == "latency":
+            name = f"latency {ev.link}"
+            out.append(Fault(name, frozenset({ev.link}), ev.at, ev.at, frozenset({"sla"})))
         elif isinstance(ev, Degrade) and ev.fail_at is not None:
             kinds = frozenset({"risk", "link_down"})
             name = f"degradation {ev.link} ({ev.signal})"
@@ -213,7 +242,7 @@ _DOWN = frozenset({"link_down"})
 
 def _threshold(runner: LoopRunner, kind: str) -> float:
     cfg = runner.engine.config.avoid
-    return {"forecast": cfg.forecast_on, "risk": cfg.risk_on}.get(kind, 0.0)
+    return {"forecast": cfg.forecast_on, "risk": cfg.risk_on, "sla": 1.0}.get(kind, 0.0)
 
 
 def surge_fault(surge: Surge) -> Fault:

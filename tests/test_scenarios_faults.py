@@ -74,3 +74,23 @@ def test_flapping_link_does_not_make_paths_oscillate() -> None:
             assert counts[name] == 1, counts  # moved away once, not back with every flap up
             assert "BR1-P-SH" not in placement_links(s, name)
         assert lost(s) == [] and drift(s) == []
+
+
+def test_sla_violation_moves_only_the_intents_whose_bound_breaks() -> None:
+    with LoopSession(spec("latency", until_s=12 * 60)) as s:
+        on_link = {
+            n
+            for n, p in s.controller.engine.placements().items()
+            if "HQ-DC2-a" in {k[2] for k in p.primary.links}
+        }
+        assert {"hq-dc2-voice", "hq-dc2-office"} <= on_link
+        run(s)
+        row = s.timeline()[0]
+        assert row["signal"] == "sla" and row["link"] == "HQ-DC2-a"
+        assert row["detect_s"] is not None and row["detect_s"] <= 2 * s.spec.step_s
+        moved = {n for x in s.runner.signals for n in x.moved}
+        assert "hq-dc2-voice" in moved and "hq-dc2-office" not in moved
+        assert "HQ-DC2-a" not in placement_links(s, "hq-dc2-voice")
+        assert "HQ-DC2-a" in placement_links(s, "hq-dc2-office")
+        assert "SLA at risk" in s.controller.store.get_intent("hq-dc2-voice").reason
+        assert lost(s) == [] and drift(s) == []
