@@ -80,9 +80,10 @@ class ReconcileReport:
 
 
 def default_placer() -> Placer:
-    from controller.pathing.placement import place
+    """`place()`, re-encoding kept SID lists whenever the IGP changed (see igp_placer)."""
+    from controller.igp_placer import IgpAwarePlacer
 
-    placer: Placer = place
+    placer: Placer = IgpAwarePlacer()
     return placer
 
 

@@ -231,7 +231,8 @@ class Planner:
         new = new_joined.get(name)
         if new is not None and name not in unplaced:
             result.placements[name] = new
-            if old is not None and old.primary != new.primary:
+            # a re-encoded SID list on the same links is a config change, not a move
+            if old is not None and old.primary.links != new.primary.links:
                 result.moved[name] = old.primary
             return
         reason = _unplaced_reason(name, unplaced)

@@ -8,6 +8,8 @@ from typing import Any
 
 from controller.engine import Engine, EngineConfig
 from controller.intents import Intent, IntentState
+from controller.pathing.sids import IgpRouting, expand
+from controller.pathing.types import Placement
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
 from controller.topology import LinkState
@@ -92,7 +94,8 @@ def test_hysteresis_holds_then_moves_on_real_improvement(tmp_path: Path) -> None
     clock.advance(60)
     # the better link comes back within the hold time: the healthy intent stays
     report = asyncio.run(engine.link_state("DC1-P1", LinkState.UP, "maintenance over"))
-    assert report.moved == [] and engine.placement("b") == placed
+    assert report.moved == []
+    assert_same_path_steered_right(engine, "b", placed)
     clock.advance(600)
     report = asyncio.run(engine.optimize("timer"))
     assert report.moved == ["b"]
@@ -109,7 +112,18 @@ def test_improvement_threshold_blocks_small_gains(tmp_path: Path) -> None:
     asyncio.run(engine.link_state("DC1-P1", LinkState.UP, "back"))
     clock.advance(10)
     assert asyncio.run(engine.optimize("timer")).moved == []
-    assert engine.placement("b") == placed
+    assert_same_path_steered_right(engine, "b", placed)
+
+
+def assert_same_path_steered_right(engine: Engine, name: str, before: Placement | None) -> None:
+    """The intent kept its path, and its SIDs (re-encoded for the healed IGP) still steer
+    traffic along it: the old list would follow the restored link (regression)."""
+    now = engine.placement(name)
+    assert now is not None and before is not None
+    assert now.primary.links == before.primary.links
+    routing = IgpRouting.of(engine.topology)
+    assert expand(routing, now.primary.nodes[0], now.primary.sids) == [now.primary.links]
+    assert expand(routing, before.primary.nodes[0], before.primary.sids) != [before.primary.links]
 
 
 def test_southbound_failure_keeps_installed_state(tmp_path: Path) -> None:
