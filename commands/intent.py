@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,8 +36,16 @@ Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on std
 File = Annotated[Path, typer.Option("-f", "--file", help="Intents file (YAML).")]
 
 
-def _client(server: str | None, db: Path | None, topo: str | None, tf: Path | None) -> IntentClient:
-    return connect(server, db, topo, tf)
+@contextmanager
+def _client(
+    server: str | None, db: Path | None, topo: str | None, tf: Path | None
+) -> Iterator[IntentClient]:
+    """The controller at `server`, or an embedded one on `db`; closed on exit."""
+    client = connect(server, db, topo, tf)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @app.command("apply")
@@ -55,13 +65,10 @@ def apply(
     Example: netpilot intent apply -f topologies/bank-wan.intents.yaml --prune
     """
     intents = load_intents(file)
-    client = _client(server, db, topology, token_file)
-    try:
-        with err_console.status(f"applying {len(intents)} intents, waiting for their states"):
-            changes = client.apply(intents, prune)
-            rows = wait_settled(client, {c["name"] for c in changes}, wait)
-    finally:
-        client.close()
+    waiting = err_console.status(f"applying {len(intents)} intents, waiting for their states")
+    with _client(server, db, topology, token_file) as client, waiting:
+        changes = client.apply(intents, prune)
+        rows = wait_settled(client, {c["name"] for c in changes}, wait)
     states = {r["name"]: r for r in rows}
     out = [
         {
@@ -99,11 +106,8 @@ def plan(
     Example: netpilot intent plan -f topologies/bank-wan.intents.yaml
     """
     intents = load_intents(file)
-    client = _client(server, db, topology, token_file)
-    try:
+    with _client(server, db, topology, token_file) as client:
         result = client.plan(intents, prune)
-    finally:
-        client.close()
     if json:
         print_json(result)
         return
@@ -140,11 +144,8 @@ def list_(
 
     Example: netpilot intent list --json
     """
-    client = _client(server, db, topology, token_file)
-    try:
+    with _client(server, db, topology, token_file) as client:
         rows = client.list()
-    finally:
-        client.close()
     if json:
         print_json(rows)
         return
@@ -181,11 +182,8 @@ def show(
 
     Example: netpilot intent show dc1-dc2-production
     """
-    client = _client(server, db, topology, token_file)
-    try:
+    with _client(server, db, topology, token_file) as client:
         record = client.get(name)
-    finally:
-        client.close()
     if json:
         print_json(record)
         return
@@ -210,11 +208,8 @@ def status(
 
     Example: netpilot intent status br1-dc1-voice
     """
-    client = _client(server, db, topology, token_file)
-    try:
+    with _client(server, db, topology, token_file) as client:
         st = client.status(name)
-    finally:
-        client.close()
     if json:
         print_json(st)
         return
@@ -260,11 +255,8 @@ def delete(
 
     Example: netpilot intent delete br1-dc1-test
     """
-    client = _client(server, db, topology, token_file)
-    try:
+    with _client(server, db, topology, token_file) as client:
         record = client.delete(name)
-    finally:
-        client.close()
     if json:
         print_json(record)
         return
