@@ -153,7 +153,7 @@ def list_devices(
         flags = [
             ("yes" if r[k] else "no") for k in ("candidate", "confirmed_commit", "netconf_1_1")
         ]
-        table.add_row(r["name"], f"{r['host']}:{r['port']}", ok, *flags)
+        table.add_row(str(r["name"]), f"{r['host']}:{r['port']}", ok, *flags)
     console.print(table)
 
 
@@ -296,9 +296,9 @@ def drift(
         print_json({"revision": revision, "devices": rows, "repair": summary})
     else:
         table = Table("device", "state", "differences", title=f"drift against revision {revision}")
-        for r in rows:
-            table.add_row(r["device"], "DRIFTED" if r["drifted"] else "in sync",
-                          "\n".join(r["changes"]) or "-")  # fmt: skip
+        for d in drifts:
+            state = "DRIFTED" if d.drifted else "in sync"
+            table.add_row(d.device, state, "\n".join(d.changes()) or "-")
         console.print(table)
         if summary is not None:
             _report(summary, False)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,8 +28,8 @@ class IntentClient(Protocol):
     def list(self) -> list[dict[str, Any]]: ...
     def get(self, name: str) -> dict[str, Any]: ...
     def status(self, name: str) -> dict[str, Any]: ...
-    def apply(self, intents: list[Intent], prune: bool) -> list[dict[str, str]]: ...
-    def plan(self, intents: list[Intent], prune: bool) -> dict[str, Any]: ...
+    def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]: ...
+    def plan(self, intents: Sequence[Intent], prune: bool) -> dict[str, Any]: ...
     def delete(self, name: str) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
@@ -74,12 +76,12 @@ class HttpClient:
         result: dict[str, Any] = self._call("GET", f"/v1/intents/{name}/status")
         return result
 
-    def apply(self, intents: list[Intent], prune: bool) -> list[dict[str, str]]:
+    def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
         body = {"intents": [i.spec() for i in intents], "prune": prune}
         changes: list[dict[str, str]] = self._call("POST", "/v1/apply", body)["changes"]
         return changes
 
-    def plan(self, intents: list[Intent], prune: bool) -> dict[str, Any]:
+    def plan(self, intents: Sequence[Intent], prune: bool) -> dict[str, Any]:
         body = {"intents": [i.spec() for i in intents], "prune": prune}
         result: dict[str, Any] = self._call("POST", "/v1/plan", body)
         return result
@@ -123,13 +125,13 @@ class EmbeddedClient:
     def status(self, name: str) -> dict[str, Any]:
         return intent_status(self.engine, name)
 
-    def apply(self, intents: list[Intent], prune: bool) -> list[dict[str, str]]:
+    def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
         checked = [self.engine.check(i) for i in intents]
         changes = self.store.apply_intents(checked, prune=prune, actor=_actor())
         asyncio.run(self.engine.reconcile("cli: apply"))
         return [{"name": c.name, "action": c.action} for c in changes]
 
-    def plan(self, intents: list[Intent], prune: bool) -> dict[str, Any]:
+    def plan(self, intents: Sequence[Intent], prune: bool) -> dict[str, Any]:
         return self.engine.plan(intents, prune)
 
     def delete(self, name: str) -> dict[str, Any]:

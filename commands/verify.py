@@ -98,6 +98,7 @@ def verify(
     netpilot verify --topology geant --from 0 --to 9 --via 4 --expect 0,4,0,9
     """
     topo = load_topology(topology)
+    intended: list[tuple[str, str, str]] | None
     if intent is not None:
         src, dst, segs, intended = _installed(intent, server, db, topology, token_file)
     else:

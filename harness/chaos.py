@@ -102,8 +102,7 @@ def run_trials(
         start = time.perf_counter()
         result = sb.apply_sync(number, new, old)
         # lift the refusal so that nothing but the routers' own timers decides the outcome
-        runner.call(lambda: [setattr(r.faults, "refuse_connections", False)
-                             for r in runner.fleet.routers.values()])  # fmt: skip
+        runner.call(lambda: _accept_connections(runner))
         settle(runner, timeout_s=sb.options.confirm_timeout_s + 4)
         consistent = _runs(runner, new if result.committed else old)
         out.append(Trial(number, fault, result.committed, consistent,
@@ -112,3 +111,8 @@ def run_trials(
             old = new
         heal(runner)
     return out
+
+
+def _accept_connections(runner: FleetThread) -> None:
+    for router in runner.fleet.routers.values():
+        router.faults.refuse_connections = False

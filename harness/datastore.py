@@ -160,7 +160,7 @@ def _apply_one(
     if kind.kind in ("leaf", "leaf-list"):
         if op == "merge" and match is None:
             target.append(_clean_copy(child))
-        elif op == "merge":
+        elif op == "merge" and match is not None:
             match.text = child.text
         return
     _descend(schema, target, child, kind, op, match=match)

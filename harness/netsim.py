@@ -206,13 +206,15 @@ class NetworkSimulator:
             s, d = int(flows.src[i]), int(flows.dst[i])
             if not (f.node_up[s] and f.node_up[d]) or not igp.reachable(s, d):
                 continue
-            active = policies.get(chosen[i]) if chosen[i] is not None else None
+            key = chosen[i]
+            active = policies.get(key) if key is not None else None
             if active is not None and active.up:
                 hops = active.hops_by_dst[d]
             else:
-                hops = cache.get((s, d))
-                if hops is None:
-                    hops = cache[(s, d)] = igp.spread(s, d)[0]
+                cached = cache.get((s, d))
+                if cached is None:
+                    cached = cache[(s, d)] = igp.spread(s, d)[0]
+                hops = cached
             routed[i] = True
             for lk, frac, lvl in hops:
                 links.append(lk)

@@ -21,7 +21,8 @@ from harness.datastore import (
 )
 
 if TYPE_CHECKING:
-    from harness.device import NetconfSession, Pending, SimRouter
+    from harness.device import Pending, SimRouter
+    from harness.nc_session import NetconfSession
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 DEFAULT_CONFIRM_TIMEOUT = 600

@@ -75,8 +75,8 @@ def activate(
         if expanded:
             total = sum(w for w, _ in expanded)
             merged: dict[int, list[Hop]] = {d: [] for d in dsts}
-            for w, per_dst in expanded:
-                for d, hops in per_dst.items():
+            for w, hops_by_dst in expanded:
+                for d, hops in hops_by_dst.items():
                     merged[d] += [(lk, f * w / total, lvl) for lk, f, lvl in hops]
             return ActivePolicy(head, policy, cp.name, merged)
     return ActivePolicy(head, policy, None, {})

@@ -140,10 +140,10 @@ def train_and_calibrate(
         for mg in MAD_GRID
     ]
     rg, mg = _pick(combos, cal, days)
-    model.risk_alarm = _hyst(*rg, 0.5)
-    model.mad_alarm = _hyst(*mg, 1 / 3)
+    model.risk_alarm = _hyst(rg[0], rg[1], 0.5)
+    model.mad_alarm = _hyst(mg[0], mg[1], 1 / 3)
     mad_only = _pick([(g, by_dev[g]) for g in MAD_GRID if g[0] < 1e9], cal, days)
-    return model, MadRule(alarm=_hyst(*mad_only, 1 / 3))
+    return model, MadRule(alarm=_hyst(mad_only[0], mad_only[1], 1 / 3))
 
 
 def _hyst(on: float, persist: int, off_share: float) -> Hysteresis:

@@ -28,10 +28,11 @@ def save_forecast(path: Path, model: ForecastModel, info: dict[str, Any]) -> per
 def load_forecast(path: Path) -> tuple[persist.Header, ForecastModel]:
     header, _ = persist.read_header(path)
     try:
-        cfg = FeatureConfig(**{
+        fields: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v
             for k, v in header.info["feature_config"].items()
-        })  # fmt: skip
+        }
+        cfg = FeatureConfig(**fields)
     except (KeyError, TypeError):
         raise persist.ModelFileError(
             f"{path}: no usable feature_config in the header; retrain with "
