@@ -27,6 +27,7 @@ from controller.topology import Link, Topology
 from controller.units import format_bandwidth, format_duration
 from harness.loop import Surge, compliance_by_class
 from harness.loopsession import ROOT, LoopSession, LoopSpec
+from models.loop_models import LoopModels
 from telemetry.exporter import NetpilotMetrics
 
 DEMO_TOPOLOGY = "bank-wan"
@@ -52,10 +53,18 @@ def demo(
     topology_only: Annotated[
         bool, typer.Option("--topology-only", help="Only show the bank WAN (no simulation).")
     ] = False,
+    models: Annotated[
+        Path | None,
+        typer.Option(
+            help="Trained loop models (`netpilot model train loop --out DIR`); "
+            "default: train them now (about 15 s, from GEANT and generated telemetry)."
+        ),
+    ] = None,
 ) -> None:
     """Run the closed loop on the bank WAN: faults detected, located and repaired.
 
-    Examples: netpilot demo; netpilot demo --json; netpilot demo --report out/demo --keep
+    Examples: netpilot demo; netpilot demo --json; netpilot demo --report out/demo --keep;
+    netpilot model train loop --out loop-models && netpilot demo --models loop-models
     """
     if topology_only:
         _show_topology(json_output)
@@ -64,11 +73,15 @@ def demo(
         raise UsageError(f"--port {port}: give a TCP port between 1 and 65535")
     registry = CollectorRegistry()
     metrics = NetpilotMetrics(registry)
-    spec = LoopSpec(scenario=DEMO_SCENARIO, netconf=not in_process, surges=(DEMO_SURGE,))
     wall0 = time.perf_counter()
+    trained = loop_models(models, quiet=json_output)
+    spec = LoopSpec(
+        scenario=DEMO_SCENARIO, netconf=not in_process, surges=(DEMO_SURGE,), models=trained
+    )
     with LoopSession(spec, metrics) as session:
         _run(session, quiet=json_output)
         data = _result(session, time.perf_counter() - wall0)
+        data["models"] = trained.info
         if report is not None:
             data["report"] = str(_report(session, report, data))
         if json_output:
@@ -79,6 +92,28 @@ def demo(
             from commands.demokeep import serve_until_interrupted
 
             serve_until_interrupted(session, registry, port)
+
+
+def loop_models(directory: Path | None, quiet: bool) -> LoopModels:
+    """Load the loop's trained models from `directory`, or train them now."""
+    from models import loop_models as lm
+
+    if directory is not None:
+        return lm.load(directory)
+    from topologies.datasets import data_dir
+
+    geant = data_dir() / "geant"
+    with err_console.status("training the loop's models", spinner="dots") as status:
+        trained = lm.train(
+            geant, lm.LoopTraining(), lambda stage, done, total: status.update(stage)
+        )
+    if not quiet:
+        err_console.print(
+            f"  models trained in {trained.info['train_seconds']:.1f}s: forecaster on GEANT "
+            f"link loads, fault model on {trained.info['faults']['generated_links']} "
+            "generated links"
+        )
+    return trained
 
 
 def _run(session: LoopSession, quiet: bool) -> None:
@@ -170,6 +205,13 @@ def _render(data: dict[str, Any]) -> None:
         f"{format_duration(data['simulated_s'])} simulated in {data['wall_s']:.1f}s wall "
         f"({data['southbound']} southbound)"
     )
+    models = data.get("models") or {}
+    if models:
+        console.print(
+            f"signals: trained traffic forecaster (p90, {models['forecast']['series']}) and "
+            f"fault model ({models['faults']['generated_links']} generated links, time scale "
+            f"{models['time_scale']:g})"
+        )
     if "report" in data:
         console.print(f"report: {data['report']}")
 

@@ -121,17 +121,24 @@ def eval_faults(
     unseen: str = typer.Option(
         "latency_creep", help="Fault kinds kept out of training (comma list, or 'none')."
     ),
+    step_s: float = typer.Option(60.0, "--step-s", help="Seconds between telemetry samples."),
+    time_scale: float = typer.Option(
+        1.0, help="Compress every episode by this factor (the closed loop's profile: 0.125)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Fault prediction on generated telemetry: model against MAD, threshold and Holt.
 
-    Example: netpilot model eval faults --seeds 8 --json
+    Examples: netpilot model eval faults --seeds 8 --json; the closed loop's profile:
+    netpilot model eval faults --step-s 30 --time-scale 0.125 --days 0.25 --links 60
     """
     from models.fault_eval import FaultEvalConfig, evaluate_faults
     from models.precursors import FAULT_KINDS, GeneratorConfig
 
-    if seeds < 1 or train_seeds < 1 or links < 5 or days < 2:
-        raise UsageError("give --seeds and --train-seeds >= 1, --links >= 5, --days >= 2")
+    if seeds < 1 or train_seeds < 1 or links < 5 or days <= 0 or step_s <= 0:
+        raise UsageError(
+            "give --seeds and --train-seeds >= 1, --links >= 5, --days and --step-s > 0"
+        )
     kinds = () if unseen.strip() == "none" else tuple(k.strip() for k in unseen.split(","))
     bad = [k for k in kinds if k not in FAULT_KINDS]
     if bad:
@@ -140,7 +147,7 @@ def eval_faults(
         seeds=seeds,
         train_seeds=train_seeds,
         unseen=kinds,
-        generator=GeneratorConfig(links=links, days=days),
+        generator=GeneratorConfig(links=links, days=days, step_s=step_s, time_scale=time_scale),
     )
     with _progress() as bar:
         task = bar.add_task("generating", total=1)
@@ -224,6 +231,40 @@ def train_faults(
         model, _ = train_and_calibrate(prepare(cfg, _quiet), cfg, _quiet)
     header = save_faults(out, model, {"train_seeds": seeds})
     _show_header(out, header.to_json(), json_out)
+
+
+@train_app.command("loop")
+def train_loop(
+    out: Path = typer.Option(..., "--out", help="Directory to write the two model files into."),
+    data: Path | None = typer.Option(
+        None, help="The shared data directory (default: NETPILOT_DATA or ../shared/data)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the training facts as JSON."),
+) -> None:
+    """Train the closed loop's forecaster and fault model (30 s telemetry) and save both.
+
+    Example: netpilot model train loop --out loop-models && netpilot demo --models loop-models
+    """
+    from models import loop_models
+    from topologies.datasets import data_dir
+
+    root = data if data is not None else data_dir()
+    if not (root / "geant").is_dir():
+        raise UsageError(f"--data {root}: no geant/ folder in it; point it at shared/data")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory; give a directory")
+    with console.status("training the loop's models", spinner="dots") as status:
+        trained = loop_models.train(
+            root / "geant", loop_models.LoopTraining(), lambda st, d, t: status.update(st)
+        )
+    loop_models.save(out, trained)
+    if json_out:
+        print_json({"out": str(out), **trained.info})
+        return
+    table = Table(title=f"loop models in {out}", show_header=False)
+    for key, value in trained.info.items():
+        table.add_row(key, str(value))
+    console.print(table)
 
 
 @app.command("show")

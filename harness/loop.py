@@ -2,7 +2,8 @@
 
 `LoopRunner` steps a `SimRuntime` whose embedded controller hears, after every telemetry round:
 link down/up events (at once, from the telemetry processor), per-link fault risk and per-link
-utilisation forecasts (the runtime's models). Every signal handed to the engine is recorded with
+utilisation forecasts (the runtime's `LinkModels`: the trained models in the demo and the
+suite). Every signal handed to the engine is recorded with
 its simulated and wall time, and with the wall time its reconcile finished (new config committed
 and confirmed, or nothing to change). The simulation waits for the controller after each round:
 the controller's own work is measured in wall time, the network's in simulated time.
@@ -149,11 +150,11 @@ class LoopRunner:
             if self._link_state.get(link) is LinkState.DOWN:
                 continue  # link_state handles it
             if risk >= self.risk_floor or link in avoided:
-                cause = f"fault risk {risk:.2f} from telemetry precursors"
+                cause = f"fault risk {risk:.2f} ({rt.models.detail(link)})"
                 self._submit("risk", link, risk, self.engine.link_risk(link, risk, cause))
         for link, util in sorted(forecasts.items()):
             if util >= self.engine.config.avoid.forecast_off or link in avoided:
-                cause = f"utilisation {util:.0%} forecast {horizon:.0f}s ahead"
+                cause = f"utilisation {util:.0%} forecast {horizon:.0f}s ahead ({rt.models.label})"
                 self._submit("forecast", link, util, self.engine.link_forecast(link, util, cause))
 
     def _measures(self) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from controller.engine import EngineConfig
+from controller.errors import UsageError
 from controller.intentfile import load_intents
 from controller.intents import Intent
 from controller.southbound.base import Southbound
@@ -36,7 +37,9 @@ from harness.scenario import Scenario, check_against, load_scenario
 from harness.simdevices import SimDevices
 from harness.simrun import SimRuntime
 from harness.simsouthbound import SimSouthbound
+from models.loop_models import LoopModels
 from telemetry.exporter import NetpilotMetrics
+from telemetry.linkmodels import LinkModels, TrainedLinkModels
 from telemetry.metered import MeteredSouthbound
 from topologies.loader import load as load_topology
 
@@ -57,6 +60,8 @@ class LoopSpec:
     netconf: bool = False
     surges: tuple[Surge, ...] = ()
     hold_time_s: float = 300.0
+    models: LoopModels | None = None
+    """Trained forecaster and fault model (`models.loop_models`); None: the baseline stand-ins."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,7 +106,7 @@ class LoopSession:
 
     def _start(self) -> None:
         stack, sim = self._stack, self.sim
-        self.runtime = SimRuntime(sim, self.metrics)
+        self.runtime = SimRuntime(sim, self.metrics, models=self._link_models())
         southbound: Southbound = SimSouthbound(sim)
         self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="netpilot-")))
         if self.spec.netconf:
@@ -129,6 +134,17 @@ class LoopSession:
         stack.callback(self.controller.stop)
         self.controller.start()
         self.runner = LoopRunner(self.runtime, self.controller)
+
+    def _link_models(self) -> LinkModels | None:
+        trained = self.spec.models
+        if trained is None:
+            return None
+        if trained.step_s != self.spec.step_s:
+            raise UsageError(
+                f"the models were trained for a {trained.step_s:g} s telemetry interval, the loop "
+                f"runs at {self.spec.step_s:g} s; retrain with `netpilot model train loop`"
+            )
+        return TrainedLinkModels(trained.predictor)
 
     def timeline(self) -> list[dict[str, Any]]:
         topo = self.sim.index.topology

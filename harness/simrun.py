@@ -2,7 +2,8 @@
 
 `SimRuntime.tick()` advances the simulator one step, gathers every router's state (in-process, or
 through any `Collector`), updates the telemetry store and the Prometheus metrics, the baseline
-forecast and fault risk, and keeps the history `netpilot report` plots.
+forecast and fault risk (`telemetry.linkmodels`: the trained models, or the baseline stand-ins by
+default), and keeps the history `netpilot report` plots.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ import numpy as np
 
 from controller.desired import NetworkConfig
 from harness.netsim import NetworkSimulator, Routing, StepSummary
-from telemetry.baseline import HoltForecaster, PrecursorRisk
 from telemetry.collectors import Collector, ProviderCollector
 from telemetry.events import TopologyEvent
 from telemetry.exporter import IntentSla, LinkForecast, LinkRisk, NetpilotMetrics
+from telemetry.linkmodels import BaselineLinkModels, LinkModels
 from telemetry.processor import LinkTelemetry, TelemetryProcessor
 from telemetry.store import RingStore
-
-FORECAST_STEPS = 6
 
 
 @dataclass
@@ -36,6 +35,8 @@ class History:
     sla_met: list[np.ndarray] = field(default_factory=list)
     latency_s: list[np.ndarray] = field(default_factory=list)
     forecast: list[np.ndarray] = field(default_factory=list)
+    forecast_steps: int = 6
+    forecast_label: str = "Holt baseline"
 
 
 class SimRuntime:
@@ -45,6 +46,7 @@ class SimRuntime:
         metrics: NetpilotMetrics | None = None,
         collector: Collector | None = None,
         on_event: Callable[[TopologyEvent], None] | None = None,
+        models: LinkModels | None = None,
     ) -> None:
         self.sim = sim
         self.metrics = metrics
@@ -53,8 +55,7 @@ class SimRuntime:
         self.events: list[TopologyEvent] = []
         self.on_event = on_event
         self.processor = TelemetryProcessor(sim.index.topology, self.store, self._event)
-        self.forecaster = HoltForecaster()
-        self.risk = PrecursorRisk()
+        self.models: LinkModels = models or BaselineLinkModels()
         self.history = History()
         self.last_sla: list[IntentSla] = []
         self.last_risks: list[LinkRisk] = []
@@ -107,7 +108,7 @@ class SimRuntime:
             self.processor.ingest(state)
         links = self.processor.snapshot()
         self.last_sla = self.sim.sla()
-        forecasts, self.last_risks = self._models(links)
+        forecasts, self.last_risks = self.models.update(links, self.sim.step_s)
         self.last_forecasts = forecasts
         if self.metrics is not None:
             m = self.metrics
@@ -120,31 +121,15 @@ class SimRuntime:
         self._remember(links, forecasts)
         return summary
 
-    def _models(self, links: list[LinkTelemetry]) -> tuple[list[LinkForecast], list[LinkRisk]]:
-        forecasts, risks = [], []
-        horizon = FORECAST_STEPS * self.sim.step_s
-        for lt in links:
-            key = (lt.src, lt.link)
-            if lt.utilisation is not None:
-                self.forecaster.update(key, lt.utilisation)
-            f = self.forecaster.forecast(key, FORECAST_STEPS)
-            if f is not None:
-                forecasts.append(LinkForecast(lt.link, lt.src, lt.dst, f, horizon))
-            pps = None
-            if lt.out_bps:
-                pps = lt.out_bps / 8000.0
-            risks.append(LinkRisk(lt.link, lt.src, lt.dst, self.risk.risk(lt, pps)))
-        return forecasts, risks
-
     def _remember(self, links: list[LinkTelemetry], forecasts: list[LinkForecast]) -> None:
         h = self.history
         if not h.links:
             h.links = [f"{lt.src}>{lt.link}" for lt in links]
             h.intents = [s.name for s in self.last_sla]
+            h.forecast_steps, h.forecast_label = self.models.horizon_steps, self.models.label
         h.t.append(self.sim.t)
         h.utilisation.append(np.array([lt.utilisation or 0.0 for lt in links]))
-        h.forecast.append(
-            np.array([f.utilisation for f in forecasts]) if forecasts else np.zeros(len(links))
-        )
+        made = {(f.src, f.link): f.utilisation for f in forecasts}
+        h.forecast.append(np.array([made.get((lt.src, lt.link), np.nan) for lt in links]))
         h.sla_met.append(np.array([s.met for s in self.last_sla], dtype=bool))
         h.latency_s.append(np.array([s.latency_s or np.nan for s in self.last_sla]))

@@ -22,12 +22,11 @@ from sklearn.metrics import average_precision_score
 from models.alarms import Hysteresis, alarms
 from models.fault_features import link_features
 from models.faults import (
-    HIT_MAX_S,
-    HIT_MIN_S,
     FaultModel,
     HoltTrend,
     MadRule,
     StaticThreshold,
+    hit_window,
     labels,
     mad_score,
     merge_alarms,
@@ -94,7 +93,8 @@ def training_rows(prepared: list[Prepared], cfg: FaultEvalConfig) -> tuple[np.nd
         for e in p.link.events:
             if e.kind in cfg.unseen:
                 t = p.link.times
-                keep &= ~((t >= e.onset_s - 6 * 3600) & (t <= e.end_s + 3600))
+                hours = 3600 * p.link.time_scale
+                keep &= ~((t >= e.onset_s - 6 * hours) & (t <= e.end_s + hours))
         xs.append(p.features[keep])
         ys.append(p.y[keep])
         ts.append(p.ttf[keep])
@@ -125,29 +125,31 @@ def train_and_calibrate(
     progress("calibrating", 0, 1)
     risks = [risk_of[id(p)] for p in cal]
     devs = [mad_score(p.features) for p in cal]
-    days = len(cal) * cfg.generator.days / 2
+    days = len(cal) * cfg.generator.days / 2 / cfg.generator.time_scale
+    per = cfg.generator.time_scale * 60.0 / cfg.generator.step_s  # grid is in 1-min samples
+
+    def hyst(on: float, persist: int, off_share: float) -> Hysteresis:
+        return Hysteresis(on, on * off_share, max(1, round(persist * per)), max(1, round(60 * per)))
+
     by_risk = {
-        g: [alarms(r, p.link.oper_up, _hyst(*g, 0.5)) for r, p in zip(risks, cal, strict=True)]
+        g: [alarms(r, p.link.oper_up, hyst(*g, 0.5)) for r, p in zip(risks, cal, strict=True)]
         for g in RISK_GRID
     }
     by_dev = {
-        g: [alarms(d, p.link.oper_up, _hyst(*g, 1 / 3)) for d, p in zip(devs, cal, strict=True)]
+        g: [alarms(d, p.link.oper_up, hyst(*g, 1 / 3)) for d, p in zip(devs, cal, strict=True)]
         for g in MAD_GRID
     }
+    gap = max(1, round(60 * per))
     combos = [
-        ((rg, mg), [merge_alarms(a, b, 60) for a, b in zip(by_risk[rg], by_dev[mg], strict=True)])
+        ((rg, mg), [merge_alarms(a, b, gap) for a, b in zip(by_risk[rg], by_dev[mg], strict=True)])
         for rg in RISK_GRID
         for mg in MAD_GRID
     ]
     rg, mg = _pick(combos, cal, days)
-    model.risk_alarm = _hyst(rg[0], rg[1], 0.5)
-    model.mad_alarm = _hyst(mg[0], mg[1], 1 / 3)
+    model.risk_alarm = hyst(rg[0], rg[1], 0.5)
+    model.mad_alarm = hyst(mg[0], mg[1], 1 / 3)
     mad_only = _pick([(g, by_dev[g]) for g in MAD_GRID if g[0] < 1e9], cal, days)
-    return model, MadRule(alarm=_hyst(mad_only[0], mad_only[1], 1 / 3))
-
-
-def _hyst(on: float, persist: int, off_share: float) -> Hysteresis:
-    return Hysteresis(on=on, off=on * off_share, persist=persist, clear=60)
+    return model, MadRule(alarm=hyst(mad_only[0], mad_only[1], 1 / 3))
 
 
 def _pick(candidates: Any, cal: list[Prepared], days: float) -> Any:
@@ -198,9 +200,10 @@ class Tally:
         stop = len(t) if stop is None else stop
         end_s = t[stop - 1] + link.step_s
         raised = [t[i] for i in alarms if start <= i < stop]
-        fails = [e for e in link.events if e.is_fault and t[start] + HIT_MIN_S <= e.end_s < end_s]
+        lo, hi = hit_window(link)
+        fails = [e for e in link.events if e.is_fault and t[start] + lo <= e.end_s < end_s]
         for e in fails:
-            hits = [a for a in raised if HIT_MIN_S <= e.end_s - a <= HIT_MAX_S]
+            hits = [a for a in raised if lo <= e.end_s - a <= hi]
             self.failures += 1
             self.detected += bool(hits)
             self.by_kind.setdefault(e.kind, [0, 0])
@@ -211,9 +214,9 @@ class Tally:
         for a in raised:
             self.alarms += 1
             ahead = [e.end_s - a for e in fails]
-            if any(HIT_MIN_S <= d <= HIT_MAX_S for d in ahead):
+            if any(lo <= d <= hi for d in ahead):
                 self.hits += 1
-            elif not any(0 <= d <= HIT_MAX_S for d in ahead):
+            elif not any(0 <= d <= hi for d in ahead):
                 self.false += 1
 
     def add(self, p: Prepared, outcome: Outcome, start: int) -> None:
@@ -245,7 +248,7 @@ def evaluate_faults(
         progress("detecting", k, len(tests))
         for name, outcome in run_methods(p, model, mad).items():
             tallies[name].add(p, outcome, start=len(p.y) // 2)
-    link_days = len(tests) * cfg.generator.days / 2
+    link_days = len(tests) * cfg.generator.days / 2 / cfg.generator.time_scale
     result = {m: tallies[m].summary(link_days) for m in METHODS}
     info = {
         "test_link_days": link_days,

@@ -32,6 +32,9 @@ FEATURES: tuple[str, ...] = (
 )
 FLOORS = {"rx": 0.05, "bias": 0.02, "delay": 0.01, "crc": 0.1}
 """Noise floors for the robust scale (dB; relative for bias and delay; log rate for errors)."""
+NORM_MIN = {"bias": 1e-12, "delay": 1e-3}
+"""Smallest level bias and delay are taken relative to (mA; s): a delay moves relative to at
+least 1 ms, so a few microseconds of queueing on a 100 us data-center link is not a deviation."""
 
 
 def trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
@@ -97,11 +100,11 @@ def _signal(name: str, x: np.ndarray, per_h: int) -> list[np.ndarray]:
     level = trailing_mean(x, 10)
     med, mad = lagged_baseline(x)
     relative = name != "rx"
-    norm = np.maximum(np.abs(med), 1e-12) if relative else np.ones_like(med)
+    norm = np.maximum(np.abs(med), NORM_MIN[name]) if relative else np.ones_like(med)
     z = (level - med) / (1.4826 * mad + FLOORS[name] * norm)
     slope1 = trailing_slope(x, per_h) * per_h / norm
     slope6 = trailing_slope(x, 6 * per_h) * per_h / norm
-    curv = slope1 - np.concatenate([np.zeros(per_h), slope1[:-per_h]])
+    curv = slope1 - np.concatenate([np.zeros(per_h), slope1])[: len(slope1)]  # any length
     spread = np.sqrt(np.maximum(trailing_mean(x * x, per_h) - trailing_mean(x, per_h) ** 2, 0.0))
     return [z, (level - med) / norm, slope1, slope6, curv, spread / norm]
 

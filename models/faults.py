@@ -32,14 +32,21 @@ def labels(s: LinkSeries) -> tuple[np.ndarray, np.ndarray]:
     t = s.times
     y = np.zeros(len(t), dtype=bool)
     ttf = np.full(len(t), np.inf)
+    lo, hi = hit_window(s)
     for e in s.events:
         if not e.is_fault:
             continue
         begun = e.onset_s + EARLIEST_SHARE * (e.end_s - e.onset_s)
-        inside = (t >= begun) & (e.end_s - t >= HIT_MIN_S) & (e.end_s - t <= HIT_MAX_S)
+        inside = (t >= begun) & (e.end_s - t >= lo) & (e.end_s - t <= hi)
         y |= inside
         ttf = np.where(inside, e.end_s - t, ttf)
     return y, ttf
+
+
+def hit_window(s: LinkSeries) -> tuple[float, float]:
+    """Seconds before a failure an alarm must come to count: 10 min to 24 h, scaled with the
+    series' time scale (75 s to 3 h in the closed loop's compressed profile)."""
+    return HIT_MIN_S * s.time_scale, HIT_MAX_S * s.time_scale
 
 
 Z_SIGN = np.array([-1.0, 1.0, 1.0, 1.0])
@@ -146,7 +153,7 @@ class StaticThreshold:
     )
 
     def score_link(self, s: LinkSeries) -> np.ndarray:
-        first = int(6 * 3600 / s.step_s)
+        first = int(6 * 3600 * s.time_scale / s.step_s)
         rx = trailing_mean(np.asarray(s.rx_power_dbm, float), 10)
         parts = [(LOS_DBM + 6.0 - rx) / 3.0]  # 1.0 at LOS + 3 dB
         for x, limit in ((s.tx_bias_ma, 0.3), (s.delay_s, 0.5)):
@@ -174,7 +181,7 @@ class HoltTrend:
     )
 
     def score_link(self, s: LinkSeries) -> np.ndarray:
-        per_h = 3600.0 / s.step_s
+        per_h = 3600.0 * s.time_scale / s.step_s
         rx = np.asarray(s.rx_power_dbm, float)
         signals = [(-rx, -LOS_DBM * np.ones_like(rx))]
         for x, factor in ((s.tx_bias_ma, 1.5), (s.delay_s, 2.0)):

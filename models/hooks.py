@@ -67,6 +67,11 @@ class Predictor(Protocol):
 
     def link_risk(self, telemetry: Mapping[str, LinkWindow]) -> list[LinkRisk]: ...
 
+    def latest_risk(self, telemetry: Mapping[str, LinkWindow]) -> list[LinkRisk]:
+        """Like `link_risk`, for the last sample only (one batched model call per round); the
+        alarm is the instantaneous threshold test, without the window's hysteresis."""
+        ...
+
 
 @dataclass
 class ModelPredictor:
@@ -89,17 +94,24 @@ class ModelPredictor:
     def link_risk(self, telemetry: Mapping[str, LinkWindow]) -> list[LinkRisk]:
         return [self._one(name, w) for name, w in telemetry.items()]
 
+    def latest_risk(self, telemetry: Mapping[str, LinkWindow]) -> list[LinkRisk]:
+        if not telemetry:
+            return []
+        names = list(telemetry)
+        last = np.vstack([link_features(_series(n, telemetry[n]))[-1:] for n in names])
+        risk, dev = self.faults.risk(last), mad_score(last)
+        ttf = self.faults.time_to_failure_s(last)
+        up = [bool(telemetry[n].oper_up[-1]) for n in names]
+        out = []
+        for k, name in enumerate(names):
+            r, d = float(risk[k]), float(dev[k])
+            alarm = r >= self.faults.risk_alarm.on or d >= self.faults.mad_alarm.on
+            when = float(ttf[k]) if r >= self.ttf_risk else None
+            out.append(LinkRisk(name, r, when, d, alarm and up[k]))
+        return out
+
     def _one(self, name: str, w: LinkWindow) -> LinkRisk:
-        if len(w.rx_power_dbm) < MIN_TELEMETRY_SAMPLES:
-            raise UsageError(
-                f"link {name}: {len(w.rx_power_dbm)} telemetry samples, need at least "
-                f"{MIN_TELEMETRY_SAMPLES}"
-            )
-        series = LinkSeries(
-            name, w.step_s, np.asarray(w.rx_power_dbm, float), np.asarray(w.tx_bias_ma, float),
-            np.asarray(w.crc_errors), np.asarray(w.in_errors), np.asarray(w.delay_s, float),
-            np.asarray(w.oper_up, bool),
-        )  # fmt: skip
+        series = _series(name, w)
         x = link_features(series)
         risk, dev = self.faults.risk(x), mad_score(x)
         up = series.oper_up
@@ -108,3 +120,16 @@ class ModelPredictor:
         )
         ttf = float(self.faults.time_to_failure_s(x[-1:])[0]) if risk[-1] >= self.ttf_risk else None
         return LinkRisk(name, float(risk[-1]), ttf, float(dev[-1]), bool(alarm and up[-1]))
+
+
+def _series(name: str, w: LinkWindow) -> LinkSeries:
+    if len(w.rx_power_dbm) < MIN_TELEMETRY_SAMPLES:
+        raise UsageError(
+            f"link {name}: {len(w.rx_power_dbm)} telemetry samples, need at least "
+            f"{MIN_TELEMETRY_SAMPLES}"
+        )
+    return LinkSeries(
+        name, w.step_s, np.asarray(w.rx_power_dbm, float), np.asarray(w.tx_bias_ma, float),
+        np.asarray(w.crc_errors), np.asarray(w.in_errors), np.asarray(w.delay_s, float),
+        np.asarray(w.oper_up, bool),
+    )  # fmt: skip

@@ -48,6 +48,8 @@ class LinkSeries:
     delay_s: np.ndarray
     oper_up: np.ndarray
     events: list[Event] = field(default_factory=list)
+    time_scale: float = 1.0
+    """How compressed in time its episodes are (see `GeneratorConfig.time_scale`)."""
 
     @property
     def times(self) -> np.ndarray:
@@ -79,13 +81,24 @@ class GeneratorConfig:
     decoy_share: float = 0.35
     slots: int = 2
     """Independent event slots per link, one per equal part of the time span."""
+    time_scale: float = 1.0
+    """Multiplies every episode duration: precursors of 2-12 h, 2 h margins, outages of 10-60
+    min at 1.0. The closed loop's profile compresses time (0.125: precursors of 15-90 min at
+    30 s samples), as the demo does, and labels and hit windows scale with it."""
+
+    @property
+    def slot_hours(self) -> float:
+        return self.days * 24 / self.slots
 
 
 def generate(seed: int, cfg: GeneratorConfig = GeneratorConfig()) -> list[LinkSeries]:
-    if cfg.days * 24 / cfg.slots < 16:
+    need_h = 16 * cfg.time_scale
+    if not 0 < cfg.time_scale <= 1:
+        raise UsageError(f"time_scale must be in (0, 1], got {cfg.time_scale}")
+    if cfg.slot_hours < need_h:
         raise UsageError(
-            f"{cfg.days} days for {cfg.slots} event slots: each slot needs 16 h (episodes of up "
-            "to 12 h plus margins); give more days"
+            f"{cfg.days} days for {cfg.slots} event slots: each slot needs {need_h:g} h "
+            f"(episodes of up to {12 * cfg.time_scale:g} h plus margins); give more days"
         )
     rng = np.random.default_rng(seed)
     steps = int(cfg.days * DAY_S / cfg.step_s)
@@ -102,6 +115,7 @@ def _link(rng: np.random.Generator, name: str, steps: int, cfg: GeneratorConfig)
     delay = prop + 2e-4 * (1 + diurnal) + np.abs(rng.normal(0, 5e-5, steps))
     up = np.ones(steps, dtype=bool)
     series = LinkSeries(name, cfg.step_s, rx, bias, crc_rate, crc_rate.copy(), delay, up)
+    series.time_scale = cfg.time_scale
     span = steps // cfg.slots
     for slot in range(cfg.slots):
         draw = rng.uniform()
@@ -130,7 +144,7 @@ def _bump(steps: int, lo: int, hi: int) -> np.ndarray:
 
 def _window(rng: np.random.Generator, s: LinkSeries, start: int, span: int) -> tuple[int, int]:
     """An episode of 2 to 12 hours ending well inside [start, start + span)."""
-    per_h = 3600.0 / s.step_s
+    per_h = 3600.0 * s.time_scale / s.step_s  # samples per (scaled) hour
     length = int(rng.uniform(2, 12) * per_h)
     end = start + int(rng.uniform(length + 2 * per_h, span - 2 * per_h))
     return end - length, end
@@ -143,7 +157,8 @@ def _fault(
     onset, fail = _window(rng, s, start, span)
     ramp = _ramp(steps, onset, fail, rng.uniform(1.0, 2.0))
     if kind == "optical_drift":
-        s.rx_power_dbm += ramp * (LOS_DBM - float(np.median(s.rx_power_dbm[onset - 60 : onset])))
+        before = s.rx_power_dbm[max(onset - 60, 0) : max(onset, 1)]
+        s.rx_power_dbm += ramp * (LOS_DBM - float(np.median(before)))
     elif kind == "laser_aging":
         climb = 1 - np.exp(-np.clip(np.arange(steps) - onset, 0, None) / (0.25 * (fail - onset)))
         s.tx_bias_ma += (ramp > 0) * climb * rng.uniform(0.4, 0.8) * float(s.tx_bias_ma[onset])
@@ -153,7 +168,7 @@ def _fault(
         s.crc_errors = s.crc_errors + active * rng.geometric(0.2, steps) * (5 + 500 * ramp**2)
     else:  # latency_creep
         s.delay_s += ramp * prop * rng.uniform(0.5, 2.0)
-    end = min(fail + int(rng.uniform(10, 60) * 60 / s.step_s), steps)
+    end = min(fail + max(int(rng.uniform(10, 60) * 60 * s.time_scale / s.step_s), 1), steps)
     s.oper_up[fail:end] = False
     s.rx_power_dbm[fail:end] = -40.0
     s.events.append(Event(kind, onset * s.step_s, fail * s.step_s, is_fault=True))
@@ -170,7 +185,8 @@ def _decoy(
     elif kind == "bias_bump":
         s.tx_bias_ma += hump * rng.uniform(0.15, 0.3) * float(s.tx_bias_ma[onset])
     elif kind == "error_spike":
-        burst = _bump(steps, onset, onset + int(rng.uniform(10, 40) * 60 / s.step_s))
+        minutes = rng.uniform(10, 40) * s.time_scale
+        burst = _bump(steps, onset, onset + max(int(minutes * 60 / s.step_s), 2))
         active = (rng.uniform(size=steps) < 0.3 * burst) & (burst > 0)
         s.crc_errors = s.crc_errors + active * rng.geometric(0.2, steps) * 50
     else:  # delay_bump

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from harness.simrun import FORECAST_STEPS, History
+from harness.simrun import History
 
 MAX_HEATMAP_LINKS = 40
 
@@ -94,11 +94,12 @@ def forecast_vs_actual(h: History, path: Path, links: int = 3) -> None:
     for i in top:
         line = ax.plot(t, util[:, i], label=f"actual {h.links[i]}")[0]
         shifted = np.full(len(t), np.nan)
-        shifted[FORECAST_STEPS:] = fc[:-FORECAST_STEPS, i] if len(t) > FORECAST_STEPS else []
+        k = h.forecast_steps
+        shifted[k:] = fc[:-k, i] if len(t) > k else []
         ax.plot(t, shifted, linestyle="--", color=line.get_color(), label=f"forecast {h.links[i]}")
     ax.set_xlabel("simulated time (h)")
     ax.set_ylabel("utilisation")
-    ax.set_title(f"Forecast ({FORECAST_STEPS} steps ahead, Holt baseline) vs actual")
+    ax.set_title(f"Forecast ({h.forecast_steps} steps ahead, {h.forecast_label}) vs actual")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -128,8 +129,8 @@ img{{max-width:100%}}</style></head><body>
 <h2>Link utilisation</h2><img src="utilisation.png" alt="link utilisation heatmap">
 <h2>Per-intent SLA</h2><img src="sla.png" alt="per-intent SLA timeline">
 <h2>Forecast vs actual</h2>
-<p>The forecast is a Holt (level and trend) baseline from telemetry/baseline.py, a stand-in for
-the models package's forecaster.</p>
+<p>Forecasts: {html.escape(h.forecast_label)}, {h.forecast_steps} telemetry intervals ahead
+(telemetry/linkmodels.py).</p>
 <img src="forecast.png" alt="forecast vs actual">
 </body></html>
 """

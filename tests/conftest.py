@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from models.loop_models import LoopModels, LoopTraining, train
 from topologies.datasets import data_dir
 
 
@@ -24,3 +25,10 @@ def require_privilege(ok: bool, reason: str) -> None:
 def data() -> Path:
     """The shared real-data directory (../shared/data); tests read it, never copy it."""
     return data_dir()
+
+
+@pytest.fixture(scope="session")
+def loop_models(data: Path) -> LoopModels:
+    """The closed loop's trained forecaster and fault model, as `netpilot demo` trains them
+    (about 15 s, once per session)."""
+    return train(data / "geant", LoopTraining())

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from controller.errors import UsageError
 from models.alarms import Hysteresis, active_at_end, alarms
 from models.fault_eval import Tally
 from models.fault_features import FEATURES, link_features, trailing_slope
@@ -203,3 +204,43 @@ def test_fast_hysteresis_matches_the_step_by_step_machine() -> None:
         persist, clear = int(rng.integers(1, 5)), int(rng.integers(1, 5))
         args = (score > 0.4, score < 0.3, up, persist, clear)
         assert run(*args) == _reference_hysteresis(*args)
+
+
+def test_a_compressed_generator_scales_episodes_labels_and_hit_windows() -> None:
+    cfg = GeneratorConfig(links=40, days=6 / 24, step_s=30.0, time_scale=0.125)
+    links = generate(11, cfg)
+    events = [e for link in links for e in link.events]
+    assert events and all(link.time_scale == 0.125 for link in links)
+    for e in events:  # precursors of 2-12 h become 15-90 min
+        assert 15 * 60 - 30 <= e.end_s - e.onset_s <= 90 * 60 + 30, e
+    faults = [(link, e) for link in links for e in link.events if e.is_fault]
+    link, fault = faults[0]
+    y, _ = labels(link)
+    late = link.times > fault.end_s - 75  # 10 min scaled by 1/8
+    assert y.any() and not (y & late & (link.times < fault.end_s)).any()
+    tally = Tally()
+    tally.add_alarms(link, [int((fault.end_s - 120) / link.step_s)], start=0)
+    assert tally.detected == 1  # 2 min ahead is a hit in compressed time
+
+
+def test_a_generator_with_too_little_time_or_a_bad_scale_is_refused() -> None:
+    with pytest.raises(UsageError, match="time_scale"):
+        generate(1, GeneratorConfig(time_scale=0.0))
+    with pytest.raises(UsageError, match="each slot needs 2 h"):
+        generate(1, GeneratorConfig(days=3 / 24, step_s=30.0, time_scale=0.125))
+
+
+def test_features_of_a_window_shorter_than_an_hour_are_finite() -> None:
+    link = flat_link(0.5, [])  # 30 one-minute samples: the loop's first judgement
+    x = link_features(link)
+    assert x.shape == (30, len(FEATURES)) and np.isfinite(x).all()
+
+
+def test_delay_deviation_is_relative_to_at_least_a_millisecond() -> None:
+    link = flat_link(12, [])
+    link.delay_s = np.full(len(link.delay_s), 100e-6)  # a 100 us data-center link
+    link.delay_s[600:] += 5e-6  # five microseconds of queueing
+    z = link_features(link)[:, FEATURES.index("delay_z")]
+    assert abs(z[-1]) < 1.0
+    link.delay_s[600:] += 5e-3  # five milliseconds more is a deviation
+    assert link_features(link)[-1, FEATURES.index("delay_z")] > 10

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from harness.loop import longest_violation
 from harness.loopsession import LoopSession
+from models.loop_models import LoopModels
 from tests.loop_support import drift, lost, moves, placement_links, run, spec
 from tests.test_topo_cli import netpilot
 
 BR1_INTENTS = {"br1-dc1-voice", "br1-dc1-production"}
 
 
-def test_link_cut_moves_br1_within_one_interval() -> None:
-    with LoopSession(spec("link-cut", until_s=20 * 60)) as s:
+def test_link_cut_moves_br1_within_one_interval(loop_models: LoopModels) -> None:
+    with LoopSession(spec("link-cut", models=loop_models, until_s=20 * 60)) as s:
         run(s)
         rows = s.timeline()
         assert len(rows) == 1 and rows[0]["link"] == "BR1-P-SH"
@@ -33,8 +34,8 @@ def test_link_cut_moves_br1_within_one_interval() -> None:
         assert "reports BR1-P-SH down" in out.stdout.replace("\n", " ")
 
 
-def test_node_failure_reroutes_everything_through_p_sh() -> None:
-    with LoopSession(spec("node-failure", until_s=15 * 60)) as s:
+def test_node_failure_reroutes_everything_through_p_sh(loop_models: LoopModels) -> None:
+    with LoopSession(spec("node-failure", models=loop_models, until_s=15 * 60)) as s:
         before = {
             n for n, p in s.controller.engine.placements().items() if "P-SH" in p.primary.nodes
         }
@@ -49,8 +50,8 @@ def test_node_failure_reroutes_everything_through_p_sh() -> None:
         assert longest_violation(s.runner.sla, "br1-dc1-voice", after=5 * 60) <= 1
 
 
-def test_srlg_cut_takes_both_dc_links_and_nothing_is_lost() -> None:
-    with LoopSession(spec("srlg", until_s=15 * 60)) as s:
+def test_srlg_cut_takes_both_dc_links_and_nothing_is_lost(loop_models: LoopModels) -> None:
+    with LoopSession(spec("srlg", models=loop_models, until_s=15 * 60)) as s:
         run(s)
         rows = s.timeline()
         assert {r["link"] for r in rows} == {"DC1-DC2-a", "DC1-DC2-b"}
@@ -64,8 +65,8 @@ def test_srlg_cut_takes_both_dc_links_and_nothing_is_lost() -> None:
         assert lost(s) == [] and drift(s) == []
 
 
-def test_flapping_link_does_not_make_paths_oscillate() -> None:
-    with LoopSession(spec("flap", until_s=15 * 60, hold_time_s=600.0)) as s:
+def test_flapping_link_does_not_make_paths_oscillate(loop_models: LoopModels) -> None:
+    with LoopSession(spec("flap", models=loop_models, until_s=15 * 60, hold_time_s=600.0)) as s:
         run(s)
         downs = [x for x in s.runner.signals if x.kind == "link_down"]
         assert len(downs) >= 3, "the flaps reached the engine"
@@ -76,8 +77,8 @@ def test_flapping_link_does_not_make_paths_oscillate() -> None:
         assert lost(s) == [] and drift(s) == []
 
 
-def test_sla_violation_moves_only_the_intents_whose_bound_breaks() -> None:
-    with LoopSession(spec("latency", until_s=12 * 60)) as s:
+def test_sla_violation_moves_only_the_intents_whose_bound_breaks(loop_models: LoopModels) -> None:
+    with LoopSession(spec("latency", models=loop_models, until_s=12 * 60)) as s:
         on_link = {
             n
             for n, p in s.controller.engine.placements().items()

@@ -17,6 +17,7 @@ from controller.southbound.render import canonical
 from controller.store import Store
 from controller.topology import LinkState
 from harness.loopsession import BANK_INTENTS, ROOT, LoopSession
+from models.loop_models import LoopModels
 from tests.loop_support import drift, lost, placement_links, spec
 from tests.southbound_support import running, start_fleet, wait_settled
 from topologies.loader import load
@@ -30,8 +31,10 @@ def _reachable(session: LoopSession, name: str, up: bool) -> None:
     runner.run(router.revive() if up else router.stop())
 
 
-def test_unreachable_device_aborts_the_push_cleanly_then_it_is_retried() -> None:
-    with LoopSession(spec("unreachable", until_s=12 * 60, netconf=True)) as s:
+def test_unreachable_device_aborts_the_push_cleanly_then_it_is_retried(
+    loop_models: LoopModels,
+) -> None:
+    with LoopSession(spec("unreachable", models=loop_models, until_s=12 * 60, netconf=True)) as s:
         before = s.controller.store.installed_configs()
         while s.sim.t < 4 * 60:
             s.runner.tick()

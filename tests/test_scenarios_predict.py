@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from harness.loop import Surge
 from harness.loopsession import LoopSession
+from models.loop_models import LoopModels
 from tests.loop_support import drift, lost, placement_links, run, spec
 
 
-def test_gradual_degradation_is_evacuated_before_the_link_fails() -> None:
-    with LoopSession(spec("degradation", until_s=20 * 60)) as s:
+def test_gradual_degradation_is_evacuated_before_the_link_fails(loop_models: LoopModels) -> None:
+    with LoopSession(spec("degradation", models=loop_models, until_s=30 * 60)) as s:
         users = {
             n
             for n, p in s.controller.engine.placements().items()
@@ -22,7 +23,7 @@ def test_gradual_degradation_is_evacuated_before_the_link_fails() -> None:
         assert "hq-dc2-voice" in row["moved"]
         assert "HQ-DC2-a" not in placement_links(s, "hq-dc2-voice")
         # voice was never hit: it left before the fibre went dark
-        fails = 16 * 60
+        fails = 26 * 60
         assert all(
             x.met
             for t, rows in s.runner.sla
@@ -36,9 +37,9 @@ def test_gradual_degradation_is_evacuated_before_the_link_fails() -> None:
         assert lost(s) == [] and drift(s) == []
 
 
-def test_surge_is_forecast_and_office_moves_before_the_peak() -> None:
+def test_surge_is_forecast_and_office_moves_before_the_peak(loop_models: LoopModels) -> None:
     surge = Surge("HQ", "DC2", 17e9, at=5 * 60, ramp=600, until=30 * 60)
-    with LoopSession(spec("surge", until_s=20 * 60, surges=(surge,))) as s:
+    with LoopSession(spec("surge", models=loop_models, until_s=20 * 60, surges=(surge,))) as s:
         run(s)
         row = s.timeline()[0]
         assert row["signal"] == "forecast" and row["link"].startswith("HQ-DC2")

@@ -1,0 +1,194 @@
+"""Per telemetry round: each directed link's utilisation forecast and fault risk.
+
+`LinkModels` is what `harness.simrun.SimRuntime` calls after every round. Two kinds:
+
+- `TrainedLinkModels` keeps a window of each link's telemetry and asks a `models.hooks.Predictor`
+  (the trained forecaster and fault model) for the p90 utilisation `horizon` steps ahead and the
+  risk of failure. A link needs `MIN_TELEMETRY_SAMPLES` rounds before it gets a risk and the
+  forecaster's `lags` rounds before it gets a forecast: until then it has none (nothing is made
+  up). The fault model sees the link's own delay: the measured delay less the queueing delay its
+  queues report, so congestion reaches the forecaster, not the fault model.
+- `BaselineLinkModels`: the Holt forecaster and precursor heuristic of `telemetry.baseline`,
+  the default where no trained models are given (`netpilot sim run`, `telemetry top`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from models.hooks import MIN_TELEMETRY_SAMPLES, LinkWindow, Predictor
+from telemetry.baseline import HoltForecaster, PrecursorRisk
+from telemetry.exporter import LinkForecast, LinkRisk
+from telemetry.processor import LinkTelemetry
+
+LinkKey = tuple[str, str]  # (src router, link id)
+
+
+class LinkModels(Protocol):
+    label: str
+    """Names the models wherever their numbers are shown."""
+    horizon_steps: int
+
+    def update(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]: ...
+
+    def detail(self, link: str) -> str:
+        """A few words on the latest risk of `link` (e.g. its predicted time to failure)."""
+        ...
+
+
+@dataclass
+class BaselineLinkModels:
+    label: str = "Holt baseline and precursor heuristic"
+    horizon_steps: int = 6
+    forecaster: HoltForecaster = field(default_factory=HoltForecaster)
+    risk: PrecursorRisk = field(default_factory=PrecursorRisk)
+
+    def update(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        forecasts, risks = [], []
+        horizon = self.horizon_steps * step_s
+        for lt in links:
+            key = (lt.src, lt.link)
+            if lt.utilisation is not None:
+                self.forecaster.update(key, lt.utilisation)
+            f = self.forecaster.forecast(key, self.horizon_steps)
+            if f is not None:
+                forecasts.append(LinkForecast(lt.link, lt.src, lt.dst, f, horizon))
+            pps = lt.out_bps / 8000.0 if lt.out_bps else None
+            risks.append(LinkRisk(lt.link, lt.src, lt.dst, self.risk.risk(lt, pps)))
+        return forecasts, risks
+
+    def detail(self, link: str) -> str:
+        return "precursor heuristic"
+
+
+def own_delay_s(lt: LinkTelemetry) -> float:
+    """Measured delay less the queueing delay of its queues, weighted by their traffic."""
+    total = sum(lt.class_utilisation.values())
+    queueing = 0.0
+    if total > 0:
+        queueing = sum(
+            u / total * lt.class_delay_s.get(c, 0.0) for c, u in lt.class_utilisation.items()
+        )
+    return max((lt.delay_s or 0.0) - queueing, 0.0)
+
+
+@dataclass
+class _Window:
+    rx: deque[float]
+    bias: deque[float]
+    crc: deque[float]
+    errors: deque[float]
+    delay: deque[float]
+    up: deque[bool]
+    crc_total: float = 0.0
+
+    @classmethod
+    def empty(cls, size: int) -> _Window:
+        return cls(
+            deque(maxlen=size), deque(maxlen=size), deque(maxlen=size),
+            deque(maxlen=size), deque(maxlen=size), deque(maxlen=size),
+        )  # fmt: skip
+
+    def add(self, lt: LinkTelemetry, step_s: float) -> None:
+        self.crc_total += (lt.crc_per_s or 0.0) * step_s
+        self.rx.append(lt.rx_power_dbm if lt.rx_power_dbm is not None else _last(self.rx, -40.0))
+        self.bias.append(lt.tx_bias_ma if lt.tx_bias_ma is not None else _last(self.bias, 0.0))
+        self.crc.append(self.crc_total)
+        self.errors.append(self.crc_total)
+        self.delay.append(own_delay_s(lt))
+        self.up.append(lt.oper_up)
+
+    def as_link_window(self, step_s: float) -> LinkWindow:
+        return LinkWindow(
+            step_s=step_s,
+            rx_power_dbm=np.array(self.rx),
+            tx_bias_ma=np.array(self.bias),
+            crc_errors=np.array(self.crc),
+            in_errors=np.array(self.errors),
+            delay_s=np.array(self.delay),
+            oper_up=np.array(self.up, dtype=bool),
+        )
+
+
+def _last(values: deque[float], default: float) -> float:
+    return values[-1] if values else default
+
+
+@dataclass
+class TrainedLinkModels:
+    predictor: Predictor
+    horizon_steps: int = 12
+    window: int = 240
+    """Rounds of history kept per link (2 h at 30 s)."""
+    min_forecast_steps: int = 12
+    label: str = "trained forecaster (p90) and fault model"
+    _windows: dict[LinkKey, _Window] = field(default_factory=dict)
+    _loads: dict[LinkKey, deque[float]] = field(default_factory=dict)
+    _details: dict[str, str] = field(default_factory=dict)
+
+    def update(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        for lt in links:
+            key = (lt.src, lt.link)
+            self._windows.setdefault(key, _Window.empty(self.window)).add(lt, step_s)
+            load = self._loads.setdefault(key, deque(maxlen=self.window))
+            load.append(lt.utilisation or 0.0)
+        return self._forecasts(links, step_s), self._risks(links, step_s)
+
+    def _forecasts(self, links: list[LinkTelemetry], step_s: float) -> list[LinkForecast]:
+        keys = [(lt.src, lt.link) for lt in links]
+        ready = [k for k in keys if len(self._loads[k]) >= self.min_forecast_steps]
+        if not ready:
+            return []
+        steps = min(len(self._loads[k]) for k in ready)
+        history = np.column_stack([list(self._loads[k])[-steps:] for k in ready])
+        names = [f"{src}>{link}" for src, link in ready]
+        horizon = self._horizon()
+        p90 = {
+            f.name: f.p90 for f in self.predictor.forecast(names, history) if f.horizon == horizon
+        }
+        by_key = {(lt.src, lt.link): lt for lt in links}
+        return [
+            LinkForecast(lt.link, lt.src, lt.dst, p90[name], horizon * step_s)
+            for name, lt in ((n, by_key[k]) for n, k in zip(names, ready, strict=True))
+        ]
+
+    def _horizon(self) -> int:
+        horizons = getattr(getattr(self.predictor, "forecaster", None), "horizons", None)
+        if not horizons:
+            return self.horizon_steps
+        return int(min(horizons, key=lambda h: abs(int(h) - self.horizon_steps)))
+
+    def _risks(self, links: list[LinkTelemetry], step_s: float) -> list[LinkRisk]:
+        ready = {
+            f"{lt.src}>{lt.link}": lt
+            for lt in links
+            if len(self._windows[(lt.src, lt.link)].rx) >= MIN_TELEMETRY_SAMPLES
+        }
+        if not ready:
+            return []
+        windows = {
+            name: self._windows[(lt.src, lt.link)].as_link_window(step_s)
+            for name, lt in ready.items()
+        }
+        out = []
+        for r in self.predictor.latest_risk(windows):
+            lt = ready[r.link]
+            risk = r.risk if lt.oper_up else 1.0
+            out.append(LinkRisk(lt.link, lt.src, lt.dst, risk))
+            ttf = r.time_to_failure_s
+            when = "" if ttf is None else f"; failure in ~{ttf / 60:.0f} min"
+            self._details[lt.link] = f"fault model{when}"
+        return out
+
+    def detail(self, link: str) -> str:
+        return self._details.get(link, "fault model")
