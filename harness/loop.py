@@ -154,7 +154,8 @@ class LoopRunner:
                 self._submit("risk", link, risk, self.engine.link_risk(link, risk, cause))
         for link, util in sorted(forecasts.items()):
             if util >= self.engine.config.avoid.forecast_off or link in avoided:
-                cause = f"utilisation {util:.0%} forecast {horizon:.0f}s ahead ({rt.models.label})"
+                source = rt.models.forecast_source
+                cause = f"utilisation {util:.0%} forecast {horizon:.0f}s ahead ({source})"
                 self._submit("forecast", link, util, self.engine.link_forecast(link, util, cause))
 
     def _measures(self) -> None:

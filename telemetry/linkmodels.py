@@ -31,6 +31,8 @@ LinkKey = tuple[str, str]  # (src router, link id)
 class LinkModels(Protocol):
     label: str
     """Names the models wherever their numbers are shown."""
+    forecast_source: str
+    """Names the forecast in an action's cause."""
     horizon_steps: int
 
     def update(
@@ -45,6 +47,7 @@ class LinkModels(Protocol):
 @dataclass
 class BaselineLinkModels:
     label: str = "Holt baseline and precursor heuristic"
+    forecast_source: str = "Holt baseline"
     horizon_steps: int = 6
     forecaster: HoltForecaster = field(default_factory=HoltForecaster)
     risk: PrecursorRisk = field(default_factory=PrecursorRisk)
@@ -130,6 +133,7 @@ class TrainedLinkModels:
     """Rounds of history kept per link (2 h at 30 s)."""
     min_forecast_steps: int = 12
     label: str = "trained forecaster (p90) and fault model"
+    forecast_source: str = "p90 of the trained forecaster"
     _windows: dict[LinkKey, _Window] = field(default_factory=dict)
     _loads: dict[LinkKey, deque[float]] = field(default_factory=dict)
     _details: dict[str, str] = field(default_factory=dict)

@@ -33,7 +33,8 @@ def test_gradual_degradation_is_evacuated_before_the_link_fails(loop_models: Loo
         )
         audit = s.controller.store.audit_log()
         assert any(e["action"] == "avoid-risk" and e["target"] == "HQ-DC2-a" for e in audit)
-        assert "fault risk" in s.controller.store.get_intent("hq-dc2-voice").reason
+        reason = s.controller.store.get_intent("hq-dc2-voice").reason
+        assert "fault risk" in reason and "fault model" in reason  # which signal, which model
         assert lost(s) == [] and drift(s) == []
 
 
@@ -46,7 +47,8 @@ def test_surge_is_forecast_and_office_moves_before_the_peak(loop_models: LoopMod
         assert row["rectify_s"] < 0, "moved before the surge peaked"
         assert row["moved"] == ["hq-dc2-office"]  # elastic class only
         assert row["link"] not in placement_links(s, "hq-dc2-office")
-        assert "utilisation forecast" in s.controller.store.get_intent("hq-dc2-office").reason
+        reason = s.controller.store.get_intent("hq-dc2-office").reason
+        assert "utilisation forecast" in reason and "p90 of the trained forecaster" in reason
         voice = placement_links(s, "hq-dc2-voice")
         assert voice  # voice stays where it was: forecasts only move bigdata and office
         assert lost(s) == [] and drift(s) == []
