@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
+from controller.avoid import AvoidConfig
 from models import loop_models
 from models.alarms import Hysteresis, alarms
 from models.fault_eval import Tally
@@ -30,7 +31,8 @@ from topologies.datasets import data_dir
 def fault_figures(
     trained: loop_models.LoopModels, spec: loop_models.LoopTraining, seeds: int
 ) -> dict[str, Any]:
-    rule = Hysteresis(on=0.6, off=0.3, persist=1, clear=10)  # the engine's thresholds
+    cfg = AvoidConfig()  # the engine's thresholds
+    rule = Hysteresis(on=cfg.risk_on, off=cfg.risk_off, persist=1, clear=10)
     tally, days = Tally(), 0.0
     for seed in range(seeds):
         for link in generate(seed, spec.generator()):

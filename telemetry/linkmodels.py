@@ -88,7 +88,7 @@ class _Window:
     rx: deque[float]
     bias: deque[float]
     crc: deque[float]
-    errors: deque[float]
+    """Cumulative CRC errors, rebuilt from the processor's rate (it also stands for in-errors)."""
     delay: deque[float]
     up: deque[bool]
     crc_total: float = 0.0
@@ -97,7 +97,7 @@ class _Window:
     def empty(cls, size: int) -> _Window:
         return cls(
             deque(maxlen=size), deque(maxlen=size), deque(maxlen=size),
-            deque(maxlen=size), deque(maxlen=size), deque(maxlen=size),
+            deque(maxlen=size), deque(maxlen=size),
         )  # fmt: skip
 
     def add(self, lt: LinkTelemetry, step_s: float) -> None:
@@ -105,7 +105,6 @@ class _Window:
         self.rx.append(lt.rx_power_dbm if lt.rx_power_dbm is not None else _last(self.rx, -40.0))
         self.bias.append(lt.tx_bias_ma if lt.tx_bias_ma is not None else _last(self.bias, 0.0))
         self.crc.append(self.crc_total)
-        self.errors.append(self.crc_total)
         self.delay.append(own_delay_s(lt))
         self.up.append(lt.oper_up)
 
@@ -115,7 +114,7 @@ class _Window:
             rx_power_dbm=np.array(self.rx),
             tx_bias_ma=np.array(self.bias),
             crc_errors=np.array(self.crc),
-            in_errors=np.array(self.errors),
+            in_errors=np.array(self.crc),
             delay_s=np.array(self.delay),
             oper_up=np.array(self.up, dtype=bool),
         )
