@@ -1,6 +1,7 @@
 # netpilot: two commands on a fresh machine.
 #   make demo   set up .venv and run the main job
-#   make test   set up .venv, install the Debian packages the tests need, run ruff, mypy and pytest
+#   make test   set up .venv, install the Debian packages the tests need, run ruff, import-linter,
+#               mypy and pytest
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -44,9 +45,10 @@ apt-install:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 typecheck: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -10,7 +10,20 @@ import sys
 
 import typer
 
-from commands import ctl, demo, devices, intent, model, path, report, sim, telemetry, topo, verify
+from commands import (
+    ctl,
+    demo,
+    devices,
+    intent,
+    model,
+    network,
+    path,
+    report,
+    sim,
+    telemetry,
+    topo,
+    verify,
+)
 from commands.common import fail
 from controller.errors import NetpilotError
 
@@ -26,6 +39,7 @@ app.add_typer(path.app, name="path")
 app.add_typer(intent.app, name="intent")
 app.add_typer(ctl.app, name="controller")
 app.add_typer(devices.app, name="devices")
+app.add_typer(network.app, name="network")
 app.add_typer(sim.app, name="sim")
 app.add_typer(telemetry.app, name="telemetry")
 app.add_typer(model.app, name="model")

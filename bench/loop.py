@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import logging
 
-from harness.loop import Surge, compliance_by_class
+from harness.loop import compliance_by_class
 from harness.loopsession import ROOT, LoopSession, LoopSpec
+from harness.surge import Surge
 from models import loop_models
 from models.loop_models import LoopModels
 from topologies.datasets import data_dir

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from commands.common import err_console
-from controller.errors import UsageError
-from controller.southbound.base import Southbound
-from controller.topology import Topology
+from controller.runtime.settings import ENV
 
 app = typer.Typer(help="Run the controller (REST API, reconcile engine).", no_args_is_help=True)
 
@@ -23,21 +19,26 @@ def _group() -> None:
     """Run the controller (REST API, reconcile engine)."""
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise UsageError(f"--listen {listen!r}: write HOST:PORT, e.g. 127.0.0.1:8080")
-    return host.strip("[]"), int(port)
+def _env(field: str) -> str:
+    return ENV[field]
 
 
 @app.command("run")
 def run(
     *,
-    topology: Annotated[str, typer.Option("--topology", help="bank-wan, zoo:NAME, ring:6, FILE")],
-    db: Annotated[Path, typer.Option("--db", help="SQLite database file (created if missing).")],
-    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on.")] = (
-        "127.0.0.1:8080"
-    ),
+    topology: Annotated[
+        str,
+        typer.Option(
+            "--topology", help="bank-wan, zoo:NAME, ring:6, FILE", envvar=_env("topology")
+        ),
+    ],
+    db: Annotated[
+        Path,
+        typer.Option("--db", help="SQLite database file (created if missing).", envvar=_env("db")),
+    ],
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT to serve on.", envvar=_env("listen"))
+    ] = "127.0.0.1:8080",
     token_file: Annotated[
         Path | None,
         typer.Option("--token-file", help="Bearer token file (0600), created on first start."),
@@ -45,70 +46,105 @@ def run(
     prefixes: Annotated[
         Path | None, typer.Option("--prefixes", help="YAML `NODE: [prefix, ...]` map.")
     ] = None,
-    hold_time: Annotated[
-        float, typer.Option("--hold-time", help="Seconds a healthy intent keeps its path.")
-    ] = 300.0,
-    improvement: Annotated[
-        float, typer.Option("--improvement", help="Cost gain (0-1) needed to move an intent.")
-    ] = 0.10,
     inventory: Annotated[
         Path | None,
-        typer.Option("--inventory", help="NETCONF devices (YAML); without it: in-memory devices."),
+        typer.Option(
+            "--inventory",
+            help="NETCONF devices (YAML; `netpilot network run` writes one). Enables telemetry, "
+            "verification and drift repair; without it: in-memory devices.",
+            envvar=_env("inventory"),
+        ),
     ] = None,
     secrets: Annotated[
-        Path | None, typer.Option("--secrets", help="Credentials file for --inventory.")
+        Path | None,
+        typer.Option("--secrets", help="Credentials file for --inventory.", envvar=_env("secrets")),
     ] = None,
+    models: Annotated[
+        Path | None,
+        typer.Option(
+            "--models",
+            help="Trained forecaster and fault model (`netpilot model train loop --out DIR`); "
+            "without it the baseline stand-ins (said at start).",
+            envvar=_env("models"),
+        ),
+    ] = None,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", help="Seconds between telemetry rounds.", envvar=_env("interval_s")
+        ),
+    ] = 10.0,
+    stale_after: Annotated[
+        float | None,
+        typer.Option(
+            "--stale-after",
+            help="Seconds a device may take to answer a round before "
+            "it is marked stale (default: 80% of --interval).",
+        ),
+    ] = None,
+    drift: Annotated[
+        str,
+        typer.Option(
+            "--drift",
+            help="repair | report | off: what to do with config drift found at "
+            "start and every --drift-interval.",
+            envvar=_env("drift"),
+        ),
+    ] = "repair",
+    drift_interval: Annotated[
+        float,
+        typer.Option(
+            "--drift-interval",
+            help="Seconds between drift checks.",
+            envvar=_env("drift_interval_s"),
+        ),
+    ] = 300.0,
+    hold_time: Annotated[
+        float,
+        typer.Option(
+            "--hold-time",
+            help="Seconds a healthy intent keeps its path.",
+            envvar=_env("hold_time_s"),
+        ),
+    ] = 300.0,
+    improvement: Annotated[
+        float,
+        typer.Option(
+            "--improvement",
+            help="Cost gain (0-1) needed to move an intent.",
+            envvar=_env("improvement"),
+        ),
+    ] = 0.10,
+    tick: Annotated[
+        float, typer.Option("--tick", help="Seconds between timer rounds (retry, re-optimise).")
+    ] = 60.0,
 ) -> None:
-    """Serve the REST API and run the reconcile engine.
+    """Run the controller: REST API, reconcile engine and, with --inventory, the closed loop.
 
-    With --inventory the engine installs over NETCONF (one network-wide transaction per
-    revision); without it, into in-memory devices.
+    With --inventory the controller reads every router's state and counters over NETCONF every
+    --interval, forecasts load and fault risk, moves intents off failing or hot links, pushes
+    one network-wide transaction per revision, reads back what it pushed (intents end
+    `verified`) and repairs drift. Flags fall back to NETPILOT_* environment variables
+    (NETPILOT_TOPOLOGY, NETPILOT_DB, NETPILOT_INVENTORY, NETPILOT_MODELS,
+    NETPILOT_TELEMETRY_INTERVAL, NETPILOT_DRIFT, ...), then to the defaults shown.
 
-    Example: netpilot controller run --topology bank-wan --db netpilot.db --listen 127.0.0.1:8080
+    Example: netpilot controller run --topology bank-wan --db netpilot.db --inventory inv.yaml
     """
     import uvicorn
 
-    from controller.api import create_app
-    from controller.auth import TOKEN_ENV, default_token_file, load_or_create_token
-    from controller.engine import Engine, EngineConfig
-    from controller.intentfile import load_prefixes
-    from controller.southbound.memory import MemorySouthbound
-    from controller.store import Store
-    from topologies.loader import load
+    from controller.runtime import build, make_settings
 
-    host, port = parse_listen(listen)
-    if not 0 <= improvement < 1:
-        raise UsageError(f"--improvement {improvement}: give a fraction between 0 and 1, e.g. 0.1")
-    topo = load(topology)
-    store = Store(db)
-    store.set_meta("topology", topology)
-    engine = Engine(
-        topo,
-        store,
-        _southbound(topo, inventory, secrets) if inventory else MemorySouthbound(),
-        time.time,
-        config=EngineConfig(hold_time_s=hold_time, improvement=improvement),
-        prefixes=load_prefixes(prefixes) if prefixes else None,
-    )
-    path = token_file or default_token_file()
-    token = load_or_create_token(os.environ, path)
-    source = TOKEN_ENV if os.environ.get(TOKEN_ENV) else str(path)
-    err_console.print(f"netpilot controller on http://{host}:{port} (token from {source})")
+    settings = make_settings(
+        topology=topology, db=db, listen=listen, token_file=token_file, prefixes=prefixes,
+        inventory=inventory, secrets=secrets, models=models, interval_s=interval,
+        stale_after_s=stale_after, drift=drift, drift_interval_s=drift_interval,
+        hold_time_s=hold_time, improvement=improvement, tick_s=tick,
+    )  # fmt: skip
+    runtime = build(settings)
+    for line in runtime.startup_lines():
+        err_console.print(line, highlight=False)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("ncclient").setLevel(logging.WARNING)  # one line per SSH session otherwise
-    app_ = create_app(engine, token, run_engine=True)
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
-
-
-def _southbound(topo: Topology, inventory: Path, secrets: Path | None) -> Southbound:
-    """The NETCONF southbound for `inventory`; every router of the topology must be in it."""
-    from controller.southbound.netconf import NetconfSouthbound
-
-    south = NetconfSouthbound.from_inventory(inventory, secrets=secrets)
-    missing = sorted(set(topo.nodes) - set(south.inventory.names))
-    if missing:
-        raise UsageError(
-            f"--inventory {inventory}: no entry for {len(missing)} router(s) of the topology, "
-            f"e.g. {', '.join(missing[:5])}; add them (netpilot devices start writes one)"
-        )
-    return south
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    host, port = settings.host_port
+    uvicorn.run(runtime.app(), host=host, port=port, log_level="warning", access_log=False)

@@ -24,9 +24,10 @@ from commands.common import console, err_console, print_json
 from commands.topo import load_with_status, print_warnings, stats_json, summary_table
 from controller.errors import UsageError
 from controller.topology import Link, Topology
-from controller.units import format_bandwidth, format_duration
-from harness.loop import Surge, compliance_by_class
+from controller.units import format_bandwidth, format_duration, parse_duration
+from harness.loop import compliance_by_class
 from harness.loopsession import ROOT, LoopSession, LoopSpec
+from harness.surge import Surge
 from models.loop_models import LoopModels
 from telemetry.exporter import NetpilotMetrics
 
@@ -39,16 +40,30 @@ DEMO_SURGE = Surge("HQ", "DC2", 17e9, at=40 * 60, ramp=600, until=55 * 60)
 def demo(
     *,
     json_output: bool = typer.Option(False, "--json", help="Print the timeline as JSON."),
+    speed: Annotated[
+        float, typer.Option(help="Network seconds per wall second (the hour runs in 3600/speed s).")
+    ] = 40.0,
+    until: Annotated[str, typer.Option(help="Network time to run, e.g. 60m.")] = "60m",
     report: Annotated[
-        Path | None, typer.Option(help="Write the plots and an HTML page into DIR.")
+        Path | None,
+        typer.Option(help="--lockstep only: write the plots and an HTML page into DIR."),
     ] = None,
     keep: Annotated[
         bool,
-        typer.Option(help="Leave the controller API and /metrics running until Ctrl-C."),
+        typer.Option(
+            help="Leave the network and the controller (API, /metrics) running until Ctrl-C."
+        ),
     ] = False,
-    port: Annotated[int, typer.Option(help="Port of the API and /metrics with --keep.")] = 8181,
+    port: Annotated[int, typer.Option(help="--lockstep --keep: port of /metrics.")] = 8181,
+    lockstep: Annotated[
+        bool,
+        typer.Option(
+            help="The deterministic in-process loop (the regression suite's) instead of "
+            "two processes."
+        ),
+    ] = False,
     in_process: Annotated[
-        bool, typer.Option(help="Southbound to the simulator in process instead of NETCONF.")
+        bool, typer.Option(help="--lockstep only: southbound to the simulator in process.")
     ] = False,
     topology_only: Annotated[
         bool, typer.Option("--topology-only", help="Only show the bank WAN (no simulation).")
@@ -63,7 +78,13 @@ def demo(
 ) -> None:
     """Run the closed loop on the bank WAN: faults detected, located and repaired.
 
-    Examples: netpilot demo; netpilot demo --json; netpilot demo --report out/demo --keep;
+    Starts `netpilot network run` (bank-wan's simulated routers, traffic and faults, free-running
+    at --speed) and `netpilot controller run --inventory` (telemetry, trained models, engine) as
+    two processes that share only NETCONF, submits the bank's intents over the REST API, and
+    prints the timeline measured from outside: fault times from the network's ground truth,
+    actions from the controller's events API, all in wall seconds.
+
+    Examples: netpilot demo; netpilot demo --json; netpilot demo --speed 20 --keep;
     netpilot model train loop --out loop-models && netpilot demo --models loop-models
     """
     if topology_only:
@@ -71,6 +92,94 @@ def demo(
         return
     if not 0 < port < 65536:
         raise UsageError(f"--port {port}: give a TCP port between 1 and 65535")
+    if lockstep:
+        _lockstep(json_output, report, keep=keep, port=port, in_process=in_process, models=models)
+        return
+    if report is not None or in_process:
+        raise UsageError("--report and --in-process go with --lockstep; drop them or add it")
+    if not 1 <= speed <= 200:
+        raise UsageError(f"--speed {speed:g}: give 1 to 200 (40 runs the hour in 90 s)")
+    _live(json_output, speed, parse_duration(until), keep, models)
+
+
+def _live(json_output: bool, speed: float, until_s: float, keep: bool, models: Path | None) -> None:
+    import tempfile
+
+    from commands.livedemo import LiveDemo, LiveSpec
+    from models import loop_models as lm
+
+    wall0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="netpilot-demo-") as tmp:
+        work = Path(tmp)
+        if models is None:
+            lm.save(work / "models", loop_models(None, quiet=json_output))
+            models = work / "models"
+        info = lm.load(models).info
+        spec = LiveSpec(work=work, models=models, speed=speed, until_s=until_s)
+        with LiveDemo(spec) as live:
+            if not json_output:
+                err_console.print(
+                    f"  network and controller up (pids {live.procs['network'].pid}, "
+                    f"{live.procs['controller'].pid}); controller API {live.base}; "
+                    f"{len(live.intents)} intents applied; {speed:g}x real time"
+                )
+            _follow(live, quiet=json_output)
+            data = live.result()
+            data["models"] = info
+            data["wall_s"] = time.perf_counter() - wall0
+            if json_output:
+                print_json(data)
+            else:
+                _render(data)
+            if keep:
+                _keep_running(live)
+
+
+def _follow(live: Any, quiet: bool) -> None:
+    from commands.demotimeline import _signal
+
+    with Progress(
+        TextColumn("[bold]closed loop"), BarColumn(), TextColumn("{task.fields[clock]}"),
+        TimeElapsedColumn(), console=err_console, disable=quiet, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("loop", total=live.spec.until_s, clock="")
+
+        def tick(sim_s: float, new: list[dict[str, Any]]) -> None:
+            progress.update(task, completed=min(sim_s, live.spec.until_s),
+                            clock=f"network {format_duration(sim_s)}")  # fmt: skip
+            for e in new:
+                if quiet or e["kind"] not in ("topology", "avoid", "telemetry"):
+                    continue
+                progress.console.print(
+                    f"  network {format_duration(sim_s)}: {escape(_signal(e))} "
+                    f"{escape(str(e['cause']))[:110]}", highlight=False,
+                )  # fmt: skip
+
+        live.follow(tick)
+
+
+def _keep_running(live: Any) -> None:
+    err_console.print(
+        f"network and controller still running: API and /metrics on {live.base} (token in "
+        f"{live.work / 'token'} is not used; the demo's token is in its environment); Ctrl-C"
+    )
+    try:
+        while all(p.poll() is None for p in live.procs.values()):
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        err_console.print("stopping")
+
+
+def _lockstep(
+    json_output: bool,
+    report: Path | None,
+    *,
+    keep: bool,
+    port: int,
+    in_process: bool,
+    models: Path | None,
+) -> None:
+    """The embedded, lockstep loop (the scenario suite's): deterministic, one process."""
     registry = CollectorRegistry()
     metrics = NetpilotMetrics(registry)
     wall0 = time.perf_counter()
@@ -171,18 +280,17 @@ def _secs(value: float | None) -> str:
 
 
 def _render(data: dict[str, Any]) -> None:
-    table = Table(
-        "event",
-        "link",
-        "detect",
-        "locate",
-        "rectify",
-        "controller wall",
-        "moved",
-        "SLA misses",
-        title="Timeline (simulated time after the failure; negative = ahead of it)",
-        title_justify="left",
+    speed = data.get("speed")
+    title = (
+        f"Timeline (wall seconds after the failure, network at {speed:g}x real time; "
+        "negative = ahead of it)"
+        if speed
+        else "Timeline (simulated time after the failure; negative = ahead of it)"
     )
+    table = Table(
+        "event", "link", "detect", "locate", "rectify", "controller wall", "moved", "SLA misses",
+        title=title, title_justify="left",
+    )  # fmt: skip
     for e in data["events"]:
         wall = e.get("rectify_wall_s")
         table.add_row(
@@ -200,10 +308,15 @@ def _render(data: dict[str, Any]) -> None:
     for cls, ratio in data["sla_compliance"].items():
         sla.add_row(cls, f"{ratio:.1%}")
     console.print(sla)
+    how = (
+        "network and controller as two processes over NETCONF"
+        if speed
+        else f"{data['southbound']} southbound, lockstep"
+    )
     console.print(
         f"{data['intents']} intents, {data['intents_lost']} lost; "
-        f"{format_duration(data['simulated_s'])} simulated in {data['wall_s']:.1f}s wall "
-        f"({data['southbound']} southbound)"
+        f"{format_duration(data['simulated_s'])} of network time in {data['wall_s']:.1f}s wall "
+        f"({how})"
     )
     models = data.get("models") or {}
     if models:

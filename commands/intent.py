@@ -224,14 +224,20 @@ def _print_status(st: dict[str, Any]) -> None:
         if path:
             console.print(f"  {label}: {' -> '.join(path['nodes'])} ({path['latency_ms']} ms)")
             console.print(f"    SIDs: {', '.join(path['sids'])}")
-    asked, measured = st["sla"]["asked"], st["sla"]["measured"]
+    sla = st["sla"]
+    asked, planned, measured = sla["asked"], sla.get("planned"), sla["measured"]
     console.print(
         f"  SLA asked: latency <= {asked['max_latency_ms']} ms, loss <= {asked['max_loss']}"
     )
+    if planned:
+        console.print(f"  planned:   latency {planned['latency_ms']} ms (from the path's links)")
     if measured:
         console.print(
-            f"  measured:  latency {measured['latency_ms']} ms, loss {measured['loss']:.4%}"
+            f"  measured:  latency {measured['latency_ms']} ms, loss {measured['loss']:.4%} "
+            f"(telemetry, {measured['age_s']} s old)"
         )
+    else:
+        console.print("  measured:  - (no telemetry: the controller runs without --inventory)")
     table = Table("at (UTC)", "state", "reason", title="history")
     for h in st["history"]:
         from datetime import UTC, datetime
@@ -269,7 +275,13 @@ def _end(value: Any) -> str:
     return str(value)
 
 
-_COLOURS = {"installed": "green", "degraded": "yellow", "failed": "red", "withdrawn": "dim"}
+_COLOURS = {
+    "verified": "green",
+    "installed": "green",
+    "degraded": "yellow",
+    "failed": "red",
+    "withdrawn": "dim",
+}
 
 
 def _state(state: str) -> str:

@@ -7,9 +7,10 @@ names 404, bodies over the size limit 413.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
@@ -111,31 +112,61 @@ def _field_errors(error: RequestValidationError) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": problems}, status_code=422)
 
 
+class Lifecycle(Protocol):
+    """What the app starts and stops with its lifespan (the runtime: `controller.runtime`)."""
+
+    live: Any
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class _EngineOnly:
+    """The lifecycle of an app over a bare engine (tests, embedded use): the engine loop only."""
+
+    live = None
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.engine.load()  # the API serves from here; the first reconcile runs in the loop
+        self.engine.ready = True
+        self.engine.notify("startup")
+        self.task = asyncio.create_task(self.engine.run())
+
+    async def stop(self) -> None:
+        self.engine.stop()
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
 def create_app(
     engine: Engine,
     token: str,
     *,
     registry: Any | None = None,
     run_engine: bool = False,
+    runtime: Lifecycle | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
-    """The API over `engine`. With `run_engine`, the app starts and stops the engine loop."""
+    """The API over `engine`. With `runtime`, the app starts and stops it (engine, telemetry,
+    drift watch); with `run_engine` alone, just the engine loop."""
+    lifecycle = runtime if runtime is not None else (_EngineOnly(engine) if run_engine else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = None
-        if run_engine:
-            import asyncio
-
-            engine.load()  # the API serves from here; the first reconcile runs in the loop
-            engine.ready = True
-            engine.notify("startup")
-            task = asyncio.create_task(engine.run())
-        yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        if lifecycle is not None:
+            await lifecycle.start()
+        try:
+            yield
+        finally:
+            if lifecycle is not None:
+                await lifecycle.stop()
 
     app = FastAPI(title="netpilot", version="1", lifespan=lifespan)
 
@@ -153,14 +184,24 @@ def create_app(
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        ready = engine.ready
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+        ready, cause = _health(engine)
+        body: dict[str, Any] = {"ready": ready}
+        if cause:
+            body["cause"] = cause
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     if registry is not None:
         _metrics(app, registry)
-    app.include_router(_router(engine, token))
+    live = lifecycle.live if lifecycle is not None else None
+    app.include_router(_router(engine, token, live))
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     return app
+
+
+def _health(engine: Engine) -> tuple[bool, str]:
+    """(ready, cause): not ready while starting and after 3 consecutive failed rounds."""
+    ready, cause = engine.health()
+    return ready, cause
 
 
 def _metrics(app: FastAPI, registry: Any) -> None:
@@ -171,7 +212,7 @@ def _metrics(app: FastAPI, registry: Any) -> None:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _router(engine: Engine, token: str) -> APIRouter:
+def _router(engine: Engine, token: str, live: Any) -> APIRouter:
     async def auth(authorization: Annotated[str | None, Header()] = None) -> None:
         if not token_matches(token, authorization):
             raise HTTPException(
@@ -179,8 +220,8 @@ def _router(engine: Engine, token: str) -> APIRouter:
             )
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
-    _intent_routes(router, engine)
-    _network_routes(router, engine)
+    _intent_routes(router, engine, live)
+    _network_routes(router, engine, live)
     return router
 
 
@@ -193,7 +234,7 @@ def _version(if_match: str | None, body: int | None) -> int | None:
     return int(text)
 
 
-def _intent_routes(router: APIRouter, engine: Engine) -> None:
+def _intent_routes(router: APIRouter, engine: Engine, live: Any) -> None:
     store = engine.store
 
     @router.get("/intents")
@@ -238,7 +279,7 @@ def _intent_routes(router: APIRouter, engine: Engine) -> None:
 
     @router.get("/intents/{name}/status")
     async def status(name: str) -> dict[str, Any]:
-        return intent_status(engine, name)
+        return intent_status(engine, name, measure=None if live is None else live.measured)
 
     @router.post("/apply")
     async def apply(body: IntentSet) -> dict[str, Any]:
@@ -250,7 +291,7 @@ def _intent_routes(router: APIRouter, engine: Engine) -> None:
         return {"changes": [{"name": c.name, "action": c.action} for c in changes]}
 
 
-def _network_routes(router: APIRouter, engine: Engine) -> None:
+def _network_routes(router: APIRouter, engine: Engine, live: Any) -> None:
     @router.get("/topology")
     async def topology() -> dict[str, Any]:
         return topology_view(engine.topology)
@@ -272,8 +313,23 @@ def _network_routes(router: APIRouter, engine: Engine) -> None:
         return engine.store.revision(revision)
 
     @router.get("/events")
-    async def events(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    async def events(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        since: Annotated[float | None, Query(ge=0, le=1e12)] = None,
+    ) -> list[dict[str, Any]]:
+        """The latest `limit` engine events, oldest first; with `since`, only those after it."""
+        chosen = [e for e in list(engine.events) if since is None or e.at > since]
         return [
             {"at": e.at, "kind": e.kind, "cause": e.cause, "detail": e.detail}
-            for e in list(engine.events)[-limit:]
+            for e in chosen[-limit:]
         ]
+
+    @router.get("/audit")
+    async def audit(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return engine.store.audit_log(limit)
+
+    @router.get("/telemetry")
+    async def telemetry() -> dict[str, Any]:
+        if live is None:
+            return {"enabled": False, "reason": "no --inventory: in-memory devices, no telemetry"}
+        return {"enabled": True, **live.describe()}

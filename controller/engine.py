@@ -10,15 +10,27 @@ path, the final revision removes it.
 Hysteresis: `optimize` moves a healthy intent only when it has held its path for `hold_time_s`
 and the new path is better by `improvement` (fraction of cost). Broken paths and SLA violations
 move at once. The engine takes a clock; tests drive it without sleeping.
+
+Verification: after every committed transaction the engine reads back the devices it touched;
+intents whose devices all hold what was pushed go `installed` -> `verified`. A device that differs
+becomes the engine's view of it (so the next diff re-pushes it) and a retry is scheduled, at most
+`verify_retries` times in a row per device. `check_drift` does the same for every managed device.
+
+Supervision: every round (reconcile, optimize, drift check) is counted in `stats`; a round that
+raises is logged with its traceback, recorded as a `round-error` event, and its cause is retried
+by `run` after a capped exponential back-off; `health()` turns not ready after
+`unhealthy_after` failed rounds in a row and ready again after a good one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +39,8 @@ from controller.compiler import CompileItem, compile_network
 from controller.configdiff import changed_devices, network_diff
 from controller.desired import DeviceConfig
 from controller.errors import NetpilotError, ValidationError
-from controller.intents import Intent, IntentState, PrefixMap, now_utc
+from controller.failpoints import Failpoints
+from controller.intents import INSTALLED_STATES, Intent, IntentState, PrefixMap, now_utc
 from controller.pathing.types import Path, Placement
 from controller.planner import (
     LEG,
@@ -40,13 +53,27 @@ from controller.planner import (
     joined,
     path_figures,
 )
-from controller.southbound.base import Southbound
+from controller.southbound.base import KnowsDevices, Southbound
 from controller.store import IntentRecord, Store
+from controller.supervision import UNHEALTHY_AFTER, EngineStats, backoff_s, health
 from controller.topology import LinkState, Topology
+from controller.verify_push import (
+    DeviceBook,
+    base_reason,
+    changed_colors,
+    intent_colors,
+    intent_devices,
+    owners,
+    verified_reason,
+)
+from controller.verify_readback import DriftReport, Readback
 
 Clock = Callable[[], float]
 WAITING = "waiting for its time window"
 RETRY = frozenset({IntentState.ACCEPTED, IntentState.FAILED, IntentState.COMPILED})
+MAX_RETRY_CAUSES = 32
+StateUpdate = tuple[str, IntentState, IntentState, str]
+"""(name, from_state, to_state, reason): a compare-and-set state change."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,18 @@ class EngineConfig:
     debounce_s: float = 0.2
     optimize_batch: int = 200
     avoid: AvoidConfig = field(default_factory=AvoidConfig)
+    verify: bool = True
+    """Read back the devices after every commit (intents go `verified`)."""
+    verify_retries: int = 3
+    """Re-pushes / re-reads of a device that fails verification, in a row, before giving up."""
+    verify_retry_s: float = 1.0
+    """Delay before a verification retry, times the device's attempt number."""
+    retry_backoff_s: float = 1.0
+    """After a failed round: first back-off; doubles per failure in a row ..."""
+    retry_backoff_max_s: float = 30.0
+    """... up to this."""
+    unhealthy_after: int = UNHEALTHY_AFTER
+    """Failed rounds in a row after which `health()` says not ready."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +116,12 @@ class ReconcileReport:
     moved: list[str] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
     committed: bool = True
+    devices: list[str] = field(default_factory=list)
+    """Devices a committed transaction of this round changed."""
+    verified: list[str] = field(default_factory=list)
+    """Devices read back holding what was committed to them."""
+    verify_failed: dict[str, str] = field(default_factory=dict)
+    """Devices that differed or could not be read back, with what differs."""
 
 
 def default_placer() -> Placer:
@@ -113,11 +158,24 @@ class Engine:
         self.measures: dict[str, LinkMeasure] = {}
         self.events: deque[EngineEvent] = deque(maxlen=1000)
         self.ready = False
+        self.stats = EngineStats()
+        self.failpoints = Failpoints()
+        """Armed only by the composition root from NETPILOT_FAILPOINTS (tests of supervision)."""
+        self.book = DeviceBook(retries=self.config.verify_retries)
+        self.readback = Readback(southbound, self.book, self.stats, self._event)
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._causes: list[str] = []
+        self._retry_causes: list[str] = []
+        self._retry_at = 0.0  # time.monotonic() when the retry causes are due
+        self._backoff_until = 0.0  # no round before this (time.monotonic()) after a failure
+        self._last_failure: BaseException | None = None
         self._placements: dict[str, Placement] = {}
         self._installed: dict[str, DeviceConfig] = {}
+        """What the engine believes each device holds: the base of the next diff."""
+        self._committed: dict[str, DeviceConfig] = {}
+        """What the engine last committed to each device (what drift and verify compare with)."""
         self._force: set[str] = set()
         self._retry_failed = True  # failed intents are retried after events, not on every change
         self._cursor = 0
@@ -132,6 +190,9 @@ class Engine:
             self._event("recover", "startup", f"aborted pending revisions {aborted}")
         self._placements = self.store.placements()
         self._installed = self.store.installed_configs()
+        self._committed = dict(self._installed)
+        self.book.revision = self.store.installed_revisions()
+        self.book.verified.clear()
 
     async def start(self) -> ReconcileReport:
         """`load`, then reconcile once."""
@@ -146,19 +207,109 @@ class Engine:
         self._wake.set()
 
     async def run(self) -> None:
-        """Reconcile on every notification and on the tick (which also runs `optimize`)."""
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_s)
-            except TimeoutError:
-                self._retry_failed = True
-                await self.reconcile("timer")
-                await self.optimize("timer")
+        """Reconcile on every notification and on the tick (which also runs `optimize`).
+
+        Supervised: a round that raises is recorded (see `_round`) and never ends the loop; its
+        cause is retried after the back-off, during which no round runs (notifications wait and
+        join the retry). Ends on `stop()` or cancellation.
+        """
+        while not self._stop.is_set():
+            pause = self._backoff_until - time.monotonic()
+            if pause > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=pause)
                 continue
-            await asyncio.sleep(self.config.debounce_s)  # let a burst of changes coalesce
-            self._wake.clear()
+            due = self._retry_at - time.monotonic() if self._retry_causes else self.config.tick_s
+            woke = await self._wait(min(self.config.tick_s, max(due, 0.0)))
+            if self._stop.is_set():
+                break
+            if woke:
+                await asyncio.sleep(self.config.debounce_s)  # let a burst of changes coalesce
+                self._wake.clear()
             causes, self._causes = self._causes, []
-            await self.reconcile("; ".join(dict.fromkeys(causes)) or "notified")
+            if self._retry_causes and time.monotonic() >= self._retry_at:
+                causes += self._retry_causes
+                self._retry_causes = []
+            if causes:
+                cause = "; ".join(dict.fromkeys(causes))
+                await self._supervised(self.reconcile(cause))
+            elif not woke:
+                await self._supervised(self._timer())
+
+    def stop(self) -> None:
+        """Ask `run` to return after the current round (cancelling its task works too)."""
+        self._stop.set()
+        self._wake.set()
+
+    def health(self) -> tuple[bool, str]:
+        """(ready, why): not ready until loaded, and after `unhealthy_after` failed rounds in a
+        row (`"3 consecutive failed rounds: <last error>"`); a good round makes it ready again."""
+        return health(self.ready, self.stats, self.config.unhealthy_after)
+
+    async def _wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _timer(self) -> None:
+        self._retry_failed = True
+        await self.reconcile("timer")
+        await self.optimize("timer")
+
+    async def _supervised(self, round_: Awaitable[object]) -> None:
+        try:
+            await round_
+        except Exception as error:
+            if error is not self._last_failure:  # raised outside a guarded round
+                self._round_failed("run loop", error, retry=False)
+
+    @contextlib.asynccontextmanager
+    async def _round(
+        self, cause: str, *, retry: bool = True, clears: bool = True
+    ) -> AsyncIterator[None]:
+        """Count and time one round; a round that raises is recorded, then re-raised. Only a
+        good reconcile (`clears`) ends a streak of failures: a drift check or an optimize pass
+        that works says nothing about the rounds that install."""
+        start = time.perf_counter()
+        self.stats.rounds += 1
+        try:
+            yield
+        except Exception as error:
+            self._round_failed(cause, error, retry=retry)
+            raise
+        else:
+            if clears:
+                self.stats.consecutive_errors = 0
+        finally:
+            self.stats.last_round_s = time.perf_counter() - start
+
+    def _round_failed(self, cause: str, error: Exception, *, retry: bool) -> None:
+        text = _error_text(error)
+        stats = self.stats
+        stats.round_errors += 1
+        stats.consecutive_errors += 1
+        stats.last_error = text
+        self._last_failure = error
+        self.log.exception("engine round failed (cause: %s): %s", cause, text)
+        self._event("round-error", cause, text, log=False)
+        if retry:
+            delay = backoff_s(
+                stats.consecutive_errors,
+                self.config.retry_backoff_s,
+                self.config.retry_backoff_max_s,
+            )
+            self._retry_later(cause, delay)
+            self._backoff_until = self._retry_at  # nothing runs before the retry is due
+
+    def _retry_later(self, cause: str, delay_s: float) -> None:
+        """Have `run` reconcile for `cause` in `delay_s` (causes coalesce; the latest due wins)."""
+        due = time.monotonic() + delay_s
+        self._retry_at = max(self._retry_at, due) if self._retry_causes else due
+        if cause not in self._retry_causes and len(self._retry_causes) < MAX_RETRY_CAUSES:
+            self._retry_causes.append(cause)
+        self._wake.set()  # let `run` recompute its deadline
 
     # -- events ------------------------------------------------------------------------------
     async def set_topology(self, topology: Topology, cause: str) -> ReconcileReport:
@@ -220,14 +371,15 @@ class Engine:
             await asyncio.to_thread(self.store.audit, "engine", f"clear-{reason}", link_id, why)
         return None
 
-    def _event(self, kind: str, cause: str, detail: str = "") -> None:
+    def _event(self, kind: str, cause: str, detail: str = "", *, log: bool = True) -> None:
         self.events.append(EngineEvent(self.clock(), kind, cause, detail))
-        self.log.info("%s: %s %s", kind, cause, detail)
+        if log:
+            self.log.info("%s: %s %s", kind, cause, detail)
 
     # -- hysteresis --------------------------------------------------------------------------
     async def optimize(self, cause: str) -> ReconcileReport:
         """Move healthy intents whose hold time passed to paths better by `improvement`."""
-        async with self._lock:
+        async with self._lock, self._round(f"{cause}: optimize", retry=False, clears=False):
             movers = await asyncio.to_thread(self._better_paths)
         if not movers:
             return ReconcileReport(cause)
@@ -243,7 +395,7 @@ class Engine:
         eligible = set()
         for name in current:
             record = records.get(name)
-            if record is None or record.state is not IntentState.INSTALLED:
+            if record is None or record.state not in INSTALLED_STATES:
                 continue
             since = record.moved_at if record.moved_at is not None else record.created_at
             if now - since >= self.config.hold_time_s:
@@ -298,11 +450,13 @@ class Engine:
         return candidates, waiting
 
     async def reconcile(self, cause: str) -> ReconcileReport:
-        async with self._lock:
+        async with self._lock, self._round(cause):
             return await self._reconcile(cause)
 
     async def _reconcile(self, cause: str) -> ReconcileReport:
+        self.failpoints.hit("engine-round")
         records = await asyncio.to_thread(self._records)
+        before = dict(self._installed)
         if any(r.state is IntentState.WITHDRAWING for r in records.values()):
             self._retry_failed = True  # freed bandwidth may fit what failed
         candidates, waiting = self._candidates(records.values())
@@ -324,14 +478,15 @@ class Engine:
         if report.committed:
             self._placements = dict(planned.raw)
             report.withdrawn = withdrawing
-            await asyncio.to_thread(
-                lambda: self.store.set_states(
-                    self._post_states(records, planned, waiting, gone, cause)
-                )
-            )
+            colors = changed_colors(before, self._installed, report.devices)
+            touched = {n for n, r in records.items() if colors.intersection(intent_colors(r.color))}
+            post = self._post_states(records, planned, waiting, gone, cause, touched=touched)
+            await asyncio.to_thread(lambda: self.store.set_states(post))
             if planned.moved:
                 await asyncio.to_thread(self.store.mark_moved, planned.moved)
             report.installed = sorted(planned.placements)
+            if self.config.verify:
+                await self._verify(records, post, report)
         self._event("reconcile", cause, _summary(report))
         if report.revisions or report.failed or report.withdrawn:
             await asyncio.to_thread(
@@ -384,25 +539,41 @@ class Engine:
         revision = await asyncio.to_thread(
             self.store.begin_revision, changed, diff, why, uuid.uuid4().hex
         )
-        result = await self.southbound.apply(revision, changed, previous)
         report.revisions.append(revision)
+        self.stats.transactions += 1
+        try:
+            result = await self.southbound.apply(revision, changed, previous)
+        except Exception as raised:  # outcome unknown: close the revision, read the devices again
+            self.book.recheck.update(changed)
+            await self._not_committed(revision, planned, report, f"raised {_error_text(raised)}")
+            raise
         if result.committed:
             self._installed.update(changed)
+            self._committed.update(changed)
+            self.book.committed(changed, revision)
+            report.devices = sorted({*report.devices, *changed})
             placements = {} if transitional else _placement_changes(self._placements, planned)
             await asyncio.to_thread(
                 lambda: self.store.finish_revision(revision, True, placements=placements)
             )
             return
+        self.stats.device_errors += len(result.failed_devices)
         error = "; ".join(
             f"{d}: {result.devices[d].error or 'failed'}" for d in result.failed_devices
         )
+        await self._not_committed(revision, planned, report, error or "not committed")
+
+    async def _not_committed(
+        self, revision: int, planned: RoundResult, report: ReconcileReport, error: str
+    ) -> None:
+        """Close a revision that did not commit; the intents it carried fail with the error."""
         report.committed = False
+        self._retry_failed = True
+        self.stats.transaction_failures += 1
         touched = [*_placement_changes(self._placements, planned), *planned.moved]
         states = [(n, IntentState.FAILED, f"southbound: {error}") for n in sorted(set(touched))]
         await asyncio.to_thread(
-            lambda: self.store.finish_revision(
-                revision, False, error or "not committed", states=states
-            )
+            lambda: self.store.finish_revision(revision, False, error, states=states)
         )
 
     def _pre_states(
@@ -428,7 +599,11 @@ class Engine:
         waiting: set[str],
         gone: set[str],
         cause: str = "",
+        *,
+        touched: set[str] | None = None,
     ) -> list[tuple[str, IntentState, str]]:
+        """States after a committed round. A verified intent stays verified unless it moved or
+        its own config (policies, steering) changed on a device this round (`touched`)."""
         out: list[tuple[str, IntentState, str]] = []
         health = Health(self.topology, self.measures)
         for name in sorted(planned.placements):
@@ -441,8 +616,12 @@ class Engine:
             else:
                 moved = name in planned.moved and planned.moved[name] != placement.primary
                 why = f"installed; moved: {cause}" if moved and cause else "installed"
-                if not moved and records[name].state is IntentState.INSTALLED:
-                    why = records[name].reason or why  # keep the cause of the last move
+                prior = records[name]
+                if not moved and prior.state in INSTALLED_STATES:
+                    if prior.state is IntentState.VERIFIED and name not in (touched or set()):
+                        out.append((name, IntentState.VERIFIED, prior.reason))
+                        continue
+                    why = base_reason(prior.reason) or why  # keep the cause of the last move
                 out.append((name, IntentState.INSTALLED, why))
         for name in sorted(records):
             record = records[name]
@@ -451,6 +630,129 @@ class Engine:
             elif name in waiting:
                 out.append((name, IntentState.ACCEPTED, WAITING))
         return out
+
+    # -- verification and drift --------------------------------------------------------------
+    async def _verify(
+        self,
+        records: Mapping[str, IntentRecord],
+        post: list[tuple[str, IntentState, str]],
+        report: ReconcileReport,
+    ) -> None:
+        """Read back the devices this round changed (and those left unsure), then settle the
+        intents: `installed` -> `verified` when all their devices hold what was pushed."""
+        devices = set(report.devices) | self.book.recheck
+        if devices:
+            expected = {d: self._committed.get(d, DeviceConfig(device=d)) for d in devices}
+            verdict = await self.readback.verify(expected, report.cause)
+            report.verified = sorted(verdict.ok)
+            report.verify_failed = dict(verdict.failed)
+            self._installed.update(verdict.read)  # the next diff re-pushes what differs
+            for name in verdict.gave_up:  # stop re-pushing; the drift watch will see it
+                self._installed[name] = self._committed.get(name, DeviceConfig(device=name))
+            if verdict.retry:
+                attempt = max(self.book.attempts.get(d, 1) for d in verdict.retry)
+                self._retry_later(
+                    f"verify retry: {', '.join(sorted(verdict.retry))}",
+                    self.config.verify_retry_s * attempt,
+                )
+        states = {n: (r.state, r.reason) for n, r in records.items()}
+        states.update({n: (state, why) for n, state, why in post})
+        updates = self._verified_updates(records, states)
+        if updates:
+            await asyncio.to_thread(self.store.set_states_from, updates)
+
+    def _verified_updates(
+        self,
+        records: Mapping[str, IntentRecord],
+        states: Mapping[str, tuple[IntentState, str]],
+    ) -> list[StateUpdate]:
+        """Installed intents whose devices all hold their last committed revision go verified;
+        verified ones with a device seen differing go back to installed (a device not read since
+        a restart is unknown: the stored state stands until the drift check reads it)."""
+        bad = bool(self.book.bad)
+        names = [
+            n
+            for n, (state, _) in states.items()
+            if state is IntentState.INSTALLED or (bad and state is IntentState.VERIFIED)
+        ]
+        placed = self.placements() if names else {}
+        names = sorted(n for n in names if n in placed and n in records)
+        if not names:
+            return []  # the usual round: everything verified, no device seen differing
+        index = owners(self._committed)
+        out: list[StateUpdate] = []
+        for name in names:
+            record = records[name]
+            state, reason = states[name]
+            devices = intent_devices(index, record.color)
+            if self.book.all_hold(devices):
+                if state is IntentState.INSTALLED:
+                    why = verified_reason(self.book.last_revision(devices), reason)
+                    out.append((name, state, IntentState.VERIFIED, why))
+            elif state is IntentState.VERIFIED and self.book.any_bad(devices):
+                out.append((name, state, IntentState.INSTALLED, base_reason(reason)))
+        return out
+
+    async def check_drift(self, repair: bool) -> DriftReport:
+        """Read every managed device, compare with the last committed revision, and (`repair`)
+        put drifted devices back with a new transaction. Devices that cannot be read are
+        reported, never raised; an engine failure is recorded as a round error and in `error`."""
+        report = DriftReport(repair=repair)
+        async with self._lock:
+            try:
+                async with self._round("drift check", retry=False, clears=False):
+                    report = await self._read_drift(repair)
+            except Exception as error:
+                report.error = _error_text(error)
+                return report
+            if repair and report.read:
+                await self._repair(report)
+        return report
+
+    async def _read_drift(self, repair: bool) -> DriftReport:
+        expected = {
+            d: self._committed.get(d, DeviceConfig(device=d))
+            for d in sorted(self._managed_devices())
+        }
+        report = await self.readback.drift(expected, repair)
+        if repair:
+            self._installed.update(report.read)  # the repair diff starts from what they hold
+        records = await asyncio.to_thread(self._records)
+        states = {n: (r.state, r.reason) for n, r in records.items()}
+        updates = self._verified_updates(records, states)
+        if updates:
+            await asyncio.to_thread(self.store.set_states_from, updates)
+        return report
+
+    async def _repair(self, report: DriftReport) -> None:
+        """One reconcile round (under the lock already held) from the devices' real state."""
+        devices = sorted(report.read)
+        cause = f"drift repair: {', '.join(devices)}"
+        try:
+            async with self._round(cause):
+                result = await self._reconcile(cause)
+        except Exception as error:  # recorded, and retried by `run`
+            report.committed, report.error = False, _error_text(error)
+            return
+        report.revisions, report.committed = result.revisions, result.committed
+        if not result.committed:
+            return
+        report.repaired = [
+            d
+            for d in devices
+            if d in result.devices and (not self.config.verify or self.book.holds(d))
+        ]
+        self.stats.drift_repaired += len(report.repaired)
+        if report.repaired:
+            detail = f"{', '.join(report.repaired)} in revisions {result.revisions}"
+            self._event("drift-repaired", cause, detail)
+
+    def _managed_devices(self) -> set[str]:
+        """Every device committed to, plus every topology node the southbound can reach."""
+        nodes = set(self.topology.nodes)
+        if isinstance(self.southbound, KnowsDevices):
+            nodes &= self.southbound.known_devices()
+        return set(self._committed) | nodes
 
     # -- what-if and status ------------------------------------------------------------------
     def plan(self, intents: Iterable[Intent], prune: bool) -> dict[str, Any]:
@@ -461,7 +763,10 @@ class Engine:
         when = now_utc(self.clock())
         waiting = sorted(i.name for i in items_in if not i.active_at(when))
         items_in = [i for i in items_in if i.name not in waiting]
-        candidates = [Candidate(i, changes[i.name] != "unchanged") for i in items_in]
+        # stored intents left out of the set (prune=false) are kept as they are: "unchanged"
+        candidates = [
+            Candidate(i, changes.get(i.name, "unchanged") != "unchanged") for i in items_in
+        ]
         planner = self._planner()
         names = {i.name for i in items_in}
         kept = {n: p for n, p in self._placements.items() if n.split(LEG)[0] in names}
@@ -560,6 +865,11 @@ def _placement_changes(
     out: dict[str, Placement | None] = {n: p for n, p in planned.raw.items() if old.get(n) != p}
     out.update({n: None for n in old if n not in planned.raw})
     return out
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _summary(report: ReconcileReport) -> str:

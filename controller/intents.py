@@ -62,6 +62,7 @@ class IntentState(StrEnum):
     COMPILED = "compiled"
     INSTALLING = "installing"
     INSTALLED = "installed"
+    VERIFIED = "verified"  # installed, and read back from the devices: they hold what was pushed
     DEGRADED = "degraded"
     FAILED = "failed"
     WITHDRAWING = "withdrawing"
@@ -69,8 +70,16 @@ class IntentState(StrEnum):
 
 
 ACTIVE_STATES = frozenset(
-    {IntentState.COMPILED, IntentState.INSTALLING, IntentState.INSTALLED, IntentState.DEGRADED}
+    {
+        IntentState.COMPILED,
+        IntentState.INSTALLING,
+        IntentState.INSTALLED,
+        IntentState.VERIFIED,
+        IntentState.DEGRADED,
+    }
 )
+INSTALLED_STATES = frozenset({IntentState.INSTALLED, IntentState.VERIFIED})
+"""On its path and healthy: installed, verified or not (what optimize and the checks count)."""
 
 
 def _bandwidth(value: Any) -> float:

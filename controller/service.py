@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from controller.engine import Engine
 from controller.intents import Intent
@@ -24,8 +25,22 @@ def path_view(path: Path | None) -> dict[str, Any] | None:
     }
 
 
-def intent_status(engine: Engine, name: str, history: int = 50) -> dict[str, Any]:
-    """State, path, SID list, SLA asked vs measured and the state history of one intent."""
+class Measured(Protocol):
+    latency_s: float | None
+    loss: float | None
+    age_s: float | None
+
+
+def intent_status(
+    engine: Engine,
+    name: str,
+    history: int = 50,
+    measure: Callable[[Path], Measured] | None = None,
+) -> dict[str, Any]:
+    """State, path, SID list, SLA asked, planned and measured, and the state history of one
+    intent. "measured" comes from telemetry (`measure`, the live controller's); without
+    telemetry, or before a link of the path has been measured, it is null: the plan's figures
+    are "planned", never passed off as measured."""
     record = engine.store.get_intent(name)
     placement = engine.placement(name)
     intent = record.intent
@@ -41,6 +56,7 @@ def intent_status(engine: Engine, name: str, history: int = 50) -> dict[str, Any
         "bandwidth_bps": intent.bandwidth,
         "sla": {
             "asked": {"max_latency_ms": _ms(intent.max_latency_s), "max_loss": intent.max_loss},
+            "planned": None,
             "measured": None,
         },
         "primary": None,
@@ -60,7 +76,15 @@ def intent_status(engine: Engine, name: str, history: int = 50) -> dict[str, Any
         out["backup"] = path_view(placement.backup)
         out["shared_risks"] = list(placement.shared_risks)
         latency, loss = engine.measured(placement.primary)
-        out["sla"]["measured"] = {"latency_ms": round(latency * 1e3, 3), "loss": loss}
+        out["sla"]["planned"] = {"latency_ms": round(latency * 1e3, 3), "loss": loss}
+        seen = measure(placement.primary) if measure is not None else None
+        if seen is not None and seen.latency_s is not None:
+            out["sla"]["measured"] = {
+                "latency_ms": round(seen.latency_s * 1e3, 3),
+                "loss": seen.loss,
+                "age_s": None if seen.age_s is None else round(seen.age_s, 3),
+                "source": "telemetry",
+            }
     return out
 
 

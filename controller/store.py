@@ -327,6 +327,20 @@ class Store:
             )
             self._transition(db, name, state, reason, now)
 
+    def set_states_from(
+        self, updates: Iterable[tuple[str, IntentState, IntentState, str]]
+    ) -> list[str]:
+        """Compare-and-set: `(name, from_state, to_state, reason)` moves an intent only while it
+        is still in `from_state` (a delete or a round in between wins). Returns the names moved."""
+        moved: list[str] = []
+        with self._tx() as db:
+            for name, before, state, reason in updates:
+                row = db.execute("SELECT state FROM intents WHERE name=?", (name,)).fetchone()
+                if row is not None and row["state"] == before:
+                    self._set_states(db, [(name, state, reason)])
+                    moved.append(name)
+        return moved
+
     def mark_moved(self, names: Iterable[str]) -> None:
         with self._tx() as db:
             db.executemany(
@@ -416,6 +430,11 @@ class Store:
             "INSERT OR REPLACE INTO placements(name, data, revision) VALUES(?,?,?)",
             (name, json.dumps(placement_to_dict(placement)), revision),
         )
+
+    def installed_revisions(self) -> dict[str, int]:
+        """Device -> the revision its installed (last committed) config came from."""
+        rows = self._query("SELECT device, revision FROM installed ORDER BY device")
+        return {r["device"]: int(r["revision"]) for r in rows}
 
     def installed_configs(self) -> dict[str, DeviceConfig]:
         rows = self._query("SELECT device, config FROM installed ORDER BY device")

@@ -17,8 +17,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from controller.engine import Engine, EngineConfig
 from controller.intents import Intent
+from controller.runtime.assemble import assemble_engine
+from controller.runtime.settings import make_settings
 from controller.southbound.base import Southbound
 from controller.store import Store
 from controller.topology import Topology
@@ -35,13 +36,16 @@ class EmbeddedController:
         db: Path,
         *,
         clock: Callable[[], float] = time.time,
-        config: EngineConfig | None = None,
+        hold_time_s: float = 300.0,
+        debounce_s: float = 0.2,
     ) -> None:
         self.store = Store(db, clock=clock)
         self.store.apply_intents(intents, actor="sim")
-        self.engine = Engine(
-            topology, self.store, southbound, clock, config=config or EngineConfig(tick_s=3600)
-        )
+        settings = make_settings(
+            topology=topology.name, db=db, tick_s=3600, hold_time_s=hold_time_s,
+            debounce_s=debounce_s,
+        )  # fmt: skip
+        self.engine = assemble_engine(settings, topology, self.store, southbound, clock)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="engine")
         self.pending: list[Future[Any]] = []

@@ -12,7 +12,8 @@ every reply, and one-shot
 actions on the next RPC of a given name: "fail" (rpc-error), "drop" (close the SSH connection
 instead of running it), "drop-after" (run it, then close without replying), "die" / "die-after"
 (the router stops: sessions cut, listener closed, an unconfirmed commit rolled back, as a reboot
-does); `revive()` brings it back on the same port.
+does); `revive()` brings it back on the same port. `set_reachable(False)` makes a live router
+stop answering (connections refused, sessions dropped) until `set_reachable(True)`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import asyncssh
 
 from controller.desired import DeviceConfig
+from controller.devicestate import PolicyState
 from controller.southbound.render import parse_config
 from controller.southbound.state_xml import render_state
 from controller.southbound.yang import MODULE_CAPABILITY, Schema
@@ -36,8 +38,8 @@ from harness.datastore import (
     apply_edit,
     new_datastore,
 )
+from harness.nc_router import Pending
 from harness.state import StateProvider, StaticStateProvider
-from telemetry.state import PolicyState
 
 BASE10 = "urn:ietf:params:netconf:base:1.0"
 BASE11 = "urn:ietf:params:netconf:base:1.1"
@@ -73,16 +75,6 @@ class Faults:
 
     def refusing(self) -> bool:
         return self.refuse_connections or time.monotonic() < self.refuse_until
-
-
-@dataclass
-class Pending:
-    """An unconfirmed confirmed-commit."""
-
-    rollback: Element
-    session_id: int
-    persist: str | None
-    timer: asyncio.TimerHandle | None = None
 
 
 class SimRouter:
@@ -160,6 +152,14 @@ class SimRouter:
 
     async def revive(self) -> None:
         await self.start()
+
+    def set_reachable(self, reachable: bool) -> None:
+        """Unreachable: refuse new connections and drop every session, while the router (and
+        its datastores) lives on; reachable again: accept connections."""
+        self.faults.refuse_connections = not reachable
+        if not reachable:
+            for conn in list(self._connections):
+                conn.abort()
 
     def crash(self) -> None:
         """Die now (from inside a session), and reboot after `faults.restart_after_s` if set."""

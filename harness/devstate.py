@@ -1,4 +1,4 @@
-"""Render one router's operational state (telemetry/state.DeviceState) from the simulation.
+"""Render one router's operational state (controller/devicestate.DeviceState) from the simulation.
 
 A router's interface for directed link l (l.src == router) is named l.id. It transmits l's
 traffic (out counters, per-class queues, discards) and receives the reverse direction's traffic
@@ -9,21 +9,68 @@ little noise; a down link reads -40 dBm.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from telemetry.state import DeviceState, InterfaceState, PolicyState, QueueStats
-
-if TYPE_CHECKING:
-    from harness.netsim import NetworkSimulator
+from controller.desired import DeviceConfig
+from controller.devicestate import DeviceState, InterfaceState, PolicyState, QueueStats
+from harness.classes import ClassTable
+from harness.counters import Counters
+from harness.flowsolve import FlowSolution
+from harness.routing import IgpRouting, LinkIndex
+from harness.scenario import FaultState
+from harness.steering import ActivePolicy
 
 RX_POWER_DBM = -3.0
 TX_BIAS_MA = 35.0
 MASK64 = (1 << 64) - 1
 
 
-def _queues(sim: NetworkSimulator, i: int) -> tuple[QueueStats, ...]:
+class RoutingView(Protocol):
+    """The routing a simulator computed (a `harness.netsim.Routing`)."""
+
+    @property
+    def igp(self) -> IgpRouting: ...
+
+    @property
+    def policies(self) -> dict[tuple[str, int, str], ActivePolicy]: ...
+
+
+class SimView(Protocol):
+    """What rendering a router's state reads from the simulator (a `NetworkSimulator`).
+
+    A protocol, so that harness/netsim.py imports this module and not the other way round.
+    """
+
+    @property
+    def t(self) -> float: ...
+
+    @property
+    def index(self) -> LinkIndex: ...
+
+    @property
+    def classes(self) -> ClassTable: ...
+
+    @property
+    def counters(self) -> Counters: ...
+
+    @property
+    def faults(self) -> FaultState: ...
+
+    @property
+    def optics_noise(self) -> np.ndarray: ...
+
+    @property
+    def solution(self) -> FlowSolution | None: ...
+
+    @property
+    def configs(self) -> dict[str, DeviceConfig]: ...
+
+    def routing(self) -> RoutingView: ...
+
+
+def _queues(sim: SimView, i: int) -> tuple[QueueStats, ...]:
     c = sim.counters
     sol = sim.solution
     out = []
@@ -46,7 +93,7 @@ def _sum64(row: np.ndarray) -> int:
     return int(sum(int(x) for x in row) & MASK64)
 
 
-def _interface(sim: NetworkSimulator, i: int, rev: int | None, up: bool) -> InterfaceState:
+def _interface(sim: SimView, i: int, rev: int | None, up: bool) -> InterfaceState:
     c, f, idx = sim.counters, sim.faults, sim.index
     noise = sim.optics_noise
     rx_octets = rx_packets = rx_err = 0
@@ -83,7 +130,7 @@ def _interface(sim: NetworkSimulator, i: int, rev: int | None, up: bool) -> Inte
     )
 
 
-def _policies(sim: NetworkSimulator, name: str) -> tuple[PolicyState, ...]:
+def _policies(sim: SimView, name: str) -> tuple[PolicyState, ...]:
     config = sim.configs.get(name)
     if config is None:
         return ()
@@ -102,7 +149,7 @@ def _policies(sim: NetworkSimulator, name: str) -> tuple[PolicyState, ...]:
     return tuple(out)
 
 
-def render_device(sim: NetworkSimulator, name: str) -> DeviceState:
+def render_device(sim: SimView, name: str) -> DeviceState:
     idx = sim.index
     n = idx.node_idx[name]
     up_links = sim.routing().igp.up

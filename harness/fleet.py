@@ -96,9 +96,16 @@ class Fleet:
         return "\n".join(lines) + "\n"
 
     def write_inventory(self, path: Path) -> Path:
+        """Write the inventory atomically (temp file + rename): a reader waiting for the file
+        never sees it half written."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.inventory(), sort_keys=False))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(yaml.safe_dump(self.inventory(), sort_keys=False))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
 
@@ -141,7 +148,8 @@ class FleetThread:
     def stop(self) -> None:
         if self._thread.is_alive():
             try:
-                self.run(self.fleet.stop(), timeout=30)
+                if hasattr(self, "fleet"):  # None when start() failed
+                    self.run(self.fleet.stop(), timeout=30)
             finally:
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self._thread.join(timeout=10)

@@ -1,9 +1,11 @@
 """The closed loop, timed: simulator -> telemetry -> engine -> southbound -> simulator.
 
-`LoopRunner` steps a `SimRuntime` whose embedded controller hears, after every telemetry round:
-link down/up events (at once, from the telemetry processor), per-link fault risk and per-link
-utilisation forecasts (the runtime's `LinkModels`: the trained models in the demo and the
-suite). Every signal handed to the engine is recorded with
+`LoopRunner` steps a `SimRuntime` whose embedded controller hears, after every telemetry round,
+what the live controller's would (`controller.runtime.signals.SignalPlanner` decides for both):
+link down/up, per-link fault risk and utilisation forecasts (the runtime's `LinkModels`: the
+trained models in the demo and the suite) and measured SLA breaks. This lockstep loop is the
+fast, deterministic regression suite of engine decisions; the product is `netpilot controller
+run` against `netpilot network run`. Every signal handed to the engine is recorded with
 its simulated and wall time, and with the wall time its reconcile finished (new config committed
 and confirmed, or nothing to change). The simulation waits for the controller after each round:
 the controller's own work is measured in wall time, the network's in simulated time.
@@ -22,22 +24,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from controller.engine import ReconcileReport
-from controller.errors import NetpilotError
 from controller.intents import IntentState
-from controller.topology import LinkState
-from harness.classes import ClassTable
+from controller.runtime.signals import Signal as PlannedSignal
+from controller.runtime.signals import SignalPlanner, avoided_links, deliver
 from harness.closedloop import EmbeddedController
-from harness.routing import LinkIndex
 from harness.scenario import Degrade, Flap, LinkDown, NodeDown
 from harness.simrun import SimRuntime
-from harness.traffic import Flows, TrafficSource
-from telemetry.events import TopologyEvent
+from harness.surge import Surge, SurgingTraffic  # noqa: F401 (SurgingTraffic re-exported)
 from telemetry.exporter import IntentSla
 
-LIVE = (IntentState.INSTALLED, IntentState.DEGRADED, IntentState.ACCEPTED)
+LIVE = (IntentState.INSTALLED, IntentState.VERIFIED, IntentState.DEGRADED, IntentState.ACCEPTED)
 
 
 @dataclass
@@ -55,43 +52,6 @@ class Signal:
     committed: bool = True
 
 
-@dataclass(frozen=True)
-class Surge:
-    """Extra traffic from node `src` to `dst` in class `cls`, ramping to `peak_bps` over `ramp`
-    from `at`, gone at `until` (routed as the network routes that class between those nodes)."""
-
-    src: str
-    dst: str
-    peak_bps: float
-    at: float
-    ramp: float
-    until: float
-    cls: str = "test"
-
-    def at_time(self, t: float) -> float:
-        if t < self.at or t >= self.until:
-            return 0.0
-        return self.peak_bps * min(1.0, (t - self.at) / self.ramp)
-
-
-class SurgingTraffic:
-    """A traffic source plus one extra flow per surge (the demo's and the suite's surges)."""
-
-    def __init__(self, base: TrafficSource, surges: list[Surge], index: LinkIndex) -> None:
-        self.base = base
-        self.surges = surges
-        b = base.flows
-        classes = ClassTable()
-        self.flows = Flows(
-            src=np.concatenate([b.src, [index.node_idx[s.src] for s in surges]]).astype(np.int64),
-            dst=np.concatenate([b.dst, [index.node_idx[s.dst] for s in surges]]).astype(np.int64),
-            cls=np.concatenate([b.cls, [classes.index(s.cls) for s in surges]]).astype(np.int64),
-        )
-
-    def rates(self, t: float) -> np.ndarray:
-        return np.concatenate([self.base.rates(t), [s.at_time(t) for s in self.surges]])
-
-
 class LoopRunner:
     def __init__(
         self, runtime: SimRuntime, controller: EmbeddedController, risk_floor: float = 0.2
@@ -101,11 +61,8 @@ class LoopRunner:
         self.engine = controller.engine
         self.signals: list[Signal] = []
         self.sla: list[tuple[float, list[IntentSla]]] = []
-        self.risk_floor = risk_floor
-        self._link_state: dict[str, LinkState] = {}
-        self._measured: dict[str, bool] = {}  # link -> last reported as abnormal
+        self.planner = SignalPlanner(self.engine.config.avoid, risk_floor)
         self._pending: list[Future[Any]] = []
-        runtime.on_event = self._on_topology
 
     # -- signals -----------------------------------------------------------------------------
     def _submit(self, kind: str, link: str, value: float, coro: Coroutine[Any, Any, Any]) -> None:
@@ -124,62 +81,32 @@ class LoopRunner:
         self.signals.append(signal)
         self._pending.append(future)
 
-    def _on_topology(self, event: TopologyEvent) -> None:
-        if event.link is None or event.kind not in ("link_down", "link_up"):
-            return
-        state = LinkState.DOWN if event.kind == "link_down" else LinkState.UP
-        if self._link_state.get(event.link, LinkState.UP) is state:
-            return  # the other end reported it already
-        self._link_state[event.link] = state
-        cause = f"telemetry: {event.device} reports {event.link} {state.value}"
-        self._submit(event.kind, event.link, 0.0, self.engine.link_state(event.link, state, cause))
+    def _signals(self, signals: list[PlannedSignal]) -> None:
+        for signal in signals:
+            self._submit(signal.kind, signal.link, signal.value, deliver(self.engine, signal))
+
+    def _link_states(self) -> None:
+        """Link down/up from the round's reports (the live controller's rule)."""
+        links = self.runtime.processor.snapshot()
+        self._signals(self.planner.link_states(links, self.engine.topology))
 
     def _models(self) -> None:
         """Hand the engine each link's fault risk and forecast utilisation (worst direction)."""
         rt = self.runtime
-        risks: dict[str, float] = {}
-        for r in rt.last_risks:
-            risks[r.link] = max(r.risk, risks.get(r.link, 0.0))
-        forecasts: dict[str, float] = {}
-        horizon = 0.0
-        for f in rt.last_forecasts:
-            forecasts[f.link] = max(f.utilisation, forecasts.get(f.link, 0.0))
-            horizon = f.horizon_s
-        avoided = {a.link for a in self.engine.avoid.values()}
-        for link, risk in sorted(risks.items()):
-            if self._link_state.get(link) is LinkState.DOWN:
-                continue  # link_state handles it
-            if risk >= self.risk_floor or link in avoided:
-                cause = f"fault risk {risk:.2f} ({rt.models.detail(link)})"
-                self._submit("risk", link, risk, self.engine.link_risk(link, risk, cause))
-        for link, util in sorted(forecasts.items()):
-            if util >= self.engine.config.avoid.forecast_off or link in avoided:
-                source = rt.models.forecast_source
-                cause = f"utilisation {util:.0%} forecast {horizon:.0f}s ahead ({source})"
-                self._submit("forecast", link, util, self.engine.link_forecast(link, util, cause))
+        self._signals(
+            self.planner.model_signals(
+                rt.last_risks,
+                rt.last_forecasts,
+                avoided_links(self.engine),
+                rt.models.detail,
+                rt.models.forecast_source,
+            )
+        )
 
     def _measures(self) -> None:
-        """Measured delay or loss far from the link's figures: the engine re-checks the SLAs of
-        the intents on it (`link_measured`); reported again when the link is back to normal."""
-        topo = self.engine.topology
-        for lt in self.runtime.processor.snapshot():
-            if lt.delay_s is None or not lt.oper_up:
-                continue
-            try:
-                nominal = topo.link((lt.src, lt.dst, lt.link)).delay_s
-            except NetpilotError:
-                continue
-            loss = lt.loss or 0.0
-            abnormal = lt.delay_s > nominal * 1.5 + 0.005 or loss > 0.001
-            if abnormal == self._measured.get(lt.link, False):
-                continue
-            self._measured[lt.link] = abnormal
-            what = "SLA at risk" if abnormal else "back to normal"
-            cause = (
-                f"telemetry: {lt.link} delay {lt.delay_s * 1e3:.1f} ms, loss {loss:.2%} ({what})"
-            )
-            coro = self.engine.link_measured(lt.link, lt.delay_s, loss, cause)
-            self._submit("sla", lt.link, 1.0 if abnormal else 0.0, coro)
+        """Measured delay or loss far from a link's figures (`SignalPlanner.measure_signals`)."""
+        links = self.runtime.processor.snapshot()
+        self._signals(self.planner.measure_signals(links, self.engine.topology))
 
     def settle(self, timeout_s: float = 120.0) -> None:
         for future in list(self._pending):
@@ -188,6 +115,7 @@ class LoopRunner:
 
     def tick(self) -> None:
         self.runtime.tick()
+        self._link_states()
         self.settle()  # topology events first: the engine hears a cut before the risk it implies
         self._models()
         self._measures()

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from controller.engine import EngineConfig
 from controller.errors import UsageError
 from controller.intentfile import load_intents
 from controller.intents import Intent
@@ -29,7 +28,7 @@ from controller.southbound.base import Southbound
 from controller.southbound.netconf import NetconfSouthbound
 from harness.build import SimSpec, make_traffic
 from harness.closedloop import EmbeddedController
-from harness.loop import LoopRunner, Surge, SurgingTraffic, faults_of, surge_fault, timeline
+from harness.loop import LoopRunner, faults_of, surge_fault, timeline
 from harness.netsim import NetworkSimulator
 from harness.probes import watch_intents
 from harness.routing import LinkIndex
@@ -37,6 +36,7 @@ from harness.scenario import Scenario, check_against, load_scenario
 from harness.simdevices import SimDevices
 from harness.simrun import SimRuntime
 from harness.simsouthbound import SimSouthbound
+from harness.surge import Surge, SurgingTraffic
 from models.loop_models import LoopModels
 from telemetry.exporter import NetpilotMetrics
 from telemetry.linkmodels import LinkModels, TrainedLinkModels
@@ -122,14 +122,14 @@ class LoopSession:
         if self.metrics is not None:
             southbound = MeteredSouthbound(southbound, self.metrics)
         self.southbound = southbound
-        config = EngineConfig(tick_s=3600, hold_time_s=self.spec.hold_time_s, debounce_s=0.0)
         self.controller = EmbeddedController(
             sim.index.topology,
             self.intents,
             southbound,
             self.tmp / "netpilot.db",
             clock=lambda: sim.t,
-            config=config,
+            hold_time_s=self.spec.hold_time_s,
+            debounce_s=0.0,
         )
         stack.callback(self.controller.stop)
         self.controller.start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import TYPE_CHECKING
 
 import asyncssh
 from lxml import etree
@@ -12,10 +11,8 @@ from lxml import etree
 from controller.southbound.render import NC
 from harness.datastore import Element, RpcError
 from harness.framing import Decoder, FramingError, encode
+from harness.nc_router import NetconfRouter
 from harness.ops import OPS
-
-if TYPE_CHECKING:
-    from harness.device import SimRouter
 
 BASE10 = "urn:ietf:params:netconf:base:1.0"
 BASE11 = "urn:ietf:params:netconf:base:1.1"
@@ -53,7 +50,7 @@ def _error_element(err: RpcError) -> Element:
 class NetconfSession:
     """One NETCONF session on one SSH channel."""
 
-    def __init__(self, router: SimRouter, process: asyncssh.SSHServerProcess[bytes], sid: int):
+    def __init__(self, router: NetconfRouter, process: asyncssh.SSHServerProcess[bytes], sid: int):
         self.router = router
         self.process = process
         self.id = sid

@@ -3,13 +3,14 @@
     index = LinkIndex(topology)
     sim = NetworkSimulator(index, GravityTraffic(index, rng, 5e9), rng=rng, step_s=10)
     sim.run(3600)                       # one simulated hour in well under a second
-    sim.device_state("r1")              # what router r1 reports (telemetry/state.DeviceState)
+    sim.device_state("r1")              # what r1 reports (controller/devicestate.DeviceState)
 
 Each `step()` advances the clock by `step_s`, evaluates the scenario's faults, reroutes when the
-set of links/routers that are up or the installed SR policies changed, asks the traffic source for
-the rates, solves queues and drops (harness/flowsolve) and adds the step to the routers' counters.
-The simulator is the operational-state provider of the simulated routers (`device_state(name)`);
-`apply_config` installs a router's desired config (its SR policies and steering).
+set of links/routers that are up or the installed SR policies changed, asks the traffic source
+(plus the scenario's surges) for the rates, solves queues and drops (harness/flowsolve) and adds
+the step to the routers' counters. The simulator is the operational-state provider of the
+simulated routers (`device_state(name)`); `apply_config` installs a router's desired config (its
+SR policies and steering).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controller.desired import DeviceConfig, NetworkConfig
+from controller.devicestate import DeviceState
 from controller.errors import NotFoundError
 from controller.topology import LinkState, Topology
 from harness.classes import ClassTable
@@ -29,11 +31,11 @@ from harness.devstate import render_device
 from harness.flowsolve import FlowSolution, RouteTable, solve
 from harness.probes import WithProbes
 from harness.routing import Hop, IgpRouting, LinkIndex
-from harness.scenario import FaultPlan, FaultState, Scenario
+from harness.scenario import FaultPlan, FaultState, Scenario, surges
 from harness.steering import ActivePolicy, activate, choose_policy
+from harness.surge import SurgingTraffic
 from harness.traffic import TrafficSource
 from telemetry.exporter import IntentSla
-from telemetry.state import DeviceState
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,14 @@ class NetworkSimulator:
         self.rng = rng
         self.classes = classes or ClassTable()
         self.scenario = scenario or Scenario()
+        self.plan = FaultPlan(self.scenario, index)  # checks the scenario against the topology
         self.traffic: TrafficSource = traffic
+        if surges(self.scenario):  # the scenario's extra demand rides on the given traffic
+            self.traffic = SurgingTraffic(traffic, surges(self.scenario), index)
         self.probes: WithProbes | None = None
         if self.scenario.intents:
-            self.probes = WithProbes(traffic, list(self.scenario.intents), index, self.classes)
+            self.probes = WithProbes(self.traffic, list(self.scenario.intents), index, self.classes)
             self.traffic = self.probes
-        self.plan = FaultPlan(self.scenario, index)
         self.step_s = step_s
         self.t = start_time
         self.configs: dict[str, DeviceConfig] = {}

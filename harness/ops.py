@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lxml import etree
 
@@ -19,13 +19,20 @@ from harness.datastore import (
     subtree_filter,
     xpath_filter,
 )
-
-if TYPE_CHECKING:
-    from harness.device import Pending, SimRouter
-    from harness.nc_session import NetconfSession
+from harness.nc_router import NetconfRouter, Pending
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
 DEFAULT_CONFIRM_TIMEOUT = 600
+
+
+class OpSession(Protocol):
+    """The session an operation runs in (a `harness.nc_session.NetconfSession`)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def router(self) -> NetconfRouter: ...
 
 
 def _nc(tag: str) -> str:
@@ -49,7 +56,7 @@ def _target(op: Element, param: str) -> str:
     return names[0]
 
 
-def _datastore(session: NetconfSession, name: str, writing: bool = False) -> Element:
+def _datastore(session: OpSession, name: str, writing: bool = False) -> Element:
     router = session.router
     if name == "candidate" and router.options.candidate:
         return router.candidate
@@ -63,7 +70,7 @@ def _datastore(session: NetconfSession, name: str, writing: bool = False) -> Ele
     )
 
 
-def _check_lock(session: NetconfSession, name: str) -> None:
+def _check_lock(session: OpSession, name: str) -> None:
     holder = session.router.locks.get(name)
     if holder is not None and holder != session.id:
         raise RpcError(
@@ -74,7 +81,7 @@ def _check_lock(session: NetconfSession, name: str) -> None:
         )
 
 
-def _validate(session: NetconfSession, root: Element, name: str, full: bool = True) -> None:
+def _validate(session: OpSession, root: Element, name: str, full: bool = True) -> None:
     try:
         session.router.schema.validate(content(root), f"{name} of {session.router.name}", full=full)
     except ValidationError as err:
@@ -92,18 +99,18 @@ def _filtered(root: Element, op: Element) -> Element:
     return subtree_filter(root, flt)
 
 
-def op_get_config(session: NetconfSession, op: Element) -> Element:
+def op_get_config(session: OpSession, op: Element) -> Element:
     source = _datastore(session, _target(op, "source"))
     return _filtered(source, op)
 
 
-def op_get(session: NetconfSession, op: Element) -> Element:
+def op_get(session: OpSession, op: Element) -> Element:
     root = copy.deepcopy(session.router.running)
     root.append(session.router.state_element())
     return _filtered(root, op)
 
 
-def op_edit_config(session: NetconfSession, op: Element) -> None:
+def op_edit_config(session: OpSession, op: Element) -> None:
     router = session.router
     name = _target(op, "target")
     store = _datastore(session, name, writing=True)
@@ -156,7 +163,7 @@ def _wrap(part: Element) -> Element:
     return holder
 
 
-def op_lock(session: NetconfSession, op: Element) -> None:
+def op_lock(session: OpSession, op: Element) -> None:
     router = session.router
     name = _target(op, "target")
     _datastore(session, name)
@@ -178,7 +185,7 @@ def op_lock(session: NetconfSession, op: Element) -> None:
     router.locks[name] = session.id
 
 
-def op_unlock(session: NetconfSession, op: Element) -> None:
+def op_unlock(session: OpSession, op: Element) -> None:
     router = session.router
     name = _target(op, "target")
     if router.locks.get(name) != session.id:
@@ -190,13 +197,13 @@ def op_unlock(session: NetconfSession, op: Element) -> None:
     del router.locks[name]
 
 
-def op_discard_changes(session: NetconfSession, op: Element) -> None:
+def op_discard_changes(session: OpSession, op: Element) -> None:
     _datastore(session, "candidate")
     _check_lock(session, "candidate")
     session.router.candidate = copy.deepcopy(session.router.running)
 
 
-def op_validate(session: NetconfSession, op: Element) -> None:
+def op_validate(session: OpSession, op: Element) -> None:
     source = _child(op, "source")
     if source is not None and source.find(_nc("config")) is not None:
         root = new_datastore()
@@ -212,7 +219,7 @@ def _text(op: Element, tag: str) -> str | None:
     return None if el is None else (el.text or "").strip()
 
 
-def _check_owner(session: NetconfSession, pending: Pending, persist_id: str | None) -> None:
+def _check_owner(session: OpSession, pending: Pending, persist_id: str | None) -> None:
     if pending.persist is not None:
         if persist_id != pending.persist:
             raise RpcError(
@@ -228,9 +235,7 @@ def _check_owner(session: NetconfSession, pending: Pending, persist_id: str | No
         )
 
 
-def op_commit(session: NetconfSession, op: Element) -> None:
-    from harness.device import Pending
-
+def op_commit(session: OpSession, op: Element) -> None:
     router = session.router
     _datastore(session, "candidate")
     _check_lock(session, "candidate")
@@ -279,7 +284,7 @@ def _timeout(op: Element) -> int:
     return int(raw)
 
 
-def op_cancel_commit(session: NetconfSession, op: Element) -> None:
+def op_cancel_commit(session: OpSession, op: Element) -> None:
     router = session.router
     if router.pending is None:
         raise RpcError("operation-failed", "no confirmed commit is pending")
@@ -287,11 +292,11 @@ def op_cancel_commit(session: NetconfSession, op: Element) -> None:
     router._rollback()
 
 
-def op_close_session(session: NetconfSession, op: Element) -> None:
+def op_close_session(session: OpSession, op: Element) -> None:
     return None
 
 
-OPS: dict[str, Callable[[NetconfSession, Element], Element | None]] = {
+OPS: dict[str, Callable[[OpSession, Element], Element | None]] = {
     "get": op_get,
     "get-config": op_get_config,
     "edit-config": op_edit_config,
@@ -305,5 +310,5 @@ OPS: dict[str, Callable[[NetconfSession, Element], Element | None]] = {
 }
 
 
-def rollback_pending(router: SimRouter) -> None:  # pragma: no cover - alias for readability
+def rollback_pending(router: NetconfRouter) -> None:  # pragma: no cover - alias for readability
     router._rollback()

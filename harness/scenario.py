@@ -12,6 +12,8 @@ Example (times take units: 90s, 10m, 2h):
       - {kind: degrade, link: "0-9", signal: rx_power, at: 1h, ramp: 30m, amount: 8, fail_at: 1h40m,
          repair_at: 2h}
       - {kind: decoy, link: "2-5", signal: crc, at: 1h, ramp: 20m, amount: 1e-4}
+      - {kind: surge, src: "0", dst: "9", peak: 17G, at: 40m, ramp: 10m, until: 55m, class: test}
+      - {kind: device_unreachable, node: "3", at: 2m, until: 3m}
 
 Signals of `degrade` and `decoy` (the precursors of a failure, or look-alikes that recover):
 `crc` (packet error ratio reaching `amount`, rising exponentially), `rx_power` (optical receive
@@ -19,10 +21,16 @@ power drifting down by `amount` dB), `tx_bias` (laser bias climbing by `amount` 
 `latency` (delay creeping up by `amount`, a duration). `fail_at` takes the link down;
 `repair_at` ends the degradation (part replaced: link up, signals healthy). A decoy rises and
 falls back by the end of its ramp and never fails.
+
+`surge` adds `peak` bit/s of traffic from `src` to `dst` in service class `class` (default
+test), ramping in over `ramp` from `at` and gone at `until` (harness/surge.py). A
+`device_unreachable` router stops answering NETCONF from `at` to `until` (for good without
+`until`) while its forwarding plane keeps working; only `netpilot network run` enforces it.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +39,18 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pydantic
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from controller.errors import NotFoundError, UsageError, ValidationError
-from controller.units import parse_duration
+from controller.units import parse_bandwidth, parse_duration
 from harness.routing import LinkIndex
+from harness.surge import Surge
+
+
+class ScenarioError(ValidationError):
+    """A scenario file that cannot be read, or that does not fit the topology (exit code 2)."""
+
+    exit_code = 2
 
 
 def _duration(value: Any) -> float:
@@ -46,6 +61,17 @@ def _duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+def _bandwidth(value: Any) -> float:
+    try:
+        return parse_bandwidth(value)
+    except UsageError as error:
+        raise ValueError(str(error).split(": ", 1)[-1]) from None
+
+
+Bandwidth = Annotated[float, BeforeValidator(_bandwidth)]
+ServiceClass = Literal["voice", "production", "video", "bigdata", "office", "test"]
 
 
 class _Event(BaseModel):
@@ -129,8 +155,54 @@ class Decoy(_Event):
         return _magnitude(self.signal, self.amount)
 
 
+class TrafficSurge(_Event):
+    """Extra traffic (`peak` bit/s) from `src` to `dst` in `class`, ramping in from `at`."""
+
+    kind: Literal["surge"]
+    src: str
+    dst: str
+    peak: Bandwidth = Field(gt=0)
+    ramp: Duration = Field(default=0.0, ge=0)
+    until: Duration
+    cls: ServiceClass = Field(default="test", alias="class")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrafficSurge:
+        if self.until <= self.at:
+            raise ValueError(f"until ({self.until:g}s) must come after at ({self.at:g}s)")
+        if self.src == self.dst:
+            raise ValueError(f"src and dst are both {self.src!r}; give two different routers")
+        return self
+
+    def surge(self) -> Surge:
+        return Surge(self.src, self.dst, self.peak, self.at, self.ramp, self.until, self.cls)
+
+
+class DeviceUnreachable(_Event):
+    """Router `node` stops answering NETCONF from `at` to `until`; it keeps forwarding."""
+
+    kind: Literal["device_unreachable"]
+    node: str
+    until: Duration | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeviceUnreachable:
+        if self.until is not None and self.until <= self.at:
+            raise ValueError(f"until ({self.until:g}s) must come after at ({self.at:g}s)")
+        return self
+
+
 Event = Annotated[
-    LinkDown | LinkUp | NodeDown | NodeUp | Flap | CapacityLoss | Degrade | Decoy,
+    LinkDown
+    | LinkUp
+    | NodeDown
+    | NodeUp
+    | Flap
+    | CapacityLoss
+    | Degrade
+    | Decoy
+    | TrafficSurge
+    | DeviceUnreachable,
     Field(discriminator="kind"),
 ]
 
@@ -142,9 +214,7 @@ class WatchIntent(BaseModel):
     name: str
     src: str
     dst: str
-    service_class: Literal["voice", "production", "video", "bigdata", "office", "test"] = (
-        "production"
-    )
+    service_class: ServiceClass = "production"
     max_latency: Duration | None = None
     max_loss: float = Field(default=0.01, ge=0, le=1)
 
@@ -166,6 +236,8 @@ _KINDS = {
     "capacity_loss",
     "degrade",
     "decoy",
+    "surge",
+    "device_unreachable",
 }
 
 
@@ -186,17 +258,15 @@ def _problems(error: pydantic.ValidationError) -> list[str]:
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
-    """Validate a parsed YAML document; raise ValidationError naming each bad field."""
+    """Validate a parsed YAML document; raise ScenarioError naming each bad field."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ValidationError(
-            source, ["the file must be a mapping with 'events:' (and 'intents:')"]
-        )
+        raise ScenarioError(source, ["the file must be a mapping with 'events:' (and 'intents:')"])
     try:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as error:
-        raise ValidationError(source, _problems(error)) from None
+        raise ScenarioError(source, _problems(error)) from None
     bad = []
     for i, ev in enumerate(scenario.events):
         if isinstance(ev, Degrade | Decoy):
@@ -205,7 +275,7 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
             except ValueError as error:
                 bad.append(f"events[{i}].amount: {error}")
     if bad:
-        raise ValidationError(source, bad)
+        raise ScenarioError(source, bad)
     return scenario
 
 
@@ -214,29 +284,55 @@ def load_scenario(path: Path) -> Scenario:
         raise NotFoundError(f"scenario file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ScenarioError(str(path), [f"cannot read it ({error.strerror})"]) from None
     except yaml.YAMLError as error:
-        raise ValidationError(str(path), [f"not valid YAML: {error}"]) from None
+        one_line = " ".join(str(error).split())
+        raise ScenarioError(str(path), [f"not valid YAML: {one_line}"]) from None
     return parse_scenario(data, str(path))
 
 
+def _unknown(kind: str, name: str, known: set[str], topology: str) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"e.g. {', '.join(sorted(known)[:3])}"
+    return f"unknown {kind} {name!r} in topology {topology!r}; {hint}"
+
+
 def check_against(scenario: Scenario, index: LinkIndex, source: str = "scenario") -> None:
-    """Every link, node and intent endpoint must exist in the topology."""
+    """Every link, node and endpoint must exist in the topology; the message names both."""
     links = {lk.id for lk in index.links}
+    nodes = set(index.node_idx)
+    topology = index.topology.name
     problems = []
     for i, ev in enumerate(scenario.events):
         link = getattr(ev, "link", None)
         if link is not None and link not in links:
-            problems.append(f"events[{i}].link: unknown link {link!r}; e.g. {sorted(links)[:3]}")
-        node = getattr(ev, "node", None)
-        if node is not None and node not in index.node_idx:
-            problems.append(f"events[{i}].node: unknown node {node!r}")
+            problems.append(f"events[{i}].link: {_unknown('link', link, links, topology)}")
+        for field in ("node", "src", "dst"):
+            node = getattr(ev, field, None)
+            if node is not None and node not in nodes:
+                problems.append(f"events[{i}].{field}: {_unknown('node', node, nodes, topology)}")
     for i, intent in enumerate(scenario.intents):
         for end in ("src", "dst"):
             name = getattr(intent, end)
-            if name not in index.node_idx:
-                problems.append(f"intents[{i}].{end}: unknown node {name!r}")
+            if name not in nodes:
+                problems.append(f"intents[{i}].{end}: {_unknown('node', name, nodes, topology)}")
     if problems:
-        raise ValidationError(source, problems)
+        raise ScenarioError(source, problems)
+
+
+def surges(scenario: Scenario) -> list[Surge]:
+    """The scenario's traffic surges, in file order."""
+    return [ev.surge() for ev in scenario.events if isinstance(ev, TrafficSurge)]
+
+
+def unreachable_at(scenario: Scenario, t: float) -> set[str]:
+    """Routers whose NETCONF server does not answer at time t (`device_unreachable`)."""
+    return {
+        ev.node
+        for ev in scenario.events
+        if isinstance(ev, DeviceUnreachable) and ev.at <= t and (ev.until is None or t < ev.until)
+    }
 
 
 @dataclass

@@ -6,6 +6,7 @@ asyncssh servers) whose operational state comes from the simulator, and whose ru
         collector = devices.collector()          # NETCONF <get> polling over SSH
         runtime = SimRuntime(sim, collector=collector)
         devices.sync_configs()                   # running configs -> simulator
+        devices.set_reachable("r1", False)       # r1's NETCONF server stops answering
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ from telemetry.netconf_collector import NetconfCollector
 
 
 class SimDevices:
-    def __init__(self, sim: NetworkSimulator, directory: Path) -> None:
+    """One router per simulated node, keys in `directory`; the inventory goes to `inventory`
+    (default `directory/inventory.yaml`), written once every router listens."""
+
+    def __init__(
+        self, sim: NetworkSimulator, directory: Path, inventory: Path | None = None
+    ) -> None:
         self.sim = sim
         self.directory = Path(directory)
+        self.inventory_path = inventory or self.directory / "inventory.yaml"
         self.runner = FleetThread(lambda: Fleet(sim.devices(), self.directory, provider=sim))
         self._applied: dict[str, DeviceConfig] = {}
         self.inventory: Inventory | None = None
@@ -37,7 +44,7 @@ class SimDevices:
 
     def start(self) -> Inventory:
         fleet = self.runner.start()
-        path = fleet.write_inventory(self.directory / "inventory.yaml")
+        path = fleet.write_inventory(self.inventory_path)
         self.inventory = load_inventory(path)
         return self.inventory
 
@@ -62,3 +69,8 @@ class SimDevices:
             self.sim.apply_config(name, running[name])
             self._applied[name] = running[name]
         return changed
+
+    def set_reachable(self, name: str, reachable: bool) -> None:
+        """Make router `name` stop answering NETCONF (or answer again); it keeps forwarding."""
+        router = self.runner.fleet.routers[name]
+        self.runner.call(lambda: router.set_reachable(reachable))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,24 +18,10 @@ from harness.netsim import NetworkSimulator, Routing, StepSummary
 from telemetry.collectors import Collector, ProviderCollector
 from telemetry.events import TopologyEvent
 from telemetry.exporter import IntentSla, LinkForecast, LinkRisk, NetpilotMetrics
+from telemetry.history import History
 from telemetry.linkmodels import BaselineLinkModels, LinkModels
 from telemetry.processor import LinkTelemetry, TelemetryProcessor
 from telemetry.store import RingStore
-
-
-@dataclass
-class History:
-    """Per step: time, utilisation per directed link, SLA per intent, forecast made earlier."""
-
-    t: list[float] = field(default_factory=list)
-    links: list[str] = field(default_factory=list)
-    utilisation: list[np.ndarray] = field(default_factory=list)
-    intents: list[str] = field(default_factory=list)
-    sla_met: list[np.ndarray] = field(default_factory=list)
-    latency_s: list[np.ndarray] = field(default_factory=list)
-    forecast: list[np.ndarray] = field(default_factory=list)
-    forecast_steps: int = 6
-    forecast_label: str = "Holt baseline"
 
 
 class SimRuntime:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from controller.devicestate import DeviceState, InterfaceState
 from controller.topology import Topology
-from telemetry.state import DeviceState, InterfaceState
 
 
 class StateProvider(Protocol):

@@ -36,7 +36,7 @@ class SeriesForecast:
 @dataclass(frozen=True)
 class LinkWindow:
     """Recent telemetry of one link, oldest first, sampled every `step_s` seconds, in the units
-    of `telemetry.state.InterfaceState` (counters cumulative)."""
+    of `controller.devicestate.InterfaceState` (counters cumulative)."""
 
     step_s: float
     rx_power_dbm: np.ndarray

@@ -1,9 +1,10 @@
 """Generated per-link telemetry with failure precursors and look-alike decoys.
 
 One `LinkSeries` per link holds what a router reports for that interface, sampled every `step_s`
-seconds, in the units and names of `telemetry.state.InterfaceState` (rx_power_dbm, tx_bias_ma,
-crc_errors and in_errors as cumulative counters, delay_s, oper_up), so the simulator's telemetry
-can replace it later. Ground truth rides along: failure times, precursor onsets, fault kinds.
+seconds, in the units and names of `controller.devicestate.InterfaceState` (rx_power_dbm,
+tx_bias_ma, crc_errors and in_errors as cumulative counters, delay_s, oper_up), so the simulator's
+telemetry can replace it later. Ground truth rides along: failure times, precursor onsets, fault
+kinds.
 
 Fault kinds (each ends in the link going down): `optical_drift` (rx power slides to the receiver's
 loss-of-signal level over hours), `laser_aging` (tx bias climbs to a plateau, rx sags, then the
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from controller.devicestate import InterfaceState
 from controller.errors import UsageError
-from telemetry.state import InterfaceState
 
 LOS_DBM = -14.0
 """Receiver loss-of-signal level: optical power at or below it means the link is down."""

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from controller.devicestate import DeviceState
 from controller.errors import NetpilotError
-from telemetry.state import DeviceState
 
 
 class StateProvider(Protocol):

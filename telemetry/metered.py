@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from controller.desired import DeviceConfig
 from controller.southbound.base import Southbound, TransactionResult
@@ -45,3 +46,7 @@ class MeteredSouthbound:
 
     async def close(self) -> None:
         await self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else the inner southbound offers (bulk reads, known devices) as is."""
+        return getattr(self.inner, name)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
+from controller.devicestate import DeviceState
 from controller.errors import NetpilotError
 from controller.southbound.inventory import Inventory
 from controller.southbound.session import DeviceSession, SessionOptions
 from telemetry.collectors import CollectionResult
-from telemetry.state import DeviceState
 
 
 class NetconfCollector:
@@ -45,28 +45,49 @@ class NetconfCollector:
         }
         workers = max(1, min(max_workers, len(self.sessions)))
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="telemetry")
+        self._inflight: dict[str, Future[DeviceState | str]] = {}
 
     def _get(self, session: DeviceSession) -> DeviceState | str:
         try:
             return session.get_state()
         except NetpilotError as error:
             return str(error)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, SyntaxError) as error:
             return f"device {session.name!r}: malformed device-state in the <get> reply ({error})"
+        except Exception as error:  # a device must never end the round; the cause is kept
+            self.log.debug("telemetry: %s", session.name, exc_info=True)
+            return f"device {session.name!r}: {type(error).__name__}: {error}"
 
-    def collect(self) -> CollectionResult:
+    def collect(self, deadline_s: float | None = None) -> CollectionResult:
+        """One round over every device. With `deadline_s`, a device that has not answered by
+        then is reported as stale for this round and not waited for; its request goes on in
+        the background, and the device is skipped until it has answered."""
         start = self.clock()
         result = CollectionResult()
-        names = list(self.sessions)
-        for name, got in zip(names, self.pool.map(self._get, self.sessions.values()), strict=True):
+        futures: dict[str, Future[DeviceState | str]] = {}
+        for name, session in self.sessions.items():
+            pending = self._inflight.get(name)
+            if pending is not None and not pending.done():
+                result.errors[name] = f"device {name!r}: still answering an earlier round (stale)"
+                continue
+            futures[name] = self._inflight[name] = self.pool.submit(self._get, session)
+        wait(list(futures.values()), timeout=deadline_s)
+        for name, future in futures.items():
+            if not future.done():
+                result.errors[name] = f"device {name!r}: no answer within {deadline_s:g}s (stale)"
+                continue
+            got = future.result()
             if isinstance(got, DeviceState):
                 result.states.append(got)
             else:
                 result.errors[name] = got
-                self.log.warning("telemetry: %s", got)
+        for name in sorted(result.errors):
+            self.log.warning("telemetry: %s", result.errors[name])
         result.duration_s = self.clock() - start
         return result
 
     def close(self) -> None:
+        for future in self._inflight.values():
+            future.cancel()
         list(self.pool.map(lambda s: s.close(), list(self.sessions.values())))
         self.pool.shutdown(wait=True)

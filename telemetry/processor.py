@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from controller.devicestate import DeviceState, InterfaceState
 from controller.topology import Topology
 from telemetry.events import EventSink, TopologyEvent
 from telemetry.rates import CounterSample, RateTracker
-from telemetry.state import DeviceState, InterfaceState
 from telemetry.store import SeriesKey, TelemetryStore, series
 
 PLAUSIBLE = 1.5

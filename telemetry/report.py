@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from harness.simrun import History
+from telemetry.history import History
 
 MAX_HEATMAP_LINKS = 40
 

@@ -33,7 +33,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def settled(rows: list[dict[str, Any]]) -> bool:
     return all(
-        r["state"] == "installed" or (r["state"] == "accepted" and "window" in r["reason"])
+        r["state"] == "verified" or (r["state"] == "accepted" and "window" in r["reason"])
         for r in rows
     )
 
@@ -166,7 +166,7 @@ def test_cli_against_a_running_controller(
     assert settled(json.loads(out))
     code, out, _ = run(capsys, "intent", "status", "hq-dc1-production", "--server", base, "--json")
     status = json.loads(out)
-    assert status["state"] == "installed" and status["backup"] is not None  # 1+1
+    assert status["state"] == "verified" and status["backup"] is not None  # 1+1
     code, out, _ = run(
         capsys, "intent", "plan", "-f", str(EXAMPLE), "--server", base, "--prune", "--json"
     )

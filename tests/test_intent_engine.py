@@ -47,6 +47,7 @@ def test_intents_are_installed_with_their_history(tmp_path: Path) -> None:
         IntentState.COMPILED,
         IntentState.INSTALLING,
         IntentState.INSTALLED,
+        IntentState.VERIFIED,  # read back from the devices after the commit
     ]
     # the segment list ends at the tail's node SID and the policy sits at the head end
     assert installed_path(south, "BR1", "v1")[-1] == engine.topology.node("DC1").node_sid
@@ -81,7 +82,7 @@ def test_link_down_moves_make_before_break(tmp_path: Path) -> None:
     assert [cp.name for cp in step2["DC1"].sr_policies[0].candidate_paths] == ["primary"]
     after = engine.placement("p")
     assert after is not None and first not in {k[2] for k in after.primary.links}
-    assert store.get_intent("p").state is IntentState.INSTALLED
+    assert store.get_intent("p").state is IntentState.VERIFIED
 
 
 def test_hysteresis_holds_then_moves_on_real_improvement(tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_southbound_failure_keeps_installed_state(tmp_path: Path) -> None:
     assert store.revisions(1)[0]["status"] == "failed"
     south.fail_devices.clear()
     asyncio.run(engine.reconcile("retry"))
-    assert store.get_intent("a").state is IntentState.INSTALLED
+    assert store.get_intent("a").state is IntentState.VERIFIED
 
 
 def test_delete_withdraws_and_removes_config(tmp_path: Path) -> None:
@@ -176,7 +177,7 @@ def test_time_window_keeps_bigdata_waiting_until_night(tmp_path: Path) -> None:
     assert south.devices["DC1"].sr_policies == ()
     clock.advance(3 * 3600)
     asyncio.run(engine.reconcile("timer"))
-    assert store.get_intent("night").state is IntentState.INSTALLED
+    assert store.get_intent("night").state is IntentState.VERIFIED
 
 
 def test_disjoint_from_and_waypoints(tmp_path: Path) -> None:
@@ -214,7 +215,7 @@ def test_sla_breach_moves_then_degrades_when_no_path_meets_it(tmp_path: Path) ->
     asyncio.run(engine.link_measured("BR1-P1", 0.5, None, "probe: BR1-P1 latency 500 ms"))
     moved = engine.placement("v")
     assert moved is not None and moved.primary.links[0][2] == "BR1-P2"
-    assert store.get_intent("v").state is IntentState.INSTALLED
+    assert store.get_intent("v").state is IntentState.VERIFIED
     asyncio.run(engine.link_measured("BR1-P2", 0.4, None, "probe: BR1-P2 latency 400 ms"))
     record = store.get_intent("v")
     assert record.state is IntentState.DEGRADED
@@ -245,10 +246,10 @@ def test_failed_intents_retry_when_bandwidth_frees_not_on_every_change(tmp_path:
     assert store.get_intent("c").state is IntentState.FAILED  # BR2 has two 100M uplinks
     store.put_intent(intent("d", "HQ", "DC2"))
     report = asyncio.run(engine.reconcile("unrelated"))
-    assert "c" not in report.failed and store.get_intent("d").state is IntentState.INSTALLED
+    assert "c" not in report.failed and store.get_intent("d").state is IntentState.VERIFIED
     store.delete_intent("a")
     asyncio.run(engine.reconcile("a withdrawn"))
-    assert store.get_intent("c").state is IntentState.INSTALLED
+    assert store.get_intent("c").state is IntentState.VERIFIED
 
 
 def test_optimize_looks_at_a_rotating_batch(tmp_path: Path) -> None:
@@ -284,7 +285,7 @@ def test_placer_is_skipped_when_nothing_changed_and_no_event(tmp_path: Path) -> 
     assert len(calls) == placed  # kept as is, placer not asked
     asyncio.run(engine.link_state("BR1-P1", LinkState.DOWN, "unrelated link down"))
     assert len(calls) == placed + 1  # after an event every kept path is re-validated
-    assert store.get_intent("a").state is IntentState.INSTALLED
+    assert store.get_intent("a").state is IntentState.VERIFIED
 
 
 def test_protection_is_srlg_aware_when_the_topology_has_srlgs(tmp_path: Path) -> None:
@@ -305,3 +306,24 @@ def test_protection_is_srlg_aware_when_the_topology_has_srlgs(tmp_path: Path) ->
     q = engine.placement("q")
     assert q is not None and q.request.disjoint == "srlg"
     assert any("duct-7" in risk for risk in q.shared_risks)
+
+
+def test_plan_with_stored_intents_missing_from_the_set_is_no_key_error(tmp_path: Path) -> None:
+    """Regression (issue 12/13): `POST /v1/plan` answered 500 (KeyError) with prune=false."""
+    engine, store, _, _ = make(tmp_path)
+    a = intent("a", "BR1", "DC1")
+    store.put_intent(a)
+    store.put_intent(intent("b", "HQ", "DC2"))
+    asyncio.run(engine.reconcile("api"))
+    kept = engine.plan([a], prune=False)
+    assert kept["changes"] == [{"name": "a", "action": "unchanged"}]
+    assert kept["devices"] == {} and kept["unplaced"] == {}
+    pruned = engine.plan([a], prune=True)
+    assert pruned["changes"] == [
+        {"name": "a", "action": "unchanged"},
+        {"name": "b", "action": "delete"},
+    ]
+    assert pruned["devices"]["HQ"]["sr_policies"]["removed"]
+    changed = engine.plan([a.model_copy(update={"bandwidth": 5e6})], prune=False)
+    assert changed["changes"] == [{"name": "a", "action": "update"}]
+    assert set(changed["devices"]) == {"BR1"}  # b stays as it is

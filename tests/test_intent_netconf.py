@@ -49,8 +49,8 @@ def test_engine_installs_and_moves_over_netconf(tmp_path: Path) -> None:
         installed = store.installed_configs()
         assert all(on_devices[d] == canonical(c) for d, c in installed.items())
         assert {p.name for p in on_devices["BR1"].sr_policies} == {"v"}
-        assert store.get_intent("p").state is IntentState.INSTALLED
-        assert store.get_intent("v").state is IntentState.INSTALLED
+        assert store.get_intent("p").state is IntentState.VERIFIED  # read back over NETCONF
+        assert store.get_intent("v").state is IntentState.VERIFIED
         assert [r["status"] for r in store.revisions()] == ["committed"] * len(store.revisions())
     finally:
         store.close()

@@ -29,7 +29,7 @@ def test_fault_risk_moves_protected_and_high_priority_only(tmp_path: Path) -> No
     assert link not in _links(engine, "p") and _links(engine, "t") == office
     assert len(south.history) - before == 2  # make-before-break: two transactions
     record = store.get_intent("p")
-    assert record.state is IntentState.INSTALLED and "fault risk 0.90" in record.reason
+    assert record.state is IntentState.VERIFIED and "fault risk 0.90" in record.reason
     audit = store.audit_log()
     assert any(e["action"] == "avoid-risk" and e["target"] == link for e in audit)
     # the risk stays high: nothing more to do

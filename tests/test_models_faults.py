@@ -9,13 +9,13 @@ import sys
 import numpy as np
 import pytest
 
+from controller.devicestate import InterfaceState
 from controller.errors import UsageError
 from models.alarms import Hysteresis, active_at_end, alarms
 from models.fault_eval import Tally
 from models.fault_features import FEATURES, link_features, trailing_slope
 from models.faults import HoltTrend, labels, mad_score
 from models.precursors import LOS_DBM, Event, GeneratorConfig, LinkSeries, generate
-from telemetry.state import InterfaceState
 
 H = 3600.0
 

@@ -54,7 +54,7 @@ def test_unreachable_device_aborts_the_push_cleanly_then_it_is_retried(
         retried = [x for x in s.runner.signals if x.kind == "retry" and x.committed]
         assert retried, "retried once BR1 answered"
         assert "BR1-P-SH" not in placement_links(s, "br1-dc1-voice")
-        assert s.controller.store.get_intent("br1-dc1-voice").state.value == "installed"
+        assert s.controller.store.get_intent("br1-dc1-voice").state.value == "verified"
         assert lost(s) == [] and drift(s) == []
 
 
@@ -101,7 +101,7 @@ def test_controller_killed_mid_transaction_restarts_consistent(tmp_path: Path) -
         south.close_sync()
         records = {r.name: r for r in store.list_intents()}
         assert len(records) == 17 and all(
-            r.state.value in ("installed", "degraded", "accepted") for r in records.values()
+            r.state.value in ("verified", "degraded", "accepted") for r in records.values()
         ), {n: r.state for n, r in records.items()}
         after = {n: canonical(c) for n, c in store.installed_configs().items()}
         wait_settled(runner, 15)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.loop import Surge
 from harness.loopsession import LoopSession
+from harness.surge import Surge
 from models.loop_models import LoopModels
 from tests.loop_support import drift, lost, placement_links, run, spec
 

@@ -143,7 +143,7 @@ def test_sim_run_with_an_embedded_controller(
     assert code == 0, err
     data = json.loads(out)
     control = data["controller"]
-    assert control["intents"] == 17 and control["states"].get("installed", 0) >= 15
+    assert control["intents"] == 17 and control["states"].get("verified", 0) >= 15
     assert control["telemetry_events"] == 2, "the link-down and link-up reached the engine"
     voice = next(i for i in data["intents"] if i["name"] == "br1-dc1-voice")
     assert voice["sla_met_ratio"] == 1.0  # still met while its access link is down
@@ -176,5 +176,5 @@ def test_closed_loop_over_netconf(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     assert code == 0, err
     control = json.loads(out)["controller"]
-    assert control["states"].get("installed", 0) >= 15, control
+    assert control["states"].get("verified", 0) >= 15, control
     assert control["telemetry_events"] == 1, "the link-down polled over NETCONF reached the engine"

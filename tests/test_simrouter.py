@@ -14,6 +14,7 @@ from ncclient.operations import RPCError
 from southbound_support import driver, running, same, start_fleet, wait_settled
 
 from controller.desired import DeviceConfig, QosQueue
+from controller.devicestate import DeviceState, InterfaceState, QueueStats
 from controller.southbound.errors import ConnectError, DeviceError
 from controller.southbound.inventory import load_inventory
 from controller.southbound.render import NC, canonical, render_config
@@ -22,7 +23,6 @@ from controller.southbound.state_xml import parse_state
 from harness.device import RouterOptions
 from harness.fleet import FleetThread
 from harness.sample import ring, sample_config, sample_network
-from telemetry.state import DeviceState, InterfaceState, QueueStats
 
 TOPO = ring(4)
 NP = "urn:netpilot:yang:srv6-te"

@@ -20,14 +20,16 @@ from topologies.loader import load, load_file
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def netpilot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def netpilot(
+    *args: str, cwd: Path = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"},
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

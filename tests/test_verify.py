@@ -133,7 +133,7 @@ def test_every_bank_wan_intent_installed_by_the_engine_stays_on_its_path(tmp_pat
     with pytest.raises(SystemExit):
         main(["intent", "list", "--db", db, "--json"])
     rows = json.loads(capsys.readouterr().out)
-    installed = [r["name"] for r in rows if r["state"] == "installed"]
+    installed = [r["name"] for r in rows if r["state"] == "verified"]
     assert len(installed) >= 5
     for name in installed:
         with pytest.raises(SystemExit) as done:

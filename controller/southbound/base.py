@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from controller.desired import DeviceConfig
 
@@ -17,6 +17,8 @@ class DeviceResult:
     failed: bool = False
     error: str | None = None
     phase: str = ""
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+    """The exception behind `error`, when one was raised (kept for logs and tracebacks)."""
 
 
 @dataclass
@@ -48,3 +50,19 @@ class Southbound(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class BulkReader(Protocol):
+    """Optional: a southbound that reads many devices' running config at once (its own pool)."""
+
+    def running_all(self, names: list[str] | None = None) -> dict[str, DeviceConfig | str]:
+        """Device -> its managed running config, or the text of the error reading it."""
+        ...
+
+
+@runtime_checkable
+class KnowsDevices(Protocol):
+    """Optional: a southbound that knows which devices it can reach (an inventory)."""
+
+    def known_devices(self) -> frozenset[str]: ...

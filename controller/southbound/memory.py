@@ -1,7 +1,8 @@
 """An in-memory southbound: devices are dicts. For the embedded controller, tests and benchmarks.
 
 It honours the `Southbound` contract: a transaction installs every device in `desired` or none.
-`fail_devices` makes the named devices refuse the next transactions (for failure tests).
+`fail_devices` makes the named devices refuse the next transactions and `unreadable` makes
+reading their running config fail (for failure tests).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from controller.desired import DeviceConfig
 from controller.southbound.base import DeviceResult, TransactionResult
+from controller.southbound.errors import DeviceError
 
 
 @dataclass
@@ -19,6 +21,7 @@ class MemorySouthbound:
     clock: Callable[[], float] = time.monotonic
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
     fail_devices: set[str] = field(default_factory=set)
+    unreadable: set[str] = field(default_factory=set)
     transactions: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     history: list[dict[str, DeviceConfig]] = field(default_factory=list)
     closed: bool = False
@@ -47,6 +50,8 @@ class MemorySouthbound:
         return TransactionResult(revision, committed, results, self.clock() - start)
 
     async def running(self, device: str) -> DeviceConfig:
+        if device in self.unreadable:
+            raise DeviceError(device, "get-config running", "device did not answer (injected)")
         return self.devices.get(device, DeviceConfig(device=device))
 
     async def close(self) -> None:

@@ -22,15 +22,16 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from controller.desired import DeviceConfig
+from controller.devicestate import DeviceState
 from controller.errors import ValidationError
 from controller.southbound.base import DeviceResult, TransactionResult
+from controller.southbound.drift import Drift, compare
 from controller.southbound.errors import DeviceError
 from controller.southbound.inventory import Inventory, load_inventory
-from controller.southbound.render import canonical, render_config, render_edit, to_string
+from controller.southbound.render import render_config
 from controller.southbound.session import DeviceSession, SessionOptions
 from controller.southbound.transaction import (
     TransactionHooks,
@@ -39,53 +40,6 @@ from controller.southbound.transaction import (
     run_transaction,
 )
 from controller.southbound.yang import Schema
-from telemetry.state import DeviceState
-
-
-@dataclass(frozen=True)
-class Drift:
-    """Difference between what a device runs and what netpilot committed."""
-
-    device: str
-    expected: DeviceConfig
-    actual: DeviceConfig | None
-    error: str | None = None
-
-    @property
-    def drifted(self) -> bool:
-        return self.error is not None or self.actual != canonical(self.expected)
-
-    def changes(self) -> list[str]:
-        """One line per differing entry: what the device has that it should not, or lacks."""
-        if self.actual is None:
-            return [self.error or "unreachable"]
-        want, got = canonical(self.expected), self.actual
-        lines: list[str] = []
-
-        def by_key(cfg: DeviceConfig) -> list[dict[str, object]]:
-            return [
-                {f"{p.color}/{p.endpoint}": p for p in cfg.sr_policies},
-                {r.name: r for r in cfg.steering},
-                {c.service_class: c for c in cfg.qos},
-            ]
-
-        kinds = ("policy", "steering rule", "qos class")
-        for kind, w, g in zip(kinds, by_key(want), by_key(got), strict=True):
-            for key in sorted(w.keys() | g.keys()):
-                if key not in g:
-                    lines.append(f"{kind} {key}: missing")
-                elif key not in w:
-                    lines.append(f"{kind} {key}: not ours (unexpected)")
-                elif w[key] != g[key]:
-                    lines.append(f"{kind} {key}: changed")
-        return lines
-
-    def edit(self) -> str | None:
-        """The edit-config that would repair it (XML), or None."""
-        if self.actual is None:
-            return None
-        el = render_edit(self.actual, self.expected)
-        return None if el is None else to_string(el)
 
 
 class NetconfSouthbound:
@@ -154,6 +108,10 @@ class NetconfSouthbound:
     async def close(self) -> None:
         await asyncio.to_thread(self.close_sync)
 
+    def known_devices(self) -> frozenset[str]:
+        """The devices of the inventory (`KnowsDevices`)."""
+        return frozenset(self.sessions)
+
     # -- synchronous API (CLI, benchmarks) ----------------------------------------------------
     def apply_sync(
         self,
@@ -170,9 +128,12 @@ class NetconfSouthbound:
                 for n in unknown
             }
             return TransactionResult(revision, False, devices)
-        problems = self.validate(desired)
+        problems = self._problems(desired)
         if problems:
-            devices = {n: DeviceResult(n, True, msg, "validate") for n, msg in problems.items()}
+            devices = {
+                n: DeviceResult(n, True, str(error), "validate", exception=error)
+                for n, error in problems.items()
+            }
             return TransactionResult(revision, False, devices)
         with self._apply_lock:
             return self._apply_locked(revision, desired, previous, full_replace)
@@ -197,7 +158,10 @@ class NetconfSouthbound:
 
     def validate(self, desired: Mapping[str, DeviceConfig]) -> dict[str, str]:
         """Check every device's full config against the YANG module; device -> problem."""
-        problems: dict[str, str] = {}
+        return {name: str(error) for name, error in self._problems(desired).items()}
+
+    def _problems(self, desired: Mapping[str, DeviceConfig]) -> dict[str, ValidationError]:
+        problems: dict[str, ValidationError] = {}
         with self._schema_lock:
             if self._schema is None:
                 self._schema = Schema()
@@ -206,7 +170,7 @@ class NetconfSouthbound:
                     doc = b"".join(_children(render_config(cfg)))
                     self._schema.validate(doc, f"desired config of {name!r}")
                 except ValidationError as error:
-                    problems[name] = str(error)
+                    problems[name] = error
         return problems
 
     def connect_all(self, names: list[str] | None = None) -> dict[str, str | None]:
@@ -235,21 +199,18 @@ class NetconfSouthbound:
                 return fn(self._session(name))
             except DeviceError as error:
                 return str(error)
+            except Exception as error:  # a reply that does not parse, a library error
+                return f"device {name!r}: {type(error).__name__}: {error}"
 
         todo = names or list(self.sessions)
         return dict(zip(todo, self.pool.map(one, todo), strict=True))
 
     def drift(self, expected: Mapping[str, DeviceConfig]) -> list[Drift]:
         """Compare each device's running config with the expected (last committed) revision."""
-        actual = self.running_all([n for n in expected if n in self.sessions])
-        out = []
-        for name, want in expected.items():
-            got = actual.get(name, "not in the inventory")
-            if isinstance(got, DeviceConfig):
-                out.append(Drift(name, want, got))
-            else:
-                out.append(Drift(name, want, None, str(got)))
-        return out
+        known = [n for n in expected if n in self.sessions]
+        actual: dict[str, DeviceConfig | str] = dict.fromkeys(expected, "not in the inventory")
+        actual.update(self.running_all(known) if known else {})
+        return compare(expected, actual)
 
     def close_sync(self) -> None:
         list(self.pool.map(lambda s: s.close(), list(self.sessions.values())))

@@ -28,11 +28,11 @@ from ncclient.transport.errors import TransportError
 from ncclient.transport.session import NetconfBase
 
 from controller.desired import DeviceConfig
+from controller.devicestate import DeviceState
 from controller.southbound.errors import ConnectError, DeviceError
 from controller.southbound.inventory import DeviceEntry
 from controller.southbound.render import config_filter, parse_config
 from controller.southbound.state_xml import parse_state
-from telemetry.state import DeviceState
 
 T = TypeVar("T")
 CAP = "urn:ietf:params:netconf:capability:"

@@ -10,8 +10,8 @@ from typing import Any, TypeAlias
 
 from lxml import etree
 
+from controller.devicestate import DeviceState, InterfaceState, PolicyState, QueueStats
 from controller.southbound.render import NSMAP, q
-from telemetry.state import DeviceState, InterfaceState, PolicyState, QueueStats
 
 Element: TypeAlias = Any  # lxml ships no type stubs; an lxml etree._Element
 

@@ -76,18 +76,19 @@ def _parallel(pool: Executor, plans: Iterable[Plan], step: Callable[[Plan], None
         try:
             step(plan)
         except DeviceError as error:
-            _fail(plan, error.doing, error.reason)
+            _fail(plan, error.doing, error.reason, error)
         except Exception as error:  # a bug or an unexpected library error: still recorded
-            _fail(plan, step.__name__, f"{type(error).__name__}: {error}")
+            _fail(plan, step.__name__, f"{type(error).__name__}: {error}", error)
 
     list(pool.map(run, list(plans)))
 
 
-def _fail(plan: Plan, phase: str, reason: str) -> None:
+def _fail(plan: Plan, phase: str, reason: str, error: BaseException | None = None) -> None:
     if not plan.result.failed:
         plan.result.failed = True
         plan.result.error = reason
         plan.result.phase = phase
+        plan.result.exception = error
 
 
 # -- steps --------------------------------------------------------------------------------------
@@ -337,15 +338,17 @@ def _quiet(step: Callable[[Plan], None]) -> Callable[[Plan], None]:
     """Clean-up steps must not overwrite the first failure of a device."""
 
     def run(plan: Plan) -> None:
-        failed, error, phase = plan.result.failed, plan.result.error, plan.result.phase
+        r = plan.result
+        failed, error, phase, exception = r.failed, r.error, r.phase, r.exception
         try:
             step(plan)
         except DeviceError as err:
             if not failed:
-                plan.result.error = f"(cleanup) {err.doing}: {err.reason}"
+                r.error = f"(cleanup) {err.doing}: {err.reason}"
+                r.exception = err
         finally:
             if failed:
-                plan.result.failed, plan.result.error, plan.result.phase = True, error, phase
+                r.failed, r.error, r.phase, r.exception = True, error, phase, exception
 
     run.__name__ = getattr(step, "__name__", "cleanup")
     return run

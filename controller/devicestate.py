@@ -1,8 +1,10 @@
-"""Device operational state: what a router reports and telemetry reads.
+"""Device operational state: the data model of what a router reports (pure dataclasses, no I/O).
 
-The simulator (harness/netsim) produces it, the simulated routers serve it over NETCONF `<get>`
-(rendered per the netpilot YANG module's config-false part), and the telemetry collectors parse it
-back. Counters are cumulative and may wrap (64-bit) or reset on restart; collectors compute rates.
+Routers produce it (the simulated ones in harness/ render it from the simulation), the southbound
+parses it from NETCONF `<get>` replies (controller/southbound/state_xml.py, per the netpilot YANG
+module's config-false part), telemetry turns it into rates and link state, and the models read its
+optics and error fields. It lives in the pure core so that none of those has to import another.
+Counters are cumulative and may wrap (64-bit) or reset on restart; collectors compute rates.
 
 Interface naming: a router's interface for a directed link is named by the link id (unique among
 a router's outgoing links), so `InterfaceState.name == Link.id` for `Link.src == device`.

@@ -1,0 +1,277 @@
+"""The composition root: `build(settings)` assembles the whole controller once.
+
+    runtime = build(make_settings(topology="bank-wan", db=Path("np.db"), inventory=inv))
+    app = runtime.app()            # FastAPI; its lifespan starts and stops everything below
+    uvicorn.run(app, host=..., port=...)
+
+What it assembles: the SQLite store, the southbound (NETCONF from the inventory, metered; or
+in-memory devices without one), the engine, the NETCONF telemetry collector and the live
+telemetry loop (with an inventory), the link models (trained with `--models`, else the baseline
+stand-ins), the Prometheus registry with every netpilot series, and the REST API. `start()`
+loads the store, checks every device's running config against the last committed revision
+(a restart never trusts the database alone), then runs the engine, the telemetry loop, the
+signal delivery and the periodic drift watch as tasks; `stop()` ends them and closes sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from controller.engine import Engine, EngineConfig
+from controller.errors import UsageError
+from controller.failpoints import Failpoints
+from controller.runtime.live import LiveTelemetry
+from controller.runtime.metrics import RuntimeMetrics
+from controller.runtime.settings import Settings
+from controller.southbound.base import Southbound
+from controller.store import Store
+from controller.topology import Topology
+from controller.verify_readback import DriftReport
+from telemetry.exporter import NetpilotMetrics
+from telemetry.linkmodels import BaselineLinkModels, LinkModels, TrainedLinkModels
+from telemetry.metered import MeteredSouthbound
+
+Clock = Callable[[], float]
+log = logging.getLogger("netpilot.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    topology: Topology
+    store: Store
+    engine: Engine
+    southbound: Southbound
+    registry: CollectorRegistry
+    metrics: NetpilotMetrics
+    models: LinkModels
+    models_note: str
+    token: str
+    token_source: str
+    live: LiveTelemetry | None = None
+    runtime_metrics: RuntimeMetrics | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load, resync with the devices, then run every loop as a task."""
+        engine = self.engine
+        engine.load()
+        if self.settings.inventory is not None and self.settings.drift != "off":
+            await self.check_drift("startup")
+        engine.ready = True
+        engine.notify("startup")
+        self._spawn("engine", engine.run())
+        if self.live is not None:
+            self._spawn("telemetry", self.live.run())
+            self._spawn("signals", self.live.deliver_forever())
+            if self.settings.drift != "off":
+                self._spawn("drift", self._drift_watch())
+
+    async def check_drift(self, cause: str) -> DriftReport | None:
+        """One drift pass (the engine records and, with --drift repair, repairs what it finds;
+        it never raises for a device)."""
+        try:
+            return await self.engine.check_drift(repair=self.settings.drift == "repair")
+        except Exception:  # the watch goes on
+            log.exception("drift check (%s) failed", cause)
+            return None
+
+    async def _drift_watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.drift_interval_s)
+            await self.check_drift("periodic")
+
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name=f"netpilot-{name}")
+        task.add_done_callback(_report_end)
+        self.tasks.append(task)
+
+    async def stop(self) -> None:
+        self.engine.stop()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.southbound.close()
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                close()
+        self.closers.clear()
+
+    # -- views -------------------------------------------------------------------------------
+    def app(self) -> Any:
+        from controller.api import create_app
+
+        return create_app(self.engine, self.token, registry=self.registry, runtime=self)
+
+    def startup_lines(self) -> list[str]:
+        s = self.settings
+        host, port = s.host_port
+        lines = [f"netpilot controller on http://{host}:{port} (token from {self.token_source})"]
+        if s.inventory is None:
+            lines.append("southbound: in-memory devices (no --inventory); no telemetry")
+        else:
+            lines.append(
+                f"southbound: NETCONF to {len(self.topology.nodes)} routers ({s.inventory}); "
+                f"telemetry every {s.interval_s:g}s, drift {s.drift} every {s.drift_interval_s:g}s"
+            )
+        lines.append(f"models: {self.models_note}")
+        if self.engine.failpoints:
+            lines.append(f"failpoints armed (tests only): {self.engine.failpoints.remaining}")
+        return lines
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("%s ended: %r", task.get_name(), error, exc_info=error)
+
+
+def build(
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Clock = time.time,
+    southbound: Southbound | None = None,
+) -> Runtime:
+    """Assemble the controller from `settings` (see the module docstring)."""
+    from controller.auth import TOKEN_ENV, default_token_file, load_or_create_token
+    from topologies.loader import load
+
+    env = os.environ if env is None else env
+    topo = load(settings.topology)
+    failpoints = Failpoints.from_env(env)
+    models, note, model_step = _models(settings)
+    closers: list[Callable[[], None]] = []
+    raw_south = southbound or _southbound(settings, topo)
+    store = Store(settings.db, clock=clock)
+    closers.append(store.close)
+    store.set_meta("topology", settings.topology)
+    registry = CollectorRegistry()
+    metrics = NetpilotMetrics(registry)
+    engine = assemble_engine(settings, topo, store, MeteredSouthbound(raw_south, metrics), clock)
+    engine.failpoints = failpoints
+    path = settings.token_file or default_token_file()
+    token = load_or_create_token(env, path)
+    runtime = Runtime(
+        settings, topo, store, engine, engine.southbound, registry, metrics, models, note,
+        token, TOKEN_ENV if env.get(TOKEN_ENV) else str(path), closers=closers,
+    )  # fmt: skip
+    runtime.runtime_metrics = RuntimeMetrics(registry, engine, lambda: runtime.live, clock)
+    if settings.inventory is not None:
+        runtime.live = _live(
+            settings, engine, models, metrics, runtime_metrics=runtime.runtime_metrics, clock=clock
+        )
+        runtime.live.model_step_s = model_step
+        closers.append(runtime.live.collector.close)
+    return runtime
+
+
+def assemble_engine(
+    settings: Settings, topology: Topology, store: Store, southbound: Southbound, clock: Clock
+) -> Engine:
+    """The engine as `settings` configure it; `build` uses it, and so do embedded controllers
+    (the lockstep simulator's) that bring their own topology, store and southbound."""
+    from controller.intentfile import load_prefixes
+
+    return Engine(
+        topology,
+        store,
+        southbound,
+        clock,
+        config=EngineConfig(
+            hold_time_s=settings.hold_time_s,
+            improvement=settings.improvement,
+            tick_s=settings.tick_s,
+            debounce_s=settings.debounce_s,
+        ),
+        prefixes=load_prefixes(settings.prefixes) if settings.prefixes else None,
+    )
+
+
+def _southbound(settings: Settings, topo: Topology) -> Southbound:
+    from controller.southbound.memory import MemorySouthbound
+    from controller.southbound.netconf import NetconfSouthbound
+
+    if settings.inventory is None:
+        return MemorySouthbound()
+    south = NetconfSouthbound.from_inventory(settings.inventory, secrets=settings.secrets)
+    missing = sorted(set(topo.nodes) - set(south.inventory.names))
+    if missing:
+        south.close_sync()
+        raise UsageError(
+            f"--inventory {settings.inventory}: no entry for {len(missing)} router(s) of the "
+            f"topology, e.g. {', '.join(missing[:5])}; add them (netpilot network run writes one)"
+        )
+    return south
+
+
+def _live(
+    settings: Settings,
+    engine: Engine,
+    models: LinkModels,
+    metrics: NetpilotMetrics,
+    *,
+    runtime_metrics: RuntimeMetrics,
+    clock: Clock,
+) -> LiveTelemetry:
+    from controller.southbound.inventory import load_inventory
+    from controller.southbound.session import SessionOptions
+    from telemetry.netconf_collector import NetconfCollector
+
+    assert settings.inventory is not None
+    inventory = load_inventory(settings.inventory, settings.secrets)
+    deadline = settings.round_deadline_s
+    collector = NetconfCollector(
+        inventory,
+        options=SessionOptions(
+            rpc_timeout_s=max(deadline, 1.0),
+            connect_timeout_s=max(deadline, 1.0),
+            connect_attempts=1,
+        ),
+        max_workers=64,
+    )
+    return LiveTelemetry(
+        engine,
+        collector,
+        models,
+        interval_s=settings.interval_s,
+        deadline_s=deadline,
+        metrics=metrics,
+        risk_floor=settings.risk_floor,
+        clock=clock,
+        on_round=runtime_metrics.observe_round,
+    )
+
+
+def _models(settings: Settings) -> tuple[LinkModels, str, float | None]:
+    """The link models, a line saying which, and the telemetry step they were trained for."""
+    if settings.models is None:
+        stand_in = BaselineLinkModels()
+        note = f"none given (--models); stand-ins: {stand_in.label}"
+        return stand_in, note, None
+    from models import loop_models
+
+    trained = loop_models.load(Path(settings.models))
+    note = (
+        f"{settings.models}: trained forecaster (p90) and fault model, for telemetry every "
+        f"{trained.step_s:g}s of network time"
+    )
+    return TrainedLinkModels(trained.predictor), note, trained.step_s

@@ -1,0 +1,105 @@
+"""The controller's settings: one validated object, from command-line flags over the environment
+over defaults.
+
+`netpilot controller run` reads each flag with an `NETPILOT_*` environment variable behind it
+(typer's `envvar`), so a flag beats the environment and the environment beats the default; the
+demo and the tests build `Settings(...)` directly. Every field is checked here, and a bad value
+fails with one line naming the flag (or variable) and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.errors import UsageError
+
+DriftMode = Literal["repair", "report", "off"]
+
+ENV = {
+    "topology": "NETPILOT_TOPOLOGY",
+    "db": "NETPILOT_DB",
+    "listen": "NETPILOT_LISTEN",
+    "inventory": "NETPILOT_INVENTORY",
+    "secrets": "NETPILOT_SECRETS",
+    "models": "NETPILOT_MODELS",
+    "interval_s": "NETPILOT_TELEMETRY_INTERVAL",
+    "drift": "NETPILOT_DRIFT",
+    "drift_interval_s": "NETPILOT_DRIFT_INTERVAL",
+    "hold_time_s": "NETPILOT_HOLD_TIME",
+    "improvement": "NETPILOT_IMPROVEMENT",
+}
+"""The environment variable behind each setting (documented in `controller run --help`)."""
+
+FLAGS = {
+    "interval_s": "--interval",
+    "drift_interval_s": "--drift-interval",
+    "hold_time_s": "--hold-time",
+    "tick_s": "--tick",
+    "stale_after_s": "--stale-after",
+    "token_file": "--token-file",
+}
+
+
+class Settings(BaseModel):
+    """Everything `controller run` needs to assemble the controller (see `controller.runtime`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topology: str = Field(min_length=1)
+    db: Path
+    listen: str = "127.0.0.1:8080"
+    token_file: Path | None = None
+    prefixes: Path | None = None
+    inventory: Path | None = None
+    secrets: Path | None = None
+    models: Path | None = None
+    interval_s: float = Field(default=10.0, gt=0, le=3600)
+    """Seconds between telemetry rounds."""
+    stale_after_s: float | None = Field(default=None, gt=0, le=3600)
+    """A device that has not answered within this many seconds of a round's start is stale for
+    that round (default: 80 % of the interval)."""
+    drift: DriftMode = "repair"
+    drift_interval_s: float = Field(default=300.0, gt=0, le=86400)
+    hold_time_s: float = Field(default=300.0, ge=0, le=86400)
+    improvement: float = Field(default=0.10, ge=0, lt=1)
+    tick_s: float = Field(default=60.0, gt=0, le=86400)
+    debounce_s: float = Field(default=0.2, ge=0, le=60)
+    risk_floor: float = Field(default=0.2, ge=0, le=1)
+    """Fault risks below this are not handed to the engine (noise)."""
+
+    @property
+    def round_deadline_s(self) -> float:
+        return self.stale_after_s if self.stale_after_s is not None else 0.8 * self.interval_s
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise UsageError(f"--listen {listen!r}: write HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+def _flag(field: str) -> str:
+    flag = FLAGS.get(field, "--" + field.replace("_", "-"))
+    env = ENV.get(field)
+    return f"{flag} (or {env})" if env else flag
+
+
+def make_settings(**values: Any) -> Settings:
+    """`Settings(**values)`, with a validation failure turned into one line naming the flag."""
+    try:
+        settings = Settings(**values)
+    except pydantic.ValidationError as error:
+        item = error.errors()[0]
+        field = str(item["loc"][0]) if item.get("loc") else "settings"
+        raise UsageError(f"{_flag(field)}: {item['msg']} (got {item.get('input')!r})") from None
+    parse_listen(settings.listen)
+    return settings

@@ -1,0 +1,62 @@
+"""`netpilot controller run`: bad flags, files and environment fail at start with one line naming
+what to fix (no traceback), before anything listens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_topo_cli import netpilot
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--models", "{tmp}/nope"], "--models"),
+        (["--interval", "0"], "--interval (or NETPILOT_TELEMETRY_INTERVAL)"),
+        (["--drift", "sometimes"], "--drift (or NETPILOT_DRIFT)"),
+        (["--improvement", "1.5"], "--improvement"),
+        (["--listen", "nowhere"], "--listen"),
+        (["--inventory", "{tmp}/missing.yaml"], "missing.yaml"),
+    ],
+)
+def test_bad_settings_fail_with_one_line(tmp_path: Path, extra: list[str], expected: str) -> None:
+    args = [a.format(tmp=tmp_path) for a in extra]
+    result = netpilot("controller", "run", "--topology", "bank-wan", "--db", str(tmp_path / "db"),
+                      *args)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
+
+
+def test_environment_stands_in_for_flags(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_topo_cli import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NETPILOT_TELEMETRY_INTERVAL": "-1",
+           "NETPILOT_TOPOLOGY": "bank-wan", "NETPILOT_DB": str(tmp_path / "db")}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "controller", "run"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "NETPILOT_TELEMETRY_INTERVAL" in result.stderr
+
+
+def test_unknown_failpoint_is_refused(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_topo_cli import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NETPILOT_FAILPOINTS": "engine-crash=1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "controller", "run", "--topology", "bank-wan",
+         "--db", str(tmp_path / "db")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and "unknown failpoint 'engine-crash'" in result.stderr
