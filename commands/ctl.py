@@ -132,7 +132,8 @@ def run(
     """
     import uvicorn
 
-    from controller.runtime import build, make_settings
+    from controller.runtime.assemble import build
+    from controller.runtime.settings import make_settings
 
     settings = make_settings(
         topology=topology, db=db, listen=listen, token_file=token_file, prefixes=prefixes,

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from prometheus_client import CollectorRegistry
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,16 +24,22 @@ from commands.topo import load_with_status, print_warnings, stats_json, summary_
 from controller.errors import UsageError
 from controller.topology import Link, Topology
 from controller.units import format_bandwidth, format_duration, parse_duration
-from harness.loop import compliance_by_class
-from harness.loopsession import ROOT, LoopSession, LoopSpec
-from harness.surge import Surge
-from models.loop_models import LoopModels
-from telemetry.exporter import NetpilotMetrics
 
 DEMO_TOPOLOGY = "bank-wan"
+ROOT = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = ROOT / "harness" / "scenarios" / "bank-wan-demo.yaml"
-DEMO_SURGE = Surge("HQ", "DC2", 17e9, at=40 * 60, ramp=600, until=55 * 60)
-"""17 Gbit/s of extra HQ -> DC2 traffic over ten minutes: both 10G HQ-DC2 links near full."""
+if TYPE_CHECKING:
+    from harness.loopsession import LoopSession
+    from harness.surge import Surge
+    from models.loop_models import LoopModels
+
+
+def demo_surge() -> Surge:
+    """The lockstep demo's surge: 17 Gbit/s of extra HQ -> DC2 traffic over ten minutes, both
+    10G HQ-DC2 links near full (the live demo has it in bank-wan-demo-live.yaml)."""
+    from harness.surge import Surge
+
+    return Surge("HQ", "DC2", 17e9, at=40 * 60, ramp=600, until=55 * 60)
 
 
 def demo(
@@ -180,12 +185,20 @@ def _lockstep(
     models: Path | None,
 ) -> None:
     """The embedded, lockstep loop (the scenario suite's): deterministic, one process."""
+    from prometheus_client import CollectorRegistry
+
+    from harness.loopsession import LoopSession, LoopSpec
+    from telemetry.exporter import NetpilotMetrics
+
     registry = CollectorRegistry()
     metrics = NetpilotMetrics(registry)
     wall0 = time.perf_counter()
     trained = loop_models(models, quiet=json_output)
     spec = LoopSpec(
-        scenario=DEMO_SCENARIO, netconf=not in_process, surges=(DEMO_SURGE,), models=trained
+        scenario=DEMO_SCENARIO,
+        netconf=not in_process,
+        surges=(demo_surge(),),
+        models=trained,
     )
     with LoopSession(spec, metrics) as session:
         _run(session, quiet=json_output)
@@ -255,6 +268,8 @@ def _run(session: LoopSession, quiet: bool) -> None:
 
 
 def _result(session: LoopSession, wall_s: float) -> dict[str, Any]:
+    from harness.loop import compliance_by_class
+
     runner = session.runner
     names = [i.name for i in session.intents]
     return {
@@ -304,6 +319,14 @@ def _render(data: dict[str, Any]) -> None:
             str(e["sla_violations"]),
         )
     console.print(table)
+    for e in data["events"]:
+        peak, before = e.get("peak_utilisation"), e.get("utilisation_at_rectify")
+        if peak and peak.get("link") and before:
+            console.print(
+                f"{escape(e['event'])}: moved with the busiest link at {before['utilisation']:.0%}"
+                f"; {escape(peak['link'])} peaked at {peak['utilisation']:.0%} later (the "
+                "network's own measure; the surge's test traffic is not an intent)"
+            )
     sla = Table("class", "SLA met", title="SLA compliance per class", title_justify="left")
     for cls, ratio in data["sla_compliance"].items():
         sla.add_row(cls, f"{ratio:.1%}")

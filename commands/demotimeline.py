@@ -106,6 +106,8 @@ def timeline(
             "onset_sim_s": fault.onset_sim,
             "sla_violations": violations(probes, fault.onset_sim, until),
         }
+        if fault.kind == "surge":
+            row["peak_utilisation"] = peak_utilisation(probes, fault.onset_sim, until)
         hit = next(
             (e for e in controller if e["at"] >= fault.onset_wall and _detects(fault, e)), None
         )
@@ -133,6 +135,9 @@ def timeline(
             moved=sorted(moved_by_cause.get(hit["cause"], [])),
             committed=done is not None and "committed=True" in str(done.get("detail", "")),
         )
+        if fault.kind == "surge" and done is not None:
+            before = peak_utilisation(probes, fault.onset_sim, until, until_wall=done["at"])
+            row["utilisation_at_rectify"] = before
         rows.append(row)
     return rows
 
@@ -144,6 +149,24 @@ def violations(probes: Iterable[Mapping[str, Any]], start_sim: float, end_sim: f
         for p in probes
         if start_sim <= p.get("sim_s", -1.0) < end_sim
     )
+
+
+def peak_utilisation(
+    probes: Iterable[Mapping[str, Any]],
+    start_sim: float,
+    end_sim: float,
+    until_wall: float = float("inf"),
+) -> dict[str, Any]:
+    """The busiest link the network measured in [start_sim, end_sim) and up to `until_wall`
+    (its `hot_links`)."""
+    link, peak = None, 0.0
+    for p in probes:
+        if not start_sim <= p.get("sim_s", -1.0) < end_sim or p.get("wall", 0.0) > until_wall:
+            continue
+        for name, util in p.get("hot_links", {}).items():
+            if util > peak:
+                link, peak = name, float(util)
+    return {"link": link, "utilisation": peak}
 
 
 def compliance_by_class(

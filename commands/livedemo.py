@@ -36,6 +36,7 @@ from controller.intentfile import load_intents
 ROOT = Path(__file__).resolve().parent.parent
 LIVE_SCENARIO = ROOT / "harness" / "scenarios" / "bank-wan-demo-live.yaml"
 BANK_INTENTS = ROOT / "topologies" / "bank-wan.intents.yaml"
+TRANSITIONAL = ("compiled", "installing", "withdrawing")
 LIVE_STATES = ("installed", "verified", "degraded", "accepted")
 """States of an intent that is not lost (accepted: waiting for its time window)."""
 
@@ -51,6 +52,9 @@ class LiveSpec:
     """Network seconds between telemetry rounds: the step the models were trained for."""
     hold_time_s: float = 300.0
     """Network seconds a healthy intent keeps its path (the controller gets it in wall time)."""
+    network_step_s: float = 5.0
+    """The network's clock step: routers stamp their counters at step boundaries, so the
+    controller's samples are `sample_s` apart give or take one step."""
     topology: str = "bank-wan"
     scenario: Path = LIVE_SCENARIO
     intents: Path = BANK_INTENTS
@@ -132,7 +136,8 @@ class LiveDemo:
         self._spawn("network", _netpilot(
             "network", "run", "--topology", s.topology, "--inventory", str(self.inventory),
             "--scenario", str(s.scenario), "--intents", str(s.intents),
-            "--speed", f"{s.speed:g}", "--events", str(self.events), *s.network_args,
+            "--speed", f"{s.speed:g}", "--events", str(self.events),
+            "--step", f"{s.network_step_s:g}s", *s.network_args,
         ))  # fmt: skip
         self._wait("network", self.inventory.is_file)
 
@@ -246,10 +251,23 @@ class LiveDemo:
         self._poll()
         return list(self.seen.controller)
 
+    def settle(self, timeout_s: float = 20.0) -> list[dict[str, Any]]:
+        """The intents once no round is mid-way (none installing, compiled or withdrawing):
+        a fault at the very end (the demo's fibre comes back at 60 min) moves intents back
+        while the run ends, and a snapshot taken mid-round would call them lost."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            records: list[dict[str, Any]] = self.get("/v1/intents")
+            busy = [r for r in records if r["state"] in TRANSITIONAL]
+            if not busy or time.monotonic() > deadline:
+                return records
+            time.sleep(0.2)
+
     def result(self) -> dict[str, Any]:
+        settled = self.settle()
         self._poll()
         spec, seen = self.spec, self.seen
-        records = {r["name"]: r for r in self.get("/v1/intents")}
+        records = {r["name"]: r for r in settled}
         names = [i.name for i in self.intents]
         histories = {n: self.get(f"/v1/intents/{n}/status")["history"] for n in records}
         probes = [e for e in seen.truth if e["kind"] == "probes"]
@@ -275,6 +293,7 @@ class LiveDemo:
                 "controller": "netpilot controller run",
             },
             "telemetry": self.get("/v1/telemetry"),
+            "controller_problems": _problems(seen.controller),
         }
 
 
@@ -292,6 +311,12 @@ def _actions(
             "moved": moved.get(cause, []), "detail": e.get("detail", ""),
         })  # fmt: skip
     return out
+
+
+def _problems(events: list[dict[str, Any]]) -> dict[str, int]:
+    """How many rounds raised, reads failed, devices went stale (0 everywhere on a good run)."""
+    kinds = ("round-error", "signal-error", "telemetry-error", "verify-failed", "device-stale")
+    return {k: sum(e["kind"] == k for e in events) for k in kinds}
 
 
 def _signal_of(cause: str) -> str:

@@ -37,7 +37,20 @@ class LinkModels(Protocol):
 
     def update(
         self, links: list[LinkTelemetry], step_s: float
-    ) -> tuple[list[LinkForecast], list[LinkRisk]]: ...
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        """`record` then `infer`: one round, in one call (the lockstep runtime)."""
+        ...
+
+    def record(self, links: list[LinkTelemetry], step_s: float) -> None:
+        """Add one round of telemetry to the models' history (cheap; every round)."""
+        ...
+
+    def infer(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        """Forecasts and risks from the history so far (the costly part; the live controller
+        skips it for a round while the previous one still runs, never `record`)."""
+        ...
 
     def detail(self, link: str) -> str:
         """A few words on the latest risk of `link` (e.g. its predicted time to failure)."""
@@ -55,12 +68,21 @@ class BaselineLinkModels:
     def update(
         self, links: list[LinkTelemetry], step_s: float
     ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        self.record(links, step_s)
+        return self.infer(links, step_s)
+
+    def record(self, links: list[LinkTelemetry], step_s: float) -> None:
+        for lt in links:
+            if lt.utilisation is not None:
+                self.forecaster.update((lt.src, lt.link), lt.utilisation)
+
+    def infer(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
         forecasts, risks = [], []
         horizon = self.horizon_steps * step_s
         for lt in links:
             key = (lt.src, lt.link)
-            if lt.utilisation is not None:
-                self.forecaster.update(key, lt.utilisation)
             f = self.forecaster.forecast(key, self.horizon_steps)
             if f is not None:
                 forecasts.append(LinkForecast(lt.link, lt.src, lt.dst, f, horizon))
@@ -140,11 +162,20 @@ class TrainedLinkModels:
     def update(
         self, links: list[LinkTelemetry], step_s: float
     ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        self.record(links, step_s)
+        return self.infer(links, step_s)
+
+    def record(self, links: list[LinkTelemetry], step_s: float) -> None:
         for lt in links:
             key = (lt.src, lt.link)
             self._windows.setdefault(key, _Window.empty(self.window)).add(lt, step_s)
             load = self._loads.setdefault(key, deque(maxlen=self.window))
             load.append(lt.utilisation or 0.0)
+
+    def infer(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        links = [lt for lt in links if (lt.src, lt.link) in self._windows]
         return self._forecasts(links, step_s), self._risks(links, step_s)
 
     def _forecasts(self, links: list[LinkTelemetry], step_s: float) -> list[LinkForecast]:

@@ -3,11 +3,14 @@ what to fix (no traceback), before anything listens."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_topo_cli import netpilot
+from tests.test_topo_cli import ROOT, netpilot
 
 
 @pytest.mark.parametrize(
@@ -30,33 +33,22 @@ def test_bad_settings_fail_with_one_line(tmp_path: Path, extra: list[str], expec
     assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
 
 
-def test_environment_stands_in_for_flags(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    from tests.test_topo_cli import ROOT
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NETPILOT_TELEMETRY_INTERVAL": "-1",
-           "NETPILOT_TOPOLOGY": "bank-wan", "NETPILOT_DB": str(tmp_path / "db")}  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "controller", "run"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+def _run_with_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "controller", "run", *args],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
+
+
+def test_environment_stands_in_for_flags(tmp_path: Path) -> None:
+    env = {"NETPILOT_TELEMETRY_INTERVAL": "-1", "NETPILOT_TOPOLOGY": "bank-wan",
+           "NETPILOT_DB": str(tmp_path / "db")}  # fmt: skip
+    result = _run_with_env(env)
     assert result.returncode == 2 and "NETPILOT_TELEMETRY_INTERVAL" in result.stderr
 
 
 def test_unknown_failpoint_is_refused(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    from tests.test_topo_cli import ROOT
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NETPILOT_FAILPOINTS": "engine-crash=1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "controller", "run", "--topology", "bank-wan",
-         "--db", str(tmp_path / "db")],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
-    )  # fmt: skip
+    env = {"NETPILOT_FAILPOINTS": "engine-crash=1"}
+    result = _run_with_env(env, "--topology", "bank-wan", "--db", str(tmp_path / "db"))
     assert result.returncode == 2 and "unknown failpoint 'engine-crash'" in result.stderr

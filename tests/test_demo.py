@@ -15,7 +15,10 @@ def test_live_demo_detects_locates_and_rectifies_every_event(
     tmp_path: Path, loop_models: lm.LoopModels
 ) -> None:
     lm.save(tmp_path / "models", loop_models)
-    result = netpilot("demo", "--json", "--models", str(tmp_path / "models"), timeout=400)
+    # 30x rather than make demo's 40x: headroom for a busy CI machine (each telemetry round must
+    # finish within 30 s of network time for the models to see the steps they were trained on)
+    models = str(tmp_path / "models")
+    result = netpilot("demo", "--json", "--models", models, "--speed", "30", timeout=400)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["intents_lost"] == 0, data["states"]
@@ -33,6 +36,11 @@ def test_live_demo_detects_locates_and_rectifies_every_event(
     surge = events["traffic"]
     assert surge["signal"] == "forecast" and surge["rectify_s"] < 0  # before the peak
     assert surge["moved"] == ["hq-dc2-office"]
+    # moved before the link saturated, by the network's own measure when the move committed (the
+    # 85 % goal is a benchmark figure: docs/BENCHMARKS.md records it)
+    assert surge["utilisation_at_rectify"]["utilisation"] < 1.0
+    assert surge["peak_utilisation"]["link"] in ("HQ-DC2-a", "HQ-DC2-b")
+    assert data["controller_problems"]["round-error"] == 0
     for e in data["events"]:
         assert e["committed"] and {"detect_s", "locate_s", "rectify_s", "sla_violations"} <= set(e)
     assert data["sla_compliance"]["voice"] == 1.0

@@ -1,10 +1,6 @@
 """The composition root: settings -> store, engine, southbound, telemetry, models, API.
 
-`build(settings)` (controller.runtime.assemble) is the one place the controller is assembled;
-`netpilot controller run`, the demo and the tests build through it.
+`controller.runtime.assemble.build(settings)` is the one place the controller is assembled;
+`netpilot controller run`, the demo and the tests build through it. Nothing is imported here, so
+that reading the settings (every CLI start) does not load the models' libraries.
 """
-
-from controller.runtime.assemble import Runtime, build
-from controller.runtime.settings import Settings, make_settings
-
-__all__ = ["Runtime", "Settings", "build", "make_settings"]

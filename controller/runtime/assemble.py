@@ -181,6 +181,7 @@ def build(
         )
         runtime.live.model_step_s = model_step
         closers.append(runtime.live.collector.close)
+        closers.append(runtime.live.close)
     return runtime
 
 

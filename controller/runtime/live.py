@@ -18,12 +18,14 @@ controller's clock times only its own work.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import logging
 import statistics
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,6 +73,8 @@ class LiveStats:
     """Device-clock seconds between the last two rounds (what the models see as one step)."""
     signals: dict[str, int] = field(default_factory=dict)
     signal_errors: int = 0
+    inference_skipped: int = 0
+    """Rounds whose model inference was skipped because the previous one still ran."""
     last_error: str | None = None
 
 
@@ -119,6 +123,8 @@ class LiveTelemetry:
         self.risks: list[LinkRisk] = []
         self.queue: asyncio.Queue[Signal] = asyncio.Queue()
         self._paths: dict[str, tuple[str, ...]] = {}
+        self._models_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
+        self._inference: asyncio.Task[None] | None = None
         self._latencies: dict[str, deque[float]] = {}
 
     # -- tasks -------------------------------------------------------------------------------
@@ -159,12 +165,9 @@ class LiveTelemetry:
             self.processor.ingest(state)
         links = self.processor.snapshot()
         step = self._step(result)
-        forecasts, risks = await asyncio.to_thread(self.models.update, links, step)
-        self.forecasts, self.risks = forecasts, risks
+        self._models(copy.deepcopy(links), step)
         signals = self._signals(links)
-        for signal in signals:
-            self.stats.signals[signal.kind] = self.stats.signals.get(signal.kind, 0) + 1
-            self.queue.put_nowait(signal)
+        self._queue(signals)
         self.stats.rounds += 1
         self.stats.last_round_s = time.perf_counter() - started
         self._export(result, links)
@@ -172,20 +175,58 @@ class LiveTelemetry:
             self.on_round(self.stats.last_round_s)
         return signals
 
+    def _queue(self, signals: list[Signal]) -> None:
+        for signal in signals:
+            self.stats.signals[signal.kind] = self.stats.signals.get(signal.kind, 0) + 1
+            self.queue.put_nowait(signal)
+
+    def _fresh(self) -> set[str]:
+        return {n for n, h in self.devices.items() if not h.stale}
+
     def _signals(self, links: list[LinkTelemetry]) -> list[Signal]:
         topo = self.engine.topology
-        fresh = {n for n, h in self.devices.items() if not h.stale}
+        fresh = self._fresh()
         out = self.planner.link_states(links, topo, lambda d: d in fresh)
         current = [lt for lt in links if lt.src in fresh]
-        out += self.planner.model_signals(
-            [r for r in self.risks if r.src in fresh],
-            [f for f in self.forecasts if f.src in fresh],
-            avoided_links(self.engine),
-            self.models.detail,
-            self.models.forecast_source,
+        return out + self.planner.measure_signals(current, topo)
+
+    # -- models ------------------------------------------------------------------------------
+    def _models(self, links: list[LinkTelemetry], step: float) -> None:
+        """Every round's telemetry goes into the models' history (in order, on the models'
+        own thread); inference runs there too, but is skipped for a round while the previous
+        one still runs, so the rounds keep their cadence whatever the models cost."""
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(self._models_thread, self.models.record, links, step)
+        if self._inference is None or self._inference.done():
+            self._inference = asyncio.create_task(self._infer(links, step))
+        else:
+            self.stats.inference_skipped += 1
+
+    async def _infer(self, links: list[LinkTelemetry], step: float) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            forecasts, risks = await loop.run_in_executor(
+                self._models_thread, self.models.infer, links, step
+            )
+        except Exception as error:  # the models must never end telemetry
+            self.stats.round_errors += 1
+            self.stats.last_error = f"{type(error).__name__}: {error}"
+            self.log.exception("model inference failed")
+            return
+        self.forecasts, self.risks = forecasts, risks
+        fresh = self._fresh()
+        self._queue(
+            self.planner.model_signals(
+                [r for r in risks if r.src in fresh],
+                [f for f in forecasts if f.src in fresh],
+                avoided_links(self.engine),
+                self.models.detail,
+                self.models.forecast_source,
+            )
         )
-        out += self.planner.measure_signals(current, topo)
-        return out
+
+    def close(self) -> None:
+        self._models_thread.shutdown(wait=False, cancel_futures=True)
 
     def _health(self, result: CollectionResult, now: float) -> None:
         for state in result.states:
@@ -203,8 +244,10 @@ class LiveTelemetry:
             health.cause = cause
 
     def _step(self, result: CollectionResult) -> float:
-        """Device-clock seconds since each device's previous answer (median); the models'
-        step. Falls back to the interval before two answers are in."""
+        """Device-clock seconds since each device's previous answer (median), checked against
+        the trained models' step (which they are then given: the routers' step-quantised
+        stamps jitter around it); without trained models, the measured step, or the interval
+        before two answers are in."""
         deltas = []
         for state in result.states:
             health = self.devices[state.device]
@@ -214,6 +257,8 @@ class LiveTelemetry:
         if deltas:
             self.stats.step_s = statistics.median(deltas)
             self._check_step(self.stats.step_s)
+        if self.model_step_s is not None:
+            return self.model_step_s  # trained models see the step they were trained for
         return self.stats.step_s or self.interval_s
 
     def _check_step(self, step: float) -> None:
@@ -311,6 +356,7 @@ class LiveTelemetry:
             "interval_s": self.interval_s,
             "step_s": self.stats.step_s,
             "last_round_s": self.stats.last_round_s,
+            "inference_skipped": self.stats.inference_skipped,
             "stale": self.stale_devices(),
             "models": self.models.label,
         }

@@ -103,6 +103,11 @@ def _telemetry_families(live: LiveTelemetry, now: float) -> Iterator[Metric]:
         "netpilot_telemetry_round_errors", "Telemetry rounds that raised.",
         value=float(s.round_errors),
     )  # fmt: skip
+    yield CounterMetricFamily(
+        "netpilot_telemetry_inference_skipped",
+        "Rounds whose model inference was skipped: the previous one still ran.",
+        value=float(s.inference_skipped),
+    )
     signals = CounterMetricFamily(
         "netpilot_telemetry_signals", "Signals handed to the engine by kind.", labels=["kind"]
     )
