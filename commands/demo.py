@@ -98,7 +98,8 @@ def demo(
     if not 0 < port < 65536:
         raise UsageError(f"--port {port}: give a TCP port between 1 and 65535")
     if lockstep:
-        _lockstep(json_output, report, keep=keep, port=port, in_process=in_process, models=models)
+        _lockstep(json_output, report, keep=keep, port=port, in_process=in_process, models=models,
+                  until_s=parse_duration(until))  # fmt: skip
         return
     if report is not None or in_process:
         raise UsageError("--report and --in-process go with --lockstep; drop them or add it")
@@ -183,6 +184,7 @@ def _lockstep(
     port: int,
     in_process: bool,
     models: Path | None,
+    until_s: float = 3600.0,
 ) -> None:
     """The embedded, lockstep loop (the scenario suite's): deterministic, one process."""
     from prometheus_client import CollectorRegistry
@@ -199,6 +201,7 @@ def _lockstep(
         netconf=not in_process,
         surges=(demo_surge(),),
         models=trained,
+        until_s=until_s,
     )
     with LoopSession(spec, metrics) as session:
         _run(session, quiet=json_output)

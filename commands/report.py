@@ -23,7 +23,6 @@ from commands.sim import (
 from controller.units import format_bandwidth, format_duration, parse_duration
 from harness.build import build_simulation
 from harness.simrun import SimRuntime
-from telemetry.report import write_report
 
 
 def report(
@@ -72,6 +71,8 @@ def report(
         ("events", ", ".join(f"{e['kind']} {e['target']}" for e in data["events"]) or "none"),
     ]
     bounds = {i.name: i.max_latency for i in sim.scenario.intents}
+    from telemetry.report import write_report  # matplotlib: only when a report is written
+
     index = write_report(runtime.history, out, f"netpilot report: {data['topology']}", rows, bounds)
     files = sorted(str(p) for p in out.iterdir())
     if json_out:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from models.hooks import MIN_TELEMETRY_SAMPLES, LinkWindow, Predictor
 from telemetry.baseline import HoltForecaster, PrecursorRisk
 from telemetry.exporter import LinkForecast, LinkRisk
 from telemetry.processor import LinkTelemetry
+
+if TYPE_CHECKING:  # models (scikit-learn) load only when trained models are used
+    from models.hooks import LinkWindow, Predictor
 
 LinkKey = tuple[str, str]  # (src router, link id)
 
@@ -131,6 +133,8 @@ class _Window:
         self.up.append(lt.oper_up)
 
     def as_link_window(self, step_s: float) -> LinkWindow:
+        from models.hooks import LinkWindow
+
         return LinkWindow(
             step_s=step_s,
             rx_power_dbm=np.array(self.rx),
@@ -203,6 +207,8 @@ class TrainedLinkModels:
         return int(min(horizons, key=lambda h: abs(int(h) - self.horizon_steps)))
 
     def _risks(self, links: list[LinkTelemetry], step_s: float) -> list[LinkRisk]:
+        from models.hooks import MIN_TELEMETRY_SAMPLES
+
         ready = {
             f"{lt.src}>{lt.link}": lt
             for lt in links

@@ -52,7 +52,7 @@ def test_live_cut_measures_a_cut_from_outside() -> None:
 def test_live_telemetry_times_rounds_over_a_network_process() -> None:
     r = bench(
         "live_telemetry.py", "--routers", "20", "--workers", "4,64", "--rounds", "3",
-        "--pause", "0.1",
+        "--pause", "0.1", "--idle", "0.5",
     )  # fmt: skip
     [size] = r["sizes"]
     assert size["topology"] == "grid:4,5" and size["routers"] == 20
@@ -63,7 +63,9 @@ def test_live_telemetry_times_rounds_over_a_network_process() -> None:
         assert run["answered_min"] == run["answered_max"] == 20 and not run["errors"]
         assert 0 < run["p50_s"] <= run["p95_s"] <= run["max_s"]
         assert run["rounds"] == 3 and run["cpu_s_per_round_client"] > 0
+        assert run["idle_cpu_percent_client"] >= 0 and run["client_threads"] > 2 * 20
     assert size["network_skipped_ticks"] is not None  # the network's summary was read
+    assert r["poll_tick_s"] is None  # ncclient's and paramiko's tick as shipped
 
 
 def test_live_soak_samples_the_controller_process(tmp_path: Path, loop_models: LoopModels) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_topo_cli import ROOT, netpilot
+from tests.test_topo_cli import ROOT, run
 
 
 @pytest.mark.parametrize(
@@ -24,13 +24,15 @@ from tests.test_topo_cli import ROOT, netpilot
         (["--inventory", "{tmp}/missing.yaml"], "missing.yaml"),
     ],
 )
-def test_bad_settings_fail_with_one_line(tmp_path: Path, extra: list[str], expected: str) -> None:
+def test_bad_settings_fail_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str
+) -> None:
     args = [a.format(tmp=tmp_path) for a in extra]
-    result = netpilot("controller", "run", "--topology", "bank-wan", "--db", str(tmp_path / "db"),
-                      *args)  # fmt: skip
-    assert result.returncode == 2, result.stderr
-    assert expected in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
+    code, _, err = run(capsys, "controller", "run", "--topology", "bank-wan",
+                       "--db", str(tmp_path / "db"), *args)  # fmt: skip
+    assert code == 2, err
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 3, err
 
 
 def _run_with_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
