@@ -6,26 +6,35 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 # Debian packages (checked with dpkg, installed only when missing). Runtime ones are needed
 # before pip runs (the libyang bindings build against libyang2-dev); test ones only by the suite.
 APT_RUNTIME ?= libyang2-dev
 APT_TEST    ?= prometheus
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup runtime-deps test-deps apt-install lint typecheck clean
+.PHONY: demo test setup setup-dev runtime-deps test-deps apt-install lint typecheck clean
 
 demo: setup
 	$(BIN)/netpilot demo
 
-test: setup test-deps lint typecheck
+test: setup-dev test-deps lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The demo needs netpilot's own dependencies; the suite also the dev tools (pytest, ruff, mypy,
+# import-linter, schemathesis...), installed on top.
 setup: runtime-deps $(STAMP)
+
+setup-dev: setup $(DEV)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 	@touch $(STAMP)
+
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(DEV)
 
 runtime-deps:
 	@$(MAKE) --no-print-directory apt-install PKGS="$(APT_RUNTIME)"
@@ -42,12 +51,12 @@ apt-install:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
 
-typecheck: setup
+typecheck: setup-dev
 	$(BIN)/mypy
 
 clean:

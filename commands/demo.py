@@ -48,7 +48,9 @@ def demo(
     speed: Annotated[
         float, typer.Option(help="Network seconds per wall second (the hour runs in 3600/speed s).")
     ] = 40.0,
-    until: Annotated[str, typer.Option(help="Network time to run, e.g. 60m.")] = "60m",
+    until: Annotated[
+        str, typer.Option(help="Network time to run (the surge ends at 55m), e.g. 60m.")
+    ] = "56m",
     report: Annotated[
         Path | None,
         typer.Option(help="--lockstep only: write the plots and an HTML page into DIR."),
