@@ -299,6 +299,14 @@ def _secs(value: float | None) -> str:
     return sign + (format_duration(abs(value)) if abs(value) >= 1 else f"{abs(value):.2f}s")
 
 
+def _event_label(event: str) -> str:
+    """The table's event column: the kind only (the link has its own column)."""
+    kind, _, rest = event.partition(" ")
+    if kind == "traffic":
+        return "surge " + rest.removeprefix("surge ")
+    return kind
+
+
 def _render(data: dict[str, Any]) -> None:
     speed = data.get("speed")
     title = (
@@ -308,13 +316,13 @@ def _render(data: dict[str, Any]) -> None:
         else "Timeline (simulated time after the failure; negative = ahead of it)"
     )
     table = Table(
-        "event", "link", "detect", "locate", "rectify", "controller wall", "moved", "SLA misses",
+        "event", "link", "detect", "locate", "rectify", "own work", "moved", "SLA misses",
         title=title, title_justify="left",
     )  # fmt: skip
     for e in data["events"]:
         wall = e.get("rectify_wall_s")
         table.add_row(
-            escape(e["event"]),
+            escape(_event_label(e["event"])),
             escape(e.get("link") or "-"),
             _secs(e["detect_s"]),
             _secs(e["locate_s"]),
