@@ -21,7 +21,7 @@ from controller.southbound.base import TransactionResult
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
 from controller.supervision import backoff_s
-from tests.intents_support import FakeClock, small_wan
+from tests.intents_support import FakeClock, small_wan, until
 
 LOOP: dict[str, Any] = {
     "tick_s": 3600.0,
@@ -79,15 +79,6 @@ def build(
     store = store or Store(tmp_path / "np.db", clock=clock)
     engine = Engine(small_wan(), store, south, clock, config=EngineConfig(**{**LOOP, **config}))
     return engine, store
-
-
-async def until(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 def test_three_failed_rounds_make_it_not_ready_and_a_good_round_heals(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from controller.southbound.errors import DeviceError
 from controller.southbound.memory import MemorySouthbound
 from controller.southbound.render import canonical
 from controller.store import Store
-from tests.intents_support import FakeClock, small_wan
+from tests.intents_support import FakeClock, small_wan, until
 from tests.southbound_support import driver, running, start_fleet, wait_settled
 
 FAST: dict[str, Any] = {"tick_s": 3600.0, "debounce_s": 0.0, "verify_retry_s": 0.01}
@@ -67,15 +67,6 @@ def build(
 
 def state(store: Store, name: str) -> IntentState:
     return store.get_intent(name).state
-
-
-async def until(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 def test_a_commit_is_read_back_and_its_intents_verified(tmp_path: Path) -> None:
