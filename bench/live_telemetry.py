@@ -5,6 +5,7 @@ session options): one warm-up round that opens the SSH sessions, then timed roun
 and per collector worker count (the controller uses 64).
 
     .venv/bin/python bench/live_telemetry.py [--json] [--routers 120,500] [--workers 16,64,128]
+        [--tick 0.1]   (the sessions' idle wake-up; the controller's is 1 s, the libraries' 0.1 s)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.live_common import cpu_percent, machine, machine_line, percentile, read_proc
 from controller.southbound.inventory import load_inventory
-from controller.southbound.session import SessionOptions
+from controller.southbound.session import IDLE_TICK_S, SessionOptions, set_reader_tick
 from telemetry.netconf_collector import NetconfCollector
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,18 +47,6 @@ def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def set_poll_tick(seconds: float) -> None:
-    """An experiment: every ncclient session's reader thread and paramiko transport thread wake
-    every 0.1 s as shipped (2 threads per device) just to look for shutdown; the controller's
-    sessions send at once (`session.py` fast send) and select on the socket, so a longer tick
-    only delays closing. Sets both for this process."""
-    import ncclient.transport.session as nc_session
-    import paramiko
-
-    nc_session.TICK = seconds
-    paramiko.Transport._active_check_timeout = seconds
 
 
 class Network:
@@ -114,10 +103,11 @@ def bench_workers(
     pause_s: float,
     idle_s: float,
     net_pid: int,
+    tick_s: float,
 ) -> dict[str, Any]:
     options = SessionOptions(
         rpc_timeout_s=max(deadline_s, 1.0), connect_timeout_s=max(deadline_s, 1.0),
-        connect_attempts=1,
+        connect_attempts=1, idle_tick_s=tick_s,
     )  # fmt: skip
     collector = NetconfCollector(load_inventory(inventory), options=options, max_workers=workers)
     try:
@@ -179,6 +169,7 @@ def bench_size(routers: int, args: argparse.Namespace) -> dict[str, Any]:
                     pause_s=args.pause,
                     idle_s=args.idle,
                     net_pid=net.proc.pid,
+                    tick_s=args.tick,
                 )
                 for w in args.workers
             ]
@@ -201,7 +192,7 @@ def bench_size(routers: int, args: argparse.Namespace) -> dict[str, Any]:
 
 def report(r: dict[str, Any]) -> None:
     print(machine_line(r["machine"]))
-    tick = "as shipped (0.1 s)" if r["poll_tick_s"] is None else f"{r['poll_tick_s']:g} s"
+    tick = f"{r['tick_s']:g} s" + (" (the controller's)" if r["tick_s"] == IDLE_TICK_S else "")
     print(f"deadline {r['deadline_s']:g} s per round (the controller's 80 % of 10 s); tick {tick}")
     for size in r["sizes"]:
         print(
@@ -232,19 +223,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between rounds")
     ap.add_argument("--idle", type=float, default=5.0, help="seconds idle after setup")
     ap.add_argument(
-        "--poll-tick", type=float, help="experiment: ncclient/paramiko thread tick (0.1 s)"
+        "--tick",
+        type=float,
+        default=IDLE_TICK_S,
+        help=f"idle wake-up of the sessions' threads, s (the controller's {IDLE_TICK_S:g}; "
+        "ncclient's and paramiko's own: 0.1)",
     )
     ap.add_argument("--topology", help="instead of a grid of --routers routers")
     ap.add_argument("--startup-timeout", type=float, default=600.0)
     args = ap.parse_args(argv)
     logging.disable(logging.WARNING)  # stale devices are counted, not logged one by one
     raise_fd_limit()
-    if args.poll_tick is not None:
-        set_poll_tick(args.poll_tick)
+    set_reader_tick(args.tick)
     result = {
         "machine": machine(),
         "deadline_s": args.deadline,
-        "poll_tick_s": args.poll_tick,
+        "tick_s": args.tick,
         "sizes": [bench_size(n, args) for n in args.routers],
     }
     if args.json:

@@ -37,63 +37,98 @@ NORM_MIN = {"bias": 1e-12, "delay": 1e-3}
 least 1 ms, so a few microseconds of queueing on a 100 us data-center link is not a deviation."""
 
 
+def _prepend(x: np.ndarray, width: int, fill: float | np.ndarray = 0.0) -> np.ndarray:
+    """`x` with `width` samples of `fill` in front, along the last (time) axis."""
+    head = np.broadcast_to(np.asarray(fill, dtype=float), (*x.shape[:-1], width))
+    return np.concatenate([head, x], axis=-1)
+
+
 def trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
-    c = np.concatenate([[0.0], np.cumsum(x)])
-    i = np.arange(1, len(x) + 1)
+    """Mean over the last w samples (fewer at the start), along the last axis: one link's
+    series (T,) or many links' at once (N, T)."""
+    x = np.asarray(x, dtype=float)
+    c = _prepend(np.cumsum(x, axis=-1), 1)
+    i = np.arange(1, x.shape[-1] + 1)
     lo = np.maximum(0, i - w)
-    return np.asarray((c[i] - c[lo]) / (i - lo))
+    return np.asarray((c[..., i] - c[..., lo]) / (i - lo))
 
 
 def trailing_slope(x: np.ndarray, w: int) -> np.ndarray:
     """Least-squares slope per sample over the last w samples (fewer at the start)."""
-    n_all = len(x)
+    x = np.asarray(x, dtype=float)
+    n_all = x.shape[-1]
     idx = np.arange(n_all, dtype=float)
-    cx = np.concatenate([[0.0], np.cumsum(x)])
-    cix = np.concatenate([[0.0], np.cumsum(idx * x)])
+    cx = _prepend(np.cumsum(x, axis=-1), 1)
+    cix = _prepend(np.cumsum(idx * x, axis=-1), 1)
     i = np.arange(1, n_all + 1)
     lo = np.maximum(0, i - w)
     n = (i - lo).astype(float)
     st = (lo + i - 1) * n / 2.0
     stt = ((i - 1) * i * (2 * i - 1) - (lo - 1) * lo * (2 * lo - 1)) / 6.0
-    sx, sxy = cx[i] - cx[lo], cix[i] - cix[lo]
-    den = n * stt - st * st
-    return np.asarray(np.divide(n * sxy - st * sx, den, out=np.zeros(n_all), where=den > 0))
+    sx, sxy = cx[..., i] - cx[..., lo], cix[..., i] - cix[..., lo]
+    den = np.broadcast_to(n * stt - st * st, sx.shape)
+    out = np.zeros(sx.shape)
+    return np.asarray(np.divide(n * sxy - st * sx, den, out=out, where=den > 0))
 
 
 def lagged_baseline(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median and MAD of block means over [t - 10 h, t - 2 h), per sample (causal)."""
-    blocks = len(x) // BLOCK
-    means = x[: blocks * BLOCK].reshape(blocks, BLOCK).mean(axis=1)
-    padded = np.concatenate([np.full(BASE_BLOCKS - 1, means[0]), means])
-    win = sliding_window_view(padded, BASE_BLOCKS)  # window k ends at block k
-    med = np.median(win, axis=1)
-    mad = np.median(np.abs(win - med[:, None]), axis=1)
+    x = np.asarray(x, dtype=float)
+    blocks = x.shape[-1] // BLOCK
+    means = x[..., : blocks * BLOCK].reshape(*x.shape[:-1], blocks, BLOCK).mean(axis=-1)
+    padded = _prepend(means, BASE_BLOCKS - 1, means[..., :1])
+    win = sliding_window_view(padded, BASE_BLOCKS, axis=-1)  # window k ends at block k
+    med = np.median(win, axis=-1)
+    mad = np.median(np.abs(win - med[..., None]), axis=-1)
     # sample t may use blocks completed before t - LAG: block index (t // BLOCK) - LAG - 1
-    k = np.clip(np.arange(len(x)) // BLOCK - LAG_BLOCKS - 1, 0, blocks - 1)
-    return med[k], mad[k]
+    k = np.clip(np.arange(x.shape[-1]) // BLOCK - LAG_BLOCKS - 1, 0, blocks - 1)
+    return med[..., k], mad[..., k]
 
 
 def crc_increments(counter: np.ndarray) -> np.ndarray:
     """Per-sample errors from a cumulative counter; a reset or wrap counts as zero."""
-    inc = np.diff(np.asarray(counter, dtype=float), prepend=float(counter[0]))
+    c = np.asarray(counter, dtype=float)
+    inc = np.diff(c, axis=-1, prepend=c[..., :1])
     return np.clip(inc, 0.0, None)
 
 
 def link_features(s: LinkSeries) -> np.ndarray:
     """(T, len(FEATURES)) feature matrix of one link."""
+    return _features(s.step_s, s.rx_power_dbm, s.tx_bias_ma, s.delay_s, s.crc_errors)
+
+
+def latest_features(series: list[LinkSeries]) -> np.ndarray:
+    """(N, len(FEATURES)): the last row of `link_features` of each link, computed for links of
+    the same length and step together (one set of array operations, not one per link)."""
+    out = np.empty((len(series), len(FEATURES)))
+    groups: dict[tuple[int, float], list[int]] = {}
+    for k, s in enumerate(series):
+        groups.setdefault((len(s.rx_power_dbm), float(s.step_s)), []).append(k)
+    for (_, step_s), members in groups.items():
+        stack = [np.stack([np.asarray(getattr(series[k], a), dtype=float) for k in members])
+                 for a in ("rx_power_dbm", "tx_bias_ma", "delay_s", "crc_errors")]  # fmt: skip
+        out[members] = _features(step_s, *stack)[:, -1, :]
+    return out
+
+
+def _features(
+    step_s: float, rx: np.ndarray, bias: np.ndarray, delay: np.ndarray, crc: np.ndarray
+) -> np.ndarray:
+    """(..., T, len(FEATURES)) from series shaped (..., T)."""
     cols: list[np.ndarray] = []
-    per_h = 3600.0 / s.step_s
-    for name, x in (("rx", s.rx_power_dbm), ("bias", s.tx_bias_ma), ("delay", s.delay_s)):
+    per_h = 3600.0 / step_s
+    rx = np.asarray(rx, dtype=float)
+    for name, x in (("rx", rx), ("bias", bias), ("delay", delay)):
         cols += _signal(name, np.asarray(x, dtype=float), int(per_h))
-    rx10 = trailing_mean(np.asarray(s.rx_power_dbm, dtype=float), 10)
+    rx10 = trailing_mean(rx, 10)
     margin = rx10 - LOS_DBM
-    fall = -trailing_slope(np.asarray(s.rx_power_dbm, dtype=float), int(6 * per_h)) * per_h
+    fall = -trailing_slope(rx, int(6 * per_h)) * per_h
     cols.append(margin)
     cols.append(
         np.clip(np.divide(margin, fall, out=np.full_like(margin, 48.0), where=fall > 1e-3), 0, 48)
     )
-    cols += _errors(crc_increments(s.crc_errors), int(per_h))
-    return np.column_stack(cols)
+    cols += _errors(crc_increments(crc), int(per_h))
+    return np.stack(cols, axis=-1)
 
 
 def _signal(name: str, x: np.ndarray, per_h: int) -> list[np.ndarray]:
@@ -104,7 +139,7 @@ def _signal(name: str, x: np.ndarray, per_h: int) -> list[np.ndarray]:
     z = (level - med) / (1.4826 * mad + FLOORS[name] * norm)
     slope1 = trailing_slope(x, per_h) * per_h / norm
     slope6 = trailing_slope(x, 6 * per_h) * per_h / norm
-    curv = slope1 - np.concatenate([np.zeros(per_h), slope1])[: len(slope1)]  # any length
+    curv = slope1 - _prepend(slope1, per_h)[..., : slope1.shape[-1]]  # any length
     spread = np.sqrt(np.maximum(trailing_mean(x * x, per_h) - trailing_mean(x, per_h) ** 2, 0.0))
     return [z, (level - med) / norm, slope1, slope6, curv, spread / norm]
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from controller.errors import UsageError
 from models.alarms import active_at_end
-from models.fault_features import link_features
+from models.fault_features import latest_features, link_features
 from models.faults import FaultModel, mad_score
 from models.forecast import ForecastModel
 from models.precursors import LinkSeries
@@ -98,7 +98,7 @@ class ModelPredictor:
         if not telemetry:
             return []
         names = list(telemetry)
-        last = np.vstack([link_features(_series(n, telemetry[n]))[-1:] for n in names])
+        last = latest_features([_series(n, telemetry[n]) for n in names])
         risk, dev = self.faults.risk(last), mad_score(last)
         ttf = self.faults.time_to_failure_s(last)
         up = [bool(telemetry[n].oper_up[-1]) for n in names]

@@ -65,7 +65,7 @@ def test_live_telemetry_times_rounds_over_a_network_process() -> None:
         assert run["rounds"] == 3 and run["cpu_s_per_round_client"] > 0
         assert run["idle_cpu_percent_client"] >= 0 and run["client_threads"] > 2 * 20
     assert size["network_skipped_ticks"] is not None  # the network's summary was read
-    assert r["poll_tick_s"] is None  # ncclient's and paramiko's tick as shipped
+    assert r["tick_s"] == 1.0  # the controller's idle tick by default
 
 
 def test_live_soak_samples_the_controller_process(tmp_path: Path, loop_models: LoopModels) -> None:

@@ -210,9 +210,11 @@ def assemble_engine(
 def _southbound(settings: Settings, topo: Topology) -> Southbound:
     from controller.southbound.memory import MemorySouthbound
     from controller.southbound.netconf import NetconfSouthbound
+    from controller.southbound.session import IDLE_TICK_S, set_reader_tick
 
     if settings.inventory is None:
         return MemorySouthbound()
+    set_reader_tick(IDLE_TICK_S)  # the sessions' idle wake-ups (session.py says why)
     south = NetconfSouthbound.from_inventory(settings.inventory, secrets=settings.secrets)
     missing = sorted(set(topo.nodes) - set(south.inventory.names))
     if missing:

@@ -7,12 +7,22 @@ idle session thread wake 200 times a second (500 sessions: 100,000 wake-ups/s). 
 `_fast_send` gives each session of ours a `send` that frames the message and writes it to the
 SSH channel at once (under a per-session lock); the transport thread still reads replies, which
 wake its `select()` immediately. Measured figures are in docs/southbound.md.
+
+Idle cost: each session also holds two threads that wake on a timer only to look for shutdown:
+ncclient's reader (`select()` every `TICK`) and paramiko's transport (socket timeout
+`_active_check_timeout`), both 0.1 s, so 120 idle sessions are 2,400 wake-ups a second fighting
+for the GIL (9-10 % of a core; 32 % at 500). Since our sessions send at once and replies wake the
+reader, the timers only delay noticing a close. `SessionOptions.idle_tick_s` sets paramiko's per
+session (the transport's socket timeout once connected), and `set_reader_tick` sets ncclient's,
+which is one module constant for the whole process: the controller's runtime calls it at start.
+Figures: docs/BENCHMARKS.md, "Telemetry rounds".
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +45,8 @@ from controller.southbound.render import config_filter, parse_config
 from controller.southbound.state_xml import parse_state
 
 T = TypeVar("T")
+IDLE_TICK_S = 1.0
+"""How often an idle session's threads wake in the controller (ncclient and paramiko: 0.1 s)."""
 CAP = "urn:ietf:params:netconf:capability:"
 
 
@@ -74,6 +86,25 @@ class SessionOptions:
     backoff_s: float = 0.2
     backoff_max_s: float = 5.0
     fast_send: bool = True
+    idle_tick_s: float | None = IDLE_TICK_S
+    """paramiko's transport thread wakes this often when idle (None: paramiko's 0.1 s)."""
+
+
+def set_reader_tick(seconds: float) -> None:
+    """Set how often ncclient's reader threads wake when idle, for every session in this process
+    (a module constant of ncclient; 0.1 s as shipped). Only worth it with fast send, where the
+    reader never has to notice a queued message."""
+    import ncclient.transport.session as nc_session
+
+    nc_session.TICK = seconds
+
+
+def _wait_hello_sent(session: Any, timeout_s: float = 2.0) -> None:
+    """ncclient queues our <hello> for its reader thread to send; our fast send must not overtake
+    it, so wait until that queue is empty before writing RPCs ourselves."""
+    deadline = time.monotonic() + timeout_s
+    while not session._q.empty() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _reject_unknown_host(host: str, fingerprint: str) -> bool:
@@ -95,6 +126,15 @@ def _fast_send(session: Any) -> None:
             channel.sendall(framed)
 
     session.send = send
+
+
+def _shutdown(mgr: Any) -> None:
+    """Shut the TCP socket down before closing the session: paramiko's thread may sit in a
+    `recv` for up to its idle tick, and on Linux a `close` from another thread sends nothing
+    until that `recv` returns, so the router would keep our session (and its lock) meanwhile."""
+    transport: Any = getattr(mgr._session, "_transport", None)
+    with contextlib.suppress(Exception):  # already closed
+        transport.sock.shutdown(socket.SHUT_RDWR)
 
 
 class DeviceSession:
@@ -134,7 +174,10 @@ class DeviceSession:
                 with contextlib.suppress(Exception):
                     session.close()
             raise
+        if self.options.idle_tick_s is not None and session._transport is not None:
+            session._transport.sock.settimeout(self.options.idle_tick_s)
         if self.options.fast_send:
+            _wait_hello_sent(session)
             _fast_send(session)
         return nc_manager.Manager(session, handler, timeout=self.options.rpc_timeout_s)
 
@@ -186,6 +229,7 @@ class DeviceSession:
         with self._lock:
             mgr, self._mgr = self._mgr, None
         if mgr is not None:
+            _shutdown(mgr)
             with contextlib.suppress(Exception):  # already broken
                 mgr._session.close()
 
@@ -198,6 +242,7 @@ class DeviceSession:
                     mgr.close_session()
             except Exception:
                 pass
+            _shutdown(mgr)
             with contextlib.suppress(Exception):
                 mgr._session.close()
 

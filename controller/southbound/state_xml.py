@@ -73,41 +73,46 @@ def render_state(state: DeviceState) -> Element:
     return root
 
 
-def _num(el: Element, tag: str, default: str = "0") -> str:
-    child = el.find(q(tag))
-    return default if child is None or child.text is None else child.text
+def _texts(el: Element | None) -> dict[str, str]:
+    """The text of each leaf child by local name, in one pass over the children (a `find` per
+    leaf rescans them: about 200 finds per router, a fifth of a telemetry round's CPU)."""
+    if el is None:
+        return {}
+    return {
+        c.tag.rpartition("}")[2]: c.text
+        for c in el
+        if isinstance(c.tag, str) and c.text is not None and len(c) == 0
+    }
 
 
-def _opt_float(el: Element, tag: str) -> float | None:
-    child = el.find(q(tag))
-    return None if child is None or child.text is None else float(child.text)
+def _opt_float(texts: dict[str, str], tag: str) -> float | None:
+    text = texts.get(tag)
+    return None if text is None else float(text)
+
+
+def _queue(qe: Element) -> QueueStats:
+    t = _texts(qe)
+    return QueueStats(
+        service_class=t.get("service-class", ""),
+        queue=int(t.get("queue", "0")),
+        depth_bytes=int(t.get("depth", "0")),
+        delay_s=float(t.get("delay", "0")),
+        **{attr: int(t.get(attr.replace("_", "-"), "0")) for attr in QUEUE_COUNTERS},
+    )
 
 
 def _parse_interface(el: Element) -> InterfaceState:
-    counters = el.find(q("counters"))
-    values = {
-        attr: int(_num(counters, attr.replace("_", "-"))) if counters is not None else 0
-        for attr in COUNTERS
-    }
-    queues = tuple(
-        QueueStats(
-            service_class=_num(qe, "service-class", ""),
-            queue=int(_num(qe, "queue")),
-            depth_bytes=int(_num(qe, "depth")),
-            delay_s=float(_num(qe, "delay")),
-            **{attr: int(_num(qe, attr.replace("_", "-"))) for attr in QUEUE_COUNTERS},
-        )
-        for qe in el.findall(q("queue"))
-    )
+    t = _texts(el)
+    counters = _texts(el.find(q("counters")))
     return InterfaceState(
-        name=_num(el, "name", ""),
-        oper_up=_num(el, "oper-status", "up") == "up",
-        speed_bps=float(_num(el, "speed")),
-        rx_power_dbm=_opt_float(el, "rx-power"),
-        tx_bias_ma=_opt_float(el, "tx-bias"),
-        delay_s=_opt_float(el, "delay"),
-        queues=queues,
-        **values,
+        name=t.get("name", ""),
+        oper_up=t.get("oper-status", "up") == "up",
+        speed_bps=float(t.get("speed", "0")),
+        rx_power_dbm=_opt_float(t, "rx-power"),
+        tx_bias_ma=_opt_float(t, "tx-bias"),
+        delay_s=_opt_float(t, "delay"),
+        queues=tuple(_queue(qe) for qe in el.findall(q("queue"))),
+        **{attr: int(counters.get(attr.replace("_", "-"), "0")) for attr in COUNTERS},
     )
 
 
@@ -120,19 +125,22 @@ def parse_state(device: str, root: Element) -> DeviceState:
     )
     if el is None:
         return DeviceState(device=device, timestamp=0.0)
-    policies = tuple(
-        PolicyState(
-            color=int(_num(pe, "color")),
-            endpoint=_num(pe, "endpoint", ""),
-            up=_num(pe, "oper-status", "down") == "up",
-            active_candidate_path=(pe.findtext(q("active-candidate-path"))),
-        )
-        for pe in el.findall(q("policy"))
-    )
+    policies = tuple(_policy(pe) for pe in el.findall(q("policy")))
+    t = _texts(el)
     return DeviceState(
         device=device,
-        timestamp=float(_num(el, "timestamp")),
-        boot_id=int(_num(el, "boot-id")),
+        timestamp=float(t.get("timestamp", "0")),
+        boot_id=int(t.get("boot-id", "0")),
         interfaces=tuple(_parse_interface(i) for i in el.findall(q("interface"))),
         sr_policies=policies,
+    )
+
+
+def _policy(pe: Element) -> PolicyState:
+    t = _texts(pe)
+    return PolicyState(
+        color=int(t.get("color", "0")),
+        endpoint=t.get("endpoint", ""),
+        up=t.get("oper-status", "down") == "up",
+        active_candidate_path=t.get("active-candidate-path"),
     )
