@@ -118,6 +118,22 @@ def run(
     tick: Annotated[
         float, typer.Option("--tick", help="Seconds between timer rounds (retry, re-optimise).")
     ] = 60.0,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.",
+            envvar=_env("tls_cert"),
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key",
+            help="The certificate's private key (unencrypted PEM, keep it 0600).",
+            envvar=_env("tls_key"),
+        ),
+    ] = None,
 ) -> None:
     """Run the controller: REST API, reconcile engine and, with --inventory, the closed loop.
 
@@ -126,12 +142,14 @@ def run(
     one network-wide transaction per revision, reads back what it pushed (intents end
     `verified`) and repairs drift. Flags fall back to NETPILOT_* environment variables
     (NETPILOT_TOPOLOGY, NETPILOT_DB, NETPILOT_INVENTORY, NETPILOT_MODELS,
-    NETPILOT_TELEMETRY_INTERVAL, NETPILOT_DRIFT, ...), then to the defaults shown.
+    NETPILOT_TELEMETRY_INTERVAL, NETPILOT_DRIFT, NETPILOT_TLS_CERT, ...), then to the defaults
+    shown. With --tls-cert and --tls-key the API is served over HTTPS only.
 
     Example: netpilot controller run --topology bank-wan --db netpilot.db --inventory inv.yaml
     """
     import uvicorn
 
+    from controller.api_tls import check_server_files
     from controller.runtime.assemble import build
     from controller.runtime.settings import make_settings
 
@@ -140,7 +158,11 @@ def run(
         inventory=inventory, secrets=secrets, models=models, interval_s=interval,
         stale_after_s=stale_after, drift=drift, drift_interval_s=drift_interval,
         hold_time_s=hold_time, improvement=improvement, tick_s=tick,
+        tls_cert=tls_cert, tls_key=tls_key,
     )  # fmt: skip
+    cert, key = settings.tls_cert, settings.tls_key
+    if cert is not None and key is not None:
+        check_server_files(cert, key)
     runtime = build(settings)
     for line in runtime.startup_lines():
         err_console.print(line, highlight=False)
@@ -148,4 +170,8 @@ def run(
     logging.getLogger("ncclient").setLevel(logging.WARNING)  # one line per SSH session otherwise
     logging.getLogger("paramiko").setLevel(logging.WARNING)
     host, port = settings.host_port
-    uvicorn.run(runtime.app(), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        runtime.app(), host=host, port=port, log_level="warning", access_log=False,
+        ssl_certfile=None if cert is None else str(cert),
+        ssl_keyfile=None if key is None else str(key),
+    )  # fmt: skip

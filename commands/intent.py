@@ -32,16 +32,24 @@ TokenFile = Annotated[
     Path | None,
     typer.Option("--token-file", help="Token file (default ~/.config/netpilot/api-token)."),
 ]
+CaFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        help="For an https --server: the certificate (or CA) to trust; verification is always on.",
+        envvar="NETPILOT_CA_FILE",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 File = Annotated[Path, typer.Option("-f", "--file", help="Intents file (YAML).")]
 
 
 @contextmanager
 def _client(
-    server: str | None, db: Path | None, topo: str | None, tf: Path | None
+    server: str | None, db: Path | None, topo: str | None, tf: Path | None, ca: Path | None
 ) -> Iterator[IntentClient]:
     """The controller at `server`, or an embedded one on `db`; closed on exit."""
-    client = connect(server, db, topo, tf)
+    client = connect(server, db, topo, tf, ca)
     try:
         yield client
     finally:
@@ -58,6 +66,7 @@ def apply(
     db: Db = None,
     topology: Topo = None,
     token_file: TokenFile = None,
+    ca_file: CaFile = None,
     json: Json = False,
 ) -> None:
     """Make the controller match FILE (idempotent).
@@ -66,7 +75,7 @@ def apply(
     """
     intents = load_intents(file)
     waiting = err_console.status(f"applying {len(intents)} intents, waiting for their states")
-    with _client(server, db, topology, token_file) as client, waiting:
+    with _client(server, db, topology, token_file, ca_file) as client, waiting:
         changes = client.apply(intents, prune)
         rows = wait_settled(client, {c["name"] for c in changes}, wait)
     states = {r["name"]: r for r in rows}
@@ -99,6 +108,7 @@ def plan(
     db: Db = None,
     topology: Topo = None,
     token_file: TokenFile = None,
+    ca_file: CaFile = None,
     json: Json = False,
 ) -> None:
     """Show what applying FILE would change (intents and per-device config); touches nothing.
@@ -106,7 +116,7 @@ def plan(
     Example: netpilot intent plan -f topologies/bank-wan.intents.yaml
     """
     intents = load_intents(file)
-    with _client(server, db, topology, token_file) as client:
+    with _client(server, db, topology, token_file, ca_file) as client:
         result = client.plan(intents, prune)
     if json:
         print_json(result)
@@ -138,13 +148,14 @@ def list_(
     db: Db = None,
     topology: Topo = None,
     token_file: TokenFile = None,
+    ca_file: CaFile = None,
     json: Json = False,
 ) -> None:
     """List intents with their state.
 
     Example: netpilot intent list --json
     """
-    with _client(server, db, topology, token_file) as client:
+    with _client(server, db, topology, token_file, ca_file) as client:
         rows = client.list()
     if json:
         print_json(rows)
@@ -176,13 +187,14 @@ def show(
     db: Db = None,
     topology: Topo = None,
     token_file: TokenFile = None,
+    ca_file: CaFile = None,
     json: Json = False,
 ) -> None:
     """Show one intent's spec, version and state.
 
     Example: netpilot intent show dc1-dc2-production
     """
-    with _client(server, db, topology, token_file) as client:
+    with _client(server, db, topology, token_file, ca_file) as client:
         record = client.get(name)
     if json:
         print_json(record)
@@ -202,13 +214,14 @@ def status(
     db: Db = None,
     topology: Topo = None,
     token_file: TokenFile = None,
+    ca_file: CaFile = None,
     json: Json = False,
 ) -> None:
     """Path, SID list, SLA asked vs measured, and state history of one intent.
 
     Example: netpilot intent status br1-dc1-voice
     """
-    with _client(server, db, topology, token_file) as client:
+    with _client(server, db, topology, token_file, ca_file) as client:
         st = client.status(name)
     if json:
         print_json(st)
@@ -255,13 +268,14 @@ def delete(
     db: Db = None,
     topology: Topo = None,
     token_file: TokenFile = None,
+    ca_file: CaFile = None,
     json: Json = False,
 ) -> None:
     """Withdraw an intent (its config is removed from the devices).
 
     Example: netpilot intent delete br1-dc1-test
     """
-    with _client(server, db, topology, token_file) as client:
+    with _client(server, db, topology, token_file, ca_file) as client:
         record = client.delete(name)
     if json:
         print_json(record)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from controller.api_tls import CA_ENV, client_context
 from controller.auth import TOKEN_ENV, client_token
 from controller.engine import WAITING, Engine
 from controller.errors import ConflictError, NetpilotError, NotFoundError, UsageError
@@ -35,15 +36,26 @@ class IntentClient(Protocol):
 
 
 class HttpClient:
-    def __init__(self, server: str, token: str | None, timeout: float = 30.0) -> None:
+    def __init__(
+        self, server: str, token: str | None, timeout: float = 30.0, ca_file: Path | None = None
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.server = server.rstrip("/")
-        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+        tls = server.startswith("https:") or ca_file is not None  # verification always on
+        verify = client_context(ca_file) if tls else True
+        self._http = httpx.Client(
+            base_url=self.server, headers=headers, timeout=timeout, verify=verify
+        )
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
             response = self._http.request(method, path, json=body)
         except httpx.HTTPError as error:
+            if "CERTIFICATE_VERIFY_FAILED" in str(error):
+                raise UsageError(
+                    f"--server {self.server}: the controller's certificate is not trusted "
+                    f"({error}); pass --ca-file with its certificate or CA (or set {CA_ENV})"
+                ) from None
             raise NetpilotError(
                 f"--server {self.server}: cannot reach the controller ({error}); start it with "
                 "`netpilot controller run` or use --db FILE"
@@ -112,8 +124,13 @@ class EmbeddedClient:
         if spec is None:
             self.store.close()
             raise UsageError(f"--db {db}: the database names no topology; pass --topology TOPO")
-        self.store.set_meta("topology", spec)
-        self.engine = Engine(load(spec), self.store, MemorySouthbound(), time.time)
+        try:
+            topology = load(spec)
+        except BaseException:
+            self.store.close()
+            raise
+        self.store.set_meta("topology", spec)  # only once it loads: a typo is not remembered
+        self.engine = Engine(topology, self.store, MemorySouthbound(), time.time)
         asyncio.run(self.engine.start())
 
     def list(self) -> list[dict[str, Any]]:
@@ -126,7 +143,8 @@ class EmbeddedClient:
         return intent_status(self.engine, name)
 
     def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
-        checked = [self.engine.check(i) for i in intents]
+        names = {i.name for i in intents}  # disjoint_from may name an intent of the same file
+        checked = [self.engine.check(i, names) for i in intents]
         changes = self.store.apply_intents(checked, prune=prune, actor=_actor())
         asyncio.run(self.engine.reconcile("cli: apply"))
         return [{"name": c.name, "action": c.action} for c in changes]
@@ -148,14 +166,20 @@ def _actor() -> str:
 
 
 def connect(
-    server: str | None, db: Path | None, topology: str | None, token_file: Path | None
+    server: str | None,
+    db: Path | None,
+    topology: str | None,
+    token_file: Path | None,
+    ca_file: Path | None = None,
 ) -> IntentClient:
+    """`ca_file` (else NETPILOT_CA_FILE): what an https server's certificate must chain to."""
     if server and db:
         raise UsageError("give either --server URL or --db FILE, not both")
     if db is not None:
         return EmbeddedClient(db, topology)
     url = server or os.environ.get("NETPILOT_SERVER") or DEFAULT_SERVER
-    return HttpClient(url, client_token(os.environ, token_file))
+    ca = ca_file or (Path(os.environ[CA_ENV]) if os.environ.get(CA_ENV) else None)
+    return HttpClient(url, client_token(os.environ, token_file), ca_file=ca)
 
 
 def _settled(row: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from commands.common import console, print_json
 from controller.errors import PathError, UsageError
+from controller.intentcheck import unknown_node
 from controller.pathing.fast import fast_min_mlu
 from controller.pathing.optimizer import (
     TunnelSet,
@@ -83,12 +84,21 @@ def compute(
     if disjoint is not None and disjoint not in DISJOINT:
         raise UsageError(f"--disjoint: {disjoint!r} is not one of {', '.join(DISJOINT)}")
     topology = load_topology(topo)
+    unknown = [
+        unknown_node(f"--exclude-node {n}", n, topology)
+        for n in exclude_node
+        if n not in topology.nodes
+    ]
+    if unknown:
+        raise UsageError(unknown[0])
     req = PathRequest(
         name=f"{src}->{dst}",
         src=src,
         dst=dst,
         bandwidth_bps=parse_bandwidth(bw, "--bw"),
-        max_latency_s=None if max_latency is None else parse_duration(max_latency, "--max-latency"),
+        max_latency_s=None
+        if max_latency is None
+        else parse_duration(max_latency, "--max-latency", positive=True),
         max_hops=max_hops,
         exclude_nodes=frozenset(exclude_node),
         objective=objective,  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +38,9 @@ from controller.avoid import Avoidance, AvoidConfig
 from controller.compiler import CompileItem, compile_network
 from controller.configdiff import changed_devices, network_diff
 from controller.desired import DeviceConfig
-from controller.errors import NetpilotError, ValidationError
+from controller.errors import ValidationError
 from controller.failpoints import Failpoints
+from controller.intentcheck import GONE, in_batch, intent_problems
 from controller.intents import INSTALLED_STATES, Intent, IntentState, PrefixMap, now_utc
 from controller.pathing.types import Path, Placement
 from controller.planner import (
@@ -469,7 +470,7 @@ class Engine:
         gone = {n for n in self._placements if n not in planned.raw}
         withdrawing = [n for n, r in records.items() if r.state is IntentState.WITHDRAWING]
         pre = self._pre_states(records, planned, cause)
-        await asyncio.to_thread(lambda: self.store.set_states(pre))
+        await self._write_states(records, pre)
         if planned.moved:
             await self._transaction(records, planned, report, transitional=True)
         await self._transaction(records, planned, report, transitional=False)
@@ -481,7 +482,7 @@ class Engine:
             colors = changed_colors(before, self._installed, report.devices)
             touched = {n for n, r in records.items() if colors.intersection(intent_colors(r.color))}
             post = self._post_states(records, planned, waiting, gone, cause, touched=touched)
-            await asyncio.to_thread(lambda: self.store.set_states(post))
+            await self._write_states(records, post)
             if planned.moved:
                 await asyncio.to_thread(self.store.mark_moved, planned.moved)
             report.installed = sorted(planned.placements)
@@ -496,6 +497,22 @@ class Engine:
 
     def _records(self) -> dict[str, IntentRecord]:
         return {r.name: r for r in self.store.list_intents()}
+
+    async def _write_states(
+        self, records: Mapping[str, IntentRecord], updates: list[tuple[str, IntentState, str]]
+    ) -> None:
+        """Write a round's states, each only while its intent is still at the version the round
+        read: a write the API acknowledged since then is never undone (issue 13)."""
+        stale = await asyncio.to_thread(self.store.set_states, updates, _versions(records))
+        self._superseded(stale)
+
+    def _superseded(self, names: list[str]) -> None:
+        """Intents changed (or deleted) while a round worked on them: the next round takes them."""
+        if names:
+            self.stats.superseded += len(names)
+            detail = f"{', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
+            self._event("superseded", "changed while a round ran", detail, log=False)
+            self.notify("changed during a round")
 
     def _changes(
         self, records: Mapping[str, IntentRecord], planned: RoundResult, transitional: bool
@@ -545,7 +562,8 @@ class Engine:
             result = await self.southbound.apply(revision, changed, previous)
         except Exception as raised:  # outcome unknown: close the revision, read the devices again
             self.book.recheck.update(changed)
-            await self._not_committed(revision, planned, report, f"raised {_error_text(raised)}")
+            error = f"raised {_error_text(raised)}"
+            await self._not_committed(records, revision, planned, report, error)
             raise
         if result.committed:
             self._installed.update(changed)
@@ -561,10 +579,15 @@ class Engine:
         error = "; ".join(
             f"{d}: {result.devices[d].error or 'failed'}" for d in result.failed_devices
         )
-        await self._not_committed(revision, planned, report, error or "not committed")
+        await self._not_committed(records, revision, planned, report, error or "not committed")
 
     async def _not_committed(
-        self, revision: int, planned: RoundResult, report: ReconcileReport, error: str
+        self,
+        records: Mapping[str, IntentRecord],
+        revision: int,
+        planned: RoundResult,
+        report: ReconcileReport,
+        error: str,
     ) -> None:
         """Close a revision that did not commit; the intents it carried fail with the error."""
         report.committed = False
@@ -572,8 +595,11 @@ class Engine:
         self.stats.transaction_failures += 1
         touched = [*_placement_changes(self._placements, planned), *planned.moved]
         states = [(n, IntentState.FAILED, f"southbound: {error}") for n in sorted(set(touched))]
+        versions = _versions(records)
         await asyncio.to_thread(
-            lambda: self.store.finish_revision(revision, False, error, states=states)
+            lambda: self.store.finish_revision(
+                revision, False, error, states=states, versions=versions
+            )
         )
 
     def _pre_states(
@@ -659,7 +685,7 @@ class Engine:
         states.update({n: (state, why) for n, state, why in post})
         updates = self._verified_updates(records, states)
         if updates:
-            await asyncio.to_thread(self.store.set_states_from, updates)
+            await asyncio.to_thread(self.store.set_states_from, updates, _versions(records))
 
     def _verified_updates(
         self,
@@ -721,7 +747,7 @@ class Engine:
         states = {n: (r.state, r.reason) for n, r in records.items()}
         updates = self._verified_updates(records, states)
         if updates:
-            await asyncio.to_thread(self.store.set_states_from, updates)
+            await asyncio.to_thread(self.store.set_states_from, updates, _versions(records))
         return report
 
     async def _repair(self, report: DriftReport) -> None:
@@ -759,6 +785,14 @@ class Engine:
         """Dry run of a declarative set: intent changes and per-device config diff."""
         records = {r.name: r for r in self.store.list_intents()}
         wanted = {i.name: i for i in intents}
+        # what applying would refuse, planning refuses too; with prune the set is all there is
+        live = set() if prune else {n for n, r in records.items() if r.state not in GONE}
+        for intent in wanted.values():
+            problems = intent_problems(
+                intent, self.topology, self.prefixes, in_batch(wanted, live.__contains__)
+            )
+            if problems:
+                raise ValidationError(f"intent {intent.name!r}", problems)
         changes, items_in = _intent_changes(records, wanted, prune)
         when = now_utc(self.clock())
         waiting = sorted(i.name for i in items_in if not i.active_at(when))
@@ -785,23 +819,16 @@ class Engine:
             "devices": network_diff(self._installed, desired),
         }
 
-    def check(self, intent: Intent) -> Intent:
-        """Refuse an intent whose endpoints or waypoints are not in the topology (422)."""
-        problems: list[str] = []
-        planner = self._planner()
-        ends: list[str] = []
-        for where, endpoint in (("src", intent.src), ("dst", intent.dst)):
-            try:
-                ends.append(planner.resolve(endpoint, where))
-            except NetpilotError as error:
-                problems.append(str(error))
-        if len(ends) == 2 and ends[0] == ends[1]:
-            problems.append(f"dst: {ends[1]!r} is also the source; an intent joins two nodes")
-        problems += [
-            f"waypoints: unknown node {w!r}"
-            for w in intent.waypoints
-            if w not in self.topology.nodes
-        ]
+    def check(self, intent: Intent, batch: Collection[str] = ()) -> Intent:
+        """Refuse (422) an intent naming a node the topology lacks (endpoints, waypoints,
+        exclusions) or an intent that is neither in the store nor in `batch`, the names of the
+        other intents of the same request or file (`controller.intentcheck`)."""
+
+        def live(name: str) -> bool:
+            record = self.store.find_intent(name)
+            return record is not None and not record.deleted and record.state not in GONE
+
+        problems = intent_problems(intent, self.topology, self.prefixes, in_batch(batch, live))
         if problems:
             raise ValidationError(f"intent {intent.name!r}", problems)
         return intent
@@ -865,6 +892,10 @@ def _placement_changes(
     out: dict[str, Placement | None] = {n: p for n, p in planned.raw.items() if old.get(n) != p}
     out.update({n: None for n in old if n not in planned.raw})
     return out
+
+
+def _versions(records: Mapping[str, IntentRecord]) -> dict[str, int]:
+    return {name: record.version for name, record in records.items()}
 
 
 def _error_text(error: BaseException) -> str:

@@ -1,15 +1,20 @@
-"""Read a declarative intents file (YAML or JSON) and a prefix map; errors name the field."""
+"""Read a declarative intents file (YAML or JSON) and a prefix map; errors name the field.
+
+Files are size-checked before they are read (`controller.textfile`: 16 MiB for intents, enough for
+the 100,000 intents one file may hold), must be UTF-8, and a YAML error is one line with its place.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError as PydanticValidationError
 
-from controller.errors import NotFoundError, UsageError, ValidationError
+from controller.errors import UsageError, ValidationError
 from controller.intents import Intent, IntentFile
+from controller.textfile import CONFIG_LIMIT, INTENTS_FIX, INTENTS_LIMIT, load_yaml
 
 
 def pydantic_problems(error: PydanticValidationError, prefix: str = "") -> list[str]:
@@ -24,22 +29,9 @@ def pydantic_problems(error: PydanticValidationError, prefix: str = "") -> list[
     return problems
 
 
-def _read(path: Path, flag: str) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise NotFoundError(f"{flag} {path}: no such file") from None
-    except OSError as error:
-        raise UsageError(f"{flag} {path}: cannot read it ({error.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise UsageError(f"{flag} {path}: not valid YAML ({error})") from None
-
-
 def load_intents(path: Path) -> list[Intent]:
     """The intents of a file shaped `intents: [...]` (a bare list is accepted too)."""
-    data = _read(path, "-f")
+    data = load_yaml(path, "-f", INTENTS_LIMIT, fix=INTENTS_FIX)
     if data is None:
         data = {"intents": []}
     if isinstance(data, list):
@@ -54,12 +46,20 @@ def load_intents(path: Path) -> list[Intent]:
 
 def load_prefixes(path: Path) -> dict[str, str]:
     """A prefix map file: `NODE: [prefix, ...]` -> {prefix: node}."""
-    data = _read(path, "--prefixes")
+    data: Any = load_yaml(path, "--prefixes", CONFIG_LIMIT)
     if not isinstance(data, dict):
         raise UsageError(f"--prefixes {path}: expected `NODE: [10.1.0.0/16, ...]` entries")
     out: dict[str, str] = {}
     for node, prefixes in data.items():
         if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
             raise UsageError(f"--prefixes {path}: {node}: expected a list of prefixes")
-        out.update({p: str(node) for p in prefixes})
+        for prefix in prefixes:
+            try:
+                ipaddress.ip_network(prefix, strict=False)
+            except ValueError:
+                raise UsageError(
+                    f"--prefixes {path}: {node}: {prefix!r} is not an IP prefix; "
+                    "write e.g. 10.1.0.0/16"
+                ) from None
+            out[prefix] = str(node)
     return out

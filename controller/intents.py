@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from controller.errors import NetpilotError
+from controller.intent_schema import BANDWIDTH, DURATION, endpoint_schema
 from controller.pathing.types import PathRequest
 from controller.units import parse_bandwidth, parse_duration
 
@@ -86,8 +87,8 @@ def _bandwidth(value: Any) -> float:
     if isinstance(value, str | int | float):
         try:
             return parse_bandwidth(value, "bandwidth")
-        except NetpilotError as error:
-            raise ValueError(str(error)) from None
+        except NetpilotError as error:  # pydantic names the field: drop the parser's prefix
+            raise ValueError(str(error).removeprefix("bandwidth: ")) from None
     raise ValueError("expected a bandwidth like 10M, 2.5G or a number of bit/s")
 
 
@@ -96,12 +97,26 @@ def _duration(value: Any) -> float:
         try:
             return parse_duration(value, "duration")
         except NetpilotError as error:
-            raise ValueError(str(error)) from None
+            raise ValueError(str(error).removeprefix("duration: ")) from None
     raise ValueError("expected a duration like 20ms or a number of seconds")
 
 
-Bandwidth = Annotated[float, BeforeValidator(_bandwidth), Field(ge=0, le=1e13)]
-Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0, le=3600)]
+def _latency(value: Any) -> float:
+    if isinstance(value, str | int | float):
+        try:
+            return parse_duration(value, "latency", positive=True)
+        except NetpilotError as error:
+            raise ValueError(str(error).removeprefix("latency: ")) from None
+    raise ValueError("expected a latency like 150ms or a number of seconds")
+
+
+Bandwidth = Annotated[float, BeforeValidator(_bandwidth), Field(ge=0, le=1e13), BANDWIDTH]
+Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0, le=3600), DURATION]
+Latency = Annotated[float, BeforeValidator(_latency), Field(gt=0, le=3600), DURATION]
+"""A latency bound: positive (a bound of 0 fits no path)."""
+NodeName = Annotated[str, Field(min_length=1, max_length=64)]
+"""A node as an intent names it; whether the topology has it is checked at the door
+(`controller.intentcheck`), since the model does not know the topology."""
 
 
 class Frozen(BaseModel):
@@ -111,6 +126,7 @@ class Frozen(BaseModel):
 class Endpoint(Frozen):
     """A node, or prefixes that the controller maps to a node (longest match); both allowed."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=endpoint_schema)
     node: str | None = Field(default=None, min_length=1, max_length=64)
     prefixes: tuple[str, ...] = Field(default=(), max_length=64)
 
@@ -143,7 +159,7 @@ class Endpoint(Frozen):
 class Sla(Frozen):
     """Per-intent SLA; a missing value means the class default."""
 
-    max_latency: Duration | None = None
+    max_latency: Latency | None = None
     max_loss: float | None = Field(default=None, ge=0, le=1)
 
 
@@ -161,8 +177,8 @@ DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class TimeWindow(Frozen):
     """Active from `start` to `end` (UTC, HH:MM; may cross midnight) on `days` (all if empty)."""
 
-    start: str
-    end: str
+    start: str = Field(json_schema_extra={"pattern": _HHMM.pattern})
+    end: str = Field(json_schema_extra={"pattern": _HHMM.pattern})
     days: tuple[Day, ...] = ()
 
     @field_validator("start", "end")
@@ -200,10 +216,14 @@ class Intent(Frozen):
     dscp: int | None = Field(default=None, ge=0, le=63)
     sla: Sla = Sla()
     protection: Protection = "none"
-    disjoint_from: tuple[str, ...] = Field(default=(), max_length=16)
+    disjoint_from: tuple[str, ...] = Field(
+        default=(),
+        max_length=16,
+        json_schema_extra={"items": {"type": "string", "pattern": NAME_PATTERN}},
+    )
     affinities: Affinities = Affinities()
-    waypoints: tuple[str, ...] = Field(default=(), max_length=8)
-    exclude_nodes: tuple[str, ...] = Field(default=(), max_length=64)
+    waypoints: tuple[NodeName, ...] = Field(default=(), max_length=8)
+    exclude_nodes: tuple[NodeName, ...] = Field(default=(), max_length=64)
     windows: tuple[TimeWindow, ...] = Field(default=(), max_length=16)
     description: str = Field(default="", max_length=500)
 

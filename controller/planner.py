@@ -140,7 +140,10 @@ class Planner:
     _srlgs: bool | None = None
 
     def resolve(self, endpoint: Endpoint, where: str) -> str:
-        node = resolve_node(endpoint, self.prefixes, where)
+        return self.known(resolve_node(endpoint, self.prefixes, where), where)
+
+    def known(self, node: str, where: str) -> str:
+        """`node` if the topology has it (it may have lost it since the intent was accepted)."""
         if node not in self.topology.nodes:
             raise NetpilotError(f"{where}: node {node!r} is not in topology {self.topology.name!r}")
         return node
@@ -262,7 +265,7 @@ class Planner:
             request = replace(request, exclude_links=request.exclude_links | lossy)
         if not intent.waypoints:
             return [request]
-        via = [self.resolve(Endpoint(node=w), "waypoints") for w in intent.waypoints]
+        via = [self.known(w, f"waypoints[{i}]") for i, w in enumerate(intent.waypoints)]
         stops = [request.src, *via, request.dst]
         return [
             replace(request, name=f"{intent.name}{LEG}{i}", src=a, dst=b)

@@ -225,8 +225,8 @@ class Store:
         """create | update | unchanged."""
         now = self._clock()
         row = db.execute("SELECT * FROM intents WHERE name=?", (intent.name,)).fetchone()
-        live = row is not None and not row["deleted"]
-        current = row["version"] if live else 0
+        live = row is not None and not _gone(row)
+        current = row["version"] if row is not None and not row["deleted"] else 0
         if create_only and live:
             raise ConflictError(f"intent {intent.name!r} exists; use PUT to change it")
         if expected is not None and expected != current:
@@ -278,6 +278,8 @@ class Store:
             raise ConflictError(
                 f"intent {name!r} is at version {row['version']}, not {expected}; re-read it"
             )
+        if row["state"] == IntentState.WITHDRAWING:
+            return  # already deleted, being withdrawn: the same delete again changes nothing
         now = self._clock()
         reason = why or "deleted"
         db.execute(
@@ -308,17 +310,36 @@ class Store:
                         changes.append(Change(name, "delete"))
         return changes
 
-    def set_states(self, updates: Iterable[tuple[str, IntentState, str]]) -> None:
+    def set_states(
+        self,
+        updates: Iterable[tuple[str, IntentState, str]],
+        versions: Mapping[str, int] | None = None,
+    ) -> list[str]:
+        """Write intent states. With `versions` (name -> the version the writer read), an intent
+        is written only while it is still at that version: a create, update or delete
+        acknowledged in between wins over a round that started before it (the next round
+        handles it). Returns the names skipped for that reason."""
         with self._tx() as db:
-            self._set_states(db, updates)
+            return self._set_states(db, updates, versions)
 
     def _set_states(
-        self, db: sqlite3.Connection, updates: Iterable[tuple[str, IntentState, str]]
-    ) -> None:
+        self,
+        db: sqlite3.Connection,
+        updates: Iterable[tuple[str, IntentState, str]],
+        versions: Mapping[str, int] | None = None,
+    ) -> list[str]:
         now = self._clock()
+        stale: list[str] = []
         for name, state, reason in updates:
-            row = db.execute("SELECT state, reason FROM intents WHERE name=?", (name,)).fetchone()
-            if row is None or (row["state"] == state and row["reason"] == reason):
+            row = db.execute(
+                "SELECT state, reason, version FROM intents WHERE name=?", (name,)
+            ).fetchone()
+            if row is None:
+                continue
+            if versions is not None and versions.get(name) != row["version"]:
+                stale.append(name)
+                continue
+            if row["state"] == state and row["reason"] == reason:
                 continue
             deleted = 1 if state is IntentState.WITHDRAWN else 0
             db.execute(
@@ -326,18 +347,22 @@ class Store:
                 (state, reason, now, deleted, name),
             )
             self._transition(db, name, state, reason, now)
+        return sorted(set(stale))
 
     def set_states_from(
-        self, updates: Iterable[tuple[str, IntentState, IntentState, str]]
+        self,
+        updates: Iterable[tuple[str, IntentState, IntentState, str]],
+        versions: Mapping[str, int] | None = None,
     ) -> list[str]:
         """Compare-and-set: `(name, from_state, to_state, reason)` moves an intent only while it
-        is still in `from_state` (a delete or a round in between wins). Returns the names moved."""
+        is still in `from_state` (and, with `versions`, at that version: a delete or a round in
+        between wins). Returns the names moved."""
         moved: list[str] = []
         with self._tx() as db:
             for name, before, state, reason in updates:
                 row = db.execute("SELECT state FROM intents WHERE name=?", (name,)).fetchone()
-                if row is not None and row["state"] == before:
-                    self._set_states(db, [(name, state, reason)])
+                current = row is not None and row["state"] == before
+                if current and not self._set_states(db, [(name, state, reason)], versions):
                     moved.append(name)
         return moved
 
@@ -395,10 +420,13 @@ class Store:
         revision: int,
         committed: bool,
         error: str = "",
+        *,
         placements: Mapping[str, Placement | None] | None = None,
         states: Iterable[tuple[str, IntentState, str]] = (),
+        versions: Mapping[str, int] | None = None,
     ) -> None:
-        """Close a revision; when committed, also its installed configs, placements and states."""
+        """Close a revision; when committed, also its installed configs, placements and states
+        (`versions`: as in `set_states`)."""
         with self._tx() as db:
             status = "committed" if committed else "failed"
             db.execute(
@@ -412,7 +440,7 @@ class Store:
                 )
                 for name, placement in (placements or {}).items():
                     self._save_placement(db, name, placement, revision)
-            self._set_states(db, states)
+            self._set_states(db, states, versions)
 
     def save_placements(self, placements: Mapping[str, Placement | None]) -> None:
         with self._tx() as db:
@@ -502,6 +530,11 @@ class Store:
         ):
             problems.append(f"intent {r['name']}: no recorded transitions")
         return problems
+
+
+def _gone(row: sqlite3.Row) -> bool:
+    """Deleted: withdrawn, or acknowledged and being withdrawn (a PUT then re-creates it)."""
+    return bool(row["deleted"]) or row["state"] == IntentState.WITHDRAWING
 
 
 def _record(row: sqlite3.Row, cache: dict[tuple[str, str], Intent]) -> IntentRecord:

@@ -29,6 +29,8 @@ class EngineStats:
     """Gauge: wall seconds of the last round."""
     transactions: int = 0
     """Transactions handed to the southbound."""
+    superseded: int = 0
+    """State writes of a round skipped because the intent changed meanwhile (the API's wins)."""
     transaction_failures: int = 0
     """Transactions not committed (refused, rolled back, or the southbound raised)."""
     verify_ok: int = 0

@@ -37,7 +37,7 @@ _TIME_UNITS = {
     "h": 3600.0,
     "d": 86400.0,
 }
-_NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/]*)\s*$")
+_NUMBER = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/]*)\s*$")
 
 
 def _split(text: str, field: str, example: str) -> tuple[float, str]:
@@ -59,14 +59,14 @@ def parse_bandwidth(value: str | float | int, field: str = "bandwidth") -> float
         number, unit = _split(str(value), field, "10G or 250Mbps")
     if unit not in _BW_UNITS:
         raise UsageError(f"{field}: unknown unit {unit!r} in {value!r}; use bps, K, M, G or T")
-    result = number * _BW_UNITS[unit]
-    if not math.isfinite(result) or result < 0:
-        raise UsageError(f"{field}: must be a finite non-negative bandwidth, got {value!r}")
-    return result
+    return _checked(number * _BW_UNITS[unit], value, field, "10M", positive=False)
 
 
-def parse_duration(value: str | float | int, field: str = "duration") -> float:
-    """'20ms', '5us', '1.5s', '2h', 0.02 -> seconds. Raises UsageError naming `field`."""
+def parse_duration(
+    value: str | float | int, field: str = "duration", *, positive: bool = False
+) -> float:
+    """'20ms', '5us', '1.5s', '2h', 0.02 -> seconds. Raises UsageError naming `field`; negative
+    values are refused, and with `positive` zero too (a latency bound of 0 fits no path)."""
     if isinstance(value, bool):
         raise UsageError(f"{field}: expected a duration like 20ms or 2h, got {value!r}")
     if isinstance(value, int | float):
@@ -77,9 +77,18 @@ def parse_duration(value: str | float | int, field: str = "duration") -> float:
         raise UsageError(
             f"{field}: unknown unit {unit!r} in {value!r}; use ns, us, ms, s, m, h or d"
         )
-    result = number * _TIME_UNITS[unit]
-    if not math.isfinite(result) or result < 0:
-        raise UsageError(f"{field}: must be a finite non-negative duration, got {value!r}")
+    return _checked(number * _TIME_UNITS[unit], value, field, "150ms", positive=positive)
+
+
+def _checked(
+    result: float, value: str | float | int, field: str, example: str, *, positive: bool
+) -> float:
+    if not math.isfinite(result):
+        raise UsageError(f"{field}: must be a finite number, got {value!r}; write e.g. {example}")
+    if positive and result <= 0:
+        raise UsageError(f"{field}: must be positive, got {value!r}; write e.g. {example}")
+    if result < 0:
+        raise UsageError(f"{field}: must not be negative, got {value!r}; write e.g. {example}")
     return result
 
 

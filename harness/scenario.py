@@ -42,6 +42,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from controller.errors import NotFoundError, UsageError, ValidationError
+from controller.textfile import CONFIG_LIMIT, StrictLoader, read_text, yaml_problem
 from controller.units import parse_bandwidth, parse_duration
 from harness.routing import LinkIndex
 from harness.surge import Surge
@@ -282,13 +283,11 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
 def load_scenario(path: Path) -> Scenario:
     if not path.is_file():
         raise NotFoundError(f"scenario file not found: {path}")
+    text = read_text(path, "scenario", CONFIG_LIMIT)  # size-checked before reading, UTF-8
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ScenarioError(str(path), [f"cannot read it ({error.strerror})"]) from None
+        data = yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
-        one_line = " ".join(str(error).split())
-        raise ScenarioError(str(path), [f"not valid YAML: {one_line}"]) from None
+        raise ScenarioError(str(path), [f"not valid YAML: {yaml_problem(error, text)}"]) from None
     return parse_scenario(data, str(path))
 
 

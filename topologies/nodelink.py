@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import NetpilotError, NotFoundError, TopologyError, ValidationError
+from controller.textfile import TOPOLOGY_LIMIT, read_text
 from controller.topology import Link, LinkState, Node, Topology, fibre_delay_s
 from controller.units import format_bandwidth, format_duration, parse_duration
 from topologies.common import DEFAULT_DELAY_S, LinkIds, fallback_capacity
@@ -32,7 +33,7 @@ def load_json(path: Path, name: str | None = None) -> Topology:
     if not path.is_file():
         raise NotFoundError(f"file not found: {path}")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_text(path, "topology", TOPOLOGY_LIMIT))  # size-checked, UTF-8
     except json.JSONDecodeError as error:
         raise ValidationError(
             f"{path}:{error.lineno}:{error.colno}", [f"JSON syntax error: {error.msg}"]

@@ -122,7 +122,10 @@ class Runtime:
     def startup_lines(self) -> list[str]:
         s = self.settings
         host, port = s.host_port
-        lines = [f"netpilot controller on http://{host}:{port} (token from {self.token_source})"]
+        scheme = "https" if s.tls_cert is not None else "http"
+        lines = [
+            f"netpilot controller on {scheme}://{host}:{port} (token from {self.token_source})"
+        ]
         if s.inventory is None:
             lines.append("southbound: in-memory devices (no --inventory); no telemetry")
         else:

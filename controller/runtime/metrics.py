@@ -32,6 +32,11 @@ ENGINE_COUNTERS = (
     ("verify_gave_up", "netpilot_verify_gave_up", "Devices given up on after failed read-backs."),
     ("transactions", "netpilot_engine_transactions", "Transactions the engine started."),
     ("transaction_failures", "netpilot_engine_transaction_failures", "Transactions not committed."),
+    (
+        "superseded",
+        "netpilot_engine_superseded_writes",
+        "Round state writes skipped: the intent changed meanwhile (the API write wins).",
+    ),
 )
 
 

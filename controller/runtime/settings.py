@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from controller.errors import UsageError
 
@@ -31,6 +31,8 @@ ENV = {
     "drift_interval_s": "NETPILOT_DRIFT_INTERVAL",
     "hold_time_s": "NETPILOT_HOLD_TIME",
     "improvement": "NETPILOT_IMPROVEMENT",
+    "tls_cert": "NETPILOT_TLS_CERT",
+    "tls_key": "NETPILOT_TLS_KEY",
 }
 """The environment variable behind each setting (documented in `controller run --help`)."""
 
@@ -70,6 +72,20 @@ class Settings(BaseModel):
     debounce_s: float = Field(default=0.2, ge=0, le=60)
     risk_floor: float = Field(default=0.2, ge=0, le=1)
     """Fault risks below this are not handed to the engine (noise)."""
+    tls_cert: Path | None = None
+    """PEM certificate (chain) the API serves HTTPS with; needs `tls_key`."""
+    tls_key: Path | None = Field(default=None, validate_default=True)
+    """The certificate's private key (unencrypted PEM)."""
+
+    @field_validator("tls_key")
+    @classmethod
+    def _tls_pair(cls, key: Path | None, info: ValidationInfo) -> Path | None:
+        cert = info.data.get("tls_cert")
+        if cert is not None and key is None:
+            raise ValueError("missing: --tls-cert needs its key")
+        if cert is None and key is not None:
+            raise ValueError("needs --tls-cert too (the certificate this key belongs to)")
+        return key
 
     @property
     def round_deadline_s(self) -> float:

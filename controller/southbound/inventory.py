@@ -18,15 +18,18 @@ never appear in `repr`, logs or error messages.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from controller.errors import NetpilotError, NotFoundError
 from controller.southbound.errors import InventoryError
+from controller.textfile import CONFIG_LIMIT, load_yaml
+
+SECRET_KEYS = ("username", "password", "password_env", "key_file")
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,54 @@ class Inventory:
 
 
 def _read_yaml(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise InventoryError(f"{what} {path} not found; give an existing file")
+    """Parsed YAML; a syntax error names the place, never the line (it may hold a password)."""
     try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise InventoryError(f"{what} {path} is not valid YAML: {error}") from None
+        return load_yaml(path, what, CONFIG_LIMIT, redact=True)
+    except NotFoundError:
+        raise InventoryError(f"{what} {path} not found; give an existing file") from None
+    except NetpilotError as error:
+        raise InventoryError(str(error)) from None
+
+
+def _secrets(doc: Any, path: Path | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(default entry, entries by device) of a secrets file; problems name keys, never values."""
+    where = f"secrets file {path}"
+    if doc is None:
+        return {}, {}
+    if not isinstance(doc, dict):
+        raise InventoryError(f"{where}: needs a mapping with `devices:` and/or `default:`")
+    _known_keys(doc, ("devices", "default"), where)
+    default = _secret_entry(doc.get("default"), f"{where}, default")
+    devices = doc.get("devices") or {}
+    if not isinstance(devices, dict):
+        raise InventoryError(f"{where}: `devices` must map device names to their credentials")
+    entries = {str(k): _secret_entry(v, f"{where}, device {str(k)!r}") for k, v in devices.items()}
+    return default, entries
+
+
+def _secret_entry(entry: Any, where: str) -> dict[str, Any]:
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict):
+        raise InventoryError(f"{where}: must be a mapping like `{{username: ..., password: ...}}`")
+    _known_keys(entry, SECRET_KEYS, where)
+    return entry
+
+
+def _known_keys(entry: Mapping[Any, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in entry:
+        if key not in allowed:
+            raise InventoryError(f"{where}: {_unknown(key, allowed)}; use {', '.join(allowed)}")
+
+
+def _unknown(key: object, allowed: tuple[str, ...]) -> str:
+    """Name an unknown key only when it is a misspelt known one: `{password hunter2}` (a
+    forgotten colon) is a key too, and must not be shown."""
+    text = str(key)
+    close = difflib.get_close_matches(text, allowed, n=1, cutoff=0.8)
+    if close and text.isidentifier() and len(text) <= len(close[0]) + 2:
+        return f"unknown key {text!r} (did you mean {close[0]!r}?)"
+    return "an unknown key (not shown: it may hold a secret)"
 
 
 def _str(entry: Mapping[str, Any], key: str, where: str) -> str:
@@ -86,6 +131,10 @@ def _credentials(
     merged = {**secret.get("default", {}), **entry, **secret.get("device", {})}
     username = _str(merged, "username", where)
     password = merged.get("password")
+    if password is not None and not isinstance(password, str):
+        raise InventoryError(
+            f"{where}: `password` (inventory or secrets file) must be a string; quote it"
+        )
     if password is None and merged.get("password_env"):
         var = str(merged["password_env"])
         password = env.get(var)
@@ -132,11 +181,8 @@ def load_inventory(
     doc = _read_yaml(Path(path), "inventory")
     if not isinstance(doc, dict) or not isinstance(doc.get("devices"), list):
         raise InventoryError(f"inventory {path}: needs a top-level `devices:` list")
-    secret_doc = _read_yaml(Path(secrets), "secrets file") if secrets else {}
-    if not isinstance(secret_doc, dict):
-        raise InventoryError(f"secrets file {secrets}: needs a mapping with `devices:`")
-    secret_devices = secret_doc.get("devices") or {}
-    default_secret = secret_doc.get("default") or {}
+    secret_doc = _read_yaml(Path(secrets), "secrets file") if secrets else None
+    default_secret, secret_devices = _secrets(secret_doc, secrets)
     known_hosts = doc.get("known_hosts")
     known = Path(str(known_hosts)).expanduser() if known_hosts else None
     devices: list[DeviceEntry] = []

@@ -1,0 +1,189 @@
+"""Blocking API work off the event loop, on a snapshot of the engine.
+
+The engine's rounds, `/healthz` and every request share one event loop, so nothing the API does
+may block it: body parsing, store reads and writes, checks, plans and what-ifs run on worker
+threads (`Work`). Store calls are thread-safe (one SQLite connection behind a lock). Engine
+state is not: a round on the loop reassigns placements and updates the installed configs, the
+measures and the avoidances between its awaits. So work that reads the engine gets `snapshot()`,
+taken on the loop (between two awaits of a round, so consistent) and never written by the round
+afterwards; it owns a copy of the placer too, whose IGP memory must not leak into the rounds.
+
+Planning is bounded: at most `planners` run at once and `queue` more wait; beyond that the API
+answers 503 with Retry-After (`Busy`) instead of queueing without limit. While a plan runs the
+cyclic garbage collector is paused (`GcPause`): a full collection over the objects of a
+100,000-intent plan holds the GIL for seconds, stopping the event loop with it (measured: 13
+full collections of up to 2 s in one plan, which also ran twice as long). Intents, placements
+and plans hold no reference cycles; reference counting frees them as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import functools
+import gc
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from fastapi.responses import JSONResponse
+
+from controller.engine import Engine
+from controller.errors import NetpilotError
+
+T = TypeVar("T")
+
+
+class Busy(NetpilotError):
+    """Too many plans running or waiting (HTTP 503 with Retry-After)."""
+
+    retry_after_s = 5
+
+
+class GcPause:
+    """Automatic garbage collection off while at least one job is inside, back on (if it was on)
+    when the last one leaves. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._inside == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._was_enabled:
+                gc.enable()
+
+
+class Work:
+    """Two thread pools: `run` for short jobs (store, one intent), `plan` for planning."""
+
+    def __init__(self, *, workers: int = 4, planners: int = 2, queue: int = 8) -> None:
+        self._short = ThreadPoolExecutor(workers, thread_name_prefix="netpilot-api")
+        self._plans = ThreadPoolExecutor(planners, thread_name_prefix="netpilot-plan")
+        self._limit = planners + queue
+        self._planning = 0
+        self._gc = GcPause()
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._short, functools.partial(fn, *args))
+
+    @property
+    def planning(self) -> int:
+        """Plans running or waiting now."""
+        return self._planning
+
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[None]:
+        """A place among the plans running or waiting, else `Busy` (before the body is read)."""
+        if self._planning >= self._limit:
+            raise Busy(
+                f"{self._planning} plans running or waiting; retry in {Busy.retry_after_s} s"
+            )
+        self._planning += 1
+        try:
+            yield
+        finally:
+            self._planning -= 1
+
+    async def plan(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn` on a planner thread (after `admit`), the garbage collector paused."""
+
+        def job() -> T:
+            with self._gc:
+                return fn(*args)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._plans, job)
+
+    def close(self) -> None:
+        self._short.shutdown(wait=False, cancel_futures=True)
+        self._plans.shutdown(wait=False, cancel_futures=True)
+
+
+def snapshot(engine: Engine) -> Engine:
+    """An engine that reads like `engine` does now, for use on a worker thread. Call it on the
+    event loop. It shares the store, topology and prefix map (immutable or thread-safe) and
+    owns copies of what the loop mutates; only its read methods (`check`, `plan`, `placement`,
+    `planner`, ...) may be called."""
+    view = copy.copy(engine)
+    view._placements = dict(engine._placements)
+    view._installed = dict(engine._installed)
+    view._committed = dict(engine._committed)
+    view.measures = dict(engine.measures)
+    view.avoid = dict(engine.avoid)
+    view.placer = copy.copy(engine.placer)
+    return view
+
+
+CHUNK = 1000
+"""Items per piece when a big answer is encoded or a big structure freed."""
+
+
+class BigJSON(JSONResponse):
+    """A JSONResponse whose big lists and dicts are encoded a thousand items at a time, with
+    Python code between the pieces: one `json.dumps` of a 100,000-intent plan holds the GIL
+    for a quarter to a whole second, stalling the event loop that long. Same bytes as
+    JSONResponse."""
+
+    def render(self, content: Any) -> bytes:
+        return "".join(_pieces(content)).encode("utf-8")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _pieces(value: Any) -> Iterator[str]:
+    if isinstance(value, list) and len(value) > CHUNK:
+        yield "["
+        for start in range(0, len(value), CHUNK):
+            yield ("," if start else "") + _dumps(value[start : start + CHUNK])[1:-1]
+        yield "]"
+    elif isinstance(value, dict) and len(value) > CHUNK:
+        items = list(value.items())
+        yield "{"
+        for start in range(0, len(items), CHUNK):
+            yield ("," if start else "") + _dumps(dict(items[start : start + CHUNK]))[1:-1]
+        yield "}"
+    elif isinstance(value, dict):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("," if i else "") + _dumps(str(key)) + ":"
+            yield from _pieces(item)
+        yield "}"
+    else:
+        yield _dumps(value)
+
+
+def release(items: list[Any]) -> None:
+    """Empty `items` a thousand at a time (freeing 100,000 objects at once holds the GIL)."""
+    while items:
+        del items[-CHUNK:]
+
+
+def release_all(content: Any) -> None:
+    """`release` every big list and dict in a JSON-like answer (after it was rendered)."""
+    if isinstance(content, list):
+        for item in content[:CHUNK]:
+            release_all(item)
+        release(content)
+    elif isinstance(content, dict):
+        for item in content.values():
+            if isinstance(item, list | dict):
+                release_all(item)
+        while len(content) > CHUNK:
+            for _ in range(CHUNK):
+                content.popitem()
