@@ -14,18 +14,24 @@ import pytest
 
 from controller.errors import UsageError
 from controller.textfile import load_yaml, read_text
+from tests.cli_inprocess import run_cli
 
 ROOT = Path(__file__).parent.parent
 NOT_UTF8 = b"name: t\xe9st\nnodes: []\n"
 MALFORMED = b"name: t\nnodes: [\n  - {name: a\n"
 
 
-def netpilot(*args: str) -> subprocess.CompletedProcess[str]:
+def netpilot_process(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250", "NETPILOT_API_TOKEN": "t0ken"}
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
     )  # fmt: skip
+
+
+def netpilot(*args: str) -> subprocess.CompletedProcess[str]:
+    """In-process (tests/cli_inprocess.py); `netpilot_process` is the real process."""
+    return run_cli(*args, env={"NETPILOT_API_TOKEN": "t0ken"})
 
 
 def one_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -57,7 +63,7 @@ def test_topology_files(tmp_path: Path) -> None:
         line == f"error: topology {bad}: not UTF-8 text at byte 7 (line 1); save the file as UTF-8"
     )
     huge = sparse(tmp_path / "huge.json", 65)
-    line = one_line(netpilot("topo", "show", str(huge)))
+    line = one_line(netpilot_process("topo", "show", str(huge)))
     assert f"topology {huge}: 65 MiB is over the 64 MiB limit" in line
 
 

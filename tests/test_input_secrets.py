@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from controller.textfile import yaml_problem
+from tests.cli_inprocess import run_cli
 
 ROOT = Path(__file__).parent.parent
 PASSWORD = "Hunter2-S3cret"
@@ -48,12 +49,17 @@ BROKEN = [
 ]  # fmt: skip
 
 
-def netpilot(*args: str) -> subprocess.CompletedProcess[str]:
+def netpilot_process(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250", "NETPILOT_API_TOKEN": "t0ken"}
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
     )  # fmt: skip
+
+
+def netpilot(*args: str) -> subprocess.CompletedProcess[str]:
+    """In-process (tests/cli_inprocess.py); `netpilot_process` is the real process."""
+    return run_cli(*args, env={"NETPILOT_API_TOKEN": "t0ken"})
 
 
 def _files(tmp_path: Path, secrets: str | bytes) -> tuple[Path, Path]:
@@ -110,7 +116,7 @@ def test_an_inventory_holding_a_password_is_not_quoted_either(tmp_path: Path) ->
     inventory.write_text(
         f"devices:\n  - {{name: r1, host: h, username: u, password: '{PASSWORD}, host_key: x}}\n"
     )
-    result = netpilot("devices", "list", "-i", str(inventory), "--no-connect")
+    result = netpilot_process("devices", "list", "-i", str(inventory), "--no-connect")
     shown = result.stdout + result.stderr
     assert result.returncode == 2 and PASSWORD not in shown and "Traceback" not in shown, shown
     assert f"inventory {inventory}: not valid YAML: line 3, column 1" in result.stderr

@@ -22,6 +22,7 @@ from controller.api import create_app
 from controller.engine import Engine, EngineConfig
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
+from tests.cli_inprocess import run_cli
 from tests.intents_support import LiveServer, small_wan
 
 ROOT = Path(__file__).parent.parent
@@ -171,12 +172,17 @@ def test_a_negative_bandwidth_says_so(api: httpx.Client, bandwidth: object) -> N
 
 
 # -- the CLI on intents files ----------------------------------------------------------------------
-def netpilot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def netpilot_process(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250"}
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False,
     )  # fmt: skip
+
+
+def netpilot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """In-process (tests/cli_inprocess.py); `netpilot_process` is the real process."""
+    return run_cli(*args, cwd=cwd, env=None)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -272,7 +278,7 @@ def test_an_intents_file_over_the_limit_is_refused_before_it_is_read(
     huge = tmp_path / "huge.yaml"
     with huge.open("wb") as f:  # sparse: 50 MiB that cost no disk; parsing it would take a minute
         f.truncate(50 * 1024 * 1024)
-    result = netpilot("intent", "plan", "-f", str(huge), "--db", str(db))
+    result = netpilot_process("intent", "plan", "-f", str(huge), "--db", str(db))
     assert result.returncode == 2
     line = one_line(result)
     assert f"-f {huge}: 50 MiB is over the 16 MiB limit; 100,000 intents fit in it" in line
