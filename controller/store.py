@@ -126,6 +126,7 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            self._set_aside_invalid()
         except sqlite3.DatabaseError as error:
             self._db.close()
             raise UsageError(f"--db {self.path}: not a netpilot database ({error})") from None
@@ -165,6 +166,31 @@ class Store:
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version={version + 1}")
 
+    def _set_aside_invalid(self) -> None:
+        """Intents stored by an older netpilot that this one's model refuses (e.g. a latency of
+        0, accepted before and never installable) are set aside as withdrawn, their spec kept in
+        the row and the reason in their history and the audit log, so the store still opens and
+        the operator can fix and re-apply them."""
+        now = self._clock()
+        with self._tx() as db:
+            for row in list(db.execute("SELECT name, spec FROM intents WHERE deleted=0")):
+                try:
+                    Intent.model_validate({**json.loads(row["spec"]), "name": row["name"]})
+                except PydanticValidationError as error:
+                    first = error.errors()[0]
+                    where = ".".join(str(p) for p in first.get("loc", ()))
+                    reason = (
+                        f"set aside: its stored spec is no longer valid ({where}: "
+                        f"{first.get('msg', 'invalid')}); fix it and apply it again"
+                    )
+                    db.execute(
+                        "UPDATE intents SET state=?, reason=?, updated_at=?, deleted=1,"
+                        " version=version+1 WHERE name=?",
+                        (IntentState.WITHDRAWN, reason, now, row["name"]),
+                    )
+                    self._transition(db, row["name"], IntentState.WITHDRAWN, reason, now)
+                    self._audit(db, "netpilot", "set-aside", row["name"], reason, at=now)
+
     @property
     def schema_version(self) -> int:
         return int(self._query("PRAGMA user_version")[0][0])
@@ -181,14 +207,12 @@ class Store:
     # -- intents -----------------------------------------------------------------------------
     def list_intents(self, include_deleted: bool = False) -> list[IntentRecord]:
         where = "" if include_deleted else "WHERE deleted=0"
-        return [
-            _record(r, self._cache)
-            for r in self._query(f"SELECT * FROM intents {where} ORDER BY name")
-        ]
+        rows = self._query(f"SELECT * FROM intents {where} ORDER BY name")
+        return [r for r in (_readable(row, self._cache) for row in rows) if r is not None]
 
     def find_intent(self, name: str) -> IntentRecord | None:
         rows = self._query("SELECT * FROM intents WHERE name=?", (name,))
-        return _record(rows[0], self._cache) if rows else None
+        return _readable(rows[0], self._cache) if rows else None
 
     def get_intent(self, name: str) -> IntentRecord:
         record = self.find_intent(name)
@@ -537,13 +561,24 @@ def _gone(row: sqlite3.Row) -> bool:
     return bool(row["deleted"]) or row["state"] == IntentState.WITHDRAWING
 
 
+def _readable(row: sqlite3.Row, cache: dict[tuple[str, str], Intent]) -> IntentRecord | None:
+    """The record, or None for a deleted intent whose spec this netpilot no longer reads (set
+    aside at open: `Store._set_aside_invalid`)."""
+    try:
+        return _record(row, cache)
+    except NetpilotError:
+        if row["deleted"]:
+            return None
+        raise
+
+
 def _record(row: sqlite3.Row, cache: dict[tuple[str, str], Intent]) -> IntentRecord:
     key = (row["name"], row["spec"])
     intent = cache.get(key)
     if intent is None:
         try:
             intent = Intent.model_validate({**json.loads(row["spec"]), "name": row["name"]})
-        except PydanticValidationError as error:  # pragma: no cover - stored specs were valid
+        except PydanticValidationError as error:  # set aside at open (live rows are valid)
             raise NetpilotError(f"stored intent {row['name']!r} is invalid: {error}") from None
         if len(cache) > 200_000:
             cache.clear()
