@@ -34,10 +34,16 @@ def intended_links(topology: Topology, nodes: list[str]) -> list[LinkKey]:
 
 
 def _installed(
-    name: str, server: str | None, db: Path | None, topology: str, token_file: Path | None
+    name: str,
+    server: str | None,
+    db: Path | None,
+    topology: str,
+    auth: tuple[Path | None, Path | None],
 ) -> tuple[str, str, list[str], list[LinkKey]]:
-    """An intent's installed primary path from the controller: endpoints, SIDs, link keys."""
-    client = connect(server, db, topology if db else None, token_file)
+    """An intent's installed primary path from the controller: endpoints, SIDs, link keys.
+    `auth`: the token file and, for an https server, the CA file."""
+    token_file, ca_file = auth
+    client = connect(server, db, topology if db else None, token_file, ca_file)
     try:
         status = client.status(name)
     finally:
@@ -81,6 +87,13 @@ def verify(
     ] = None,
     db: Annotated[Path | None, typer.Option(help="For INTENT: the controller's database.")] = None,
     token_file: Annotated[Path | None, typer.Option(help="API token file for --server.")] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="For an https --server: the certificate (or CA) to trust.",
+            envvar="NETPILOT_CA_FILE",
+        ),
+    ] = None,
     src: Annotated[str | None, typer.Option("--from", help="Head-end router.")] = None,
     dst: Annotated[str | None, typer.Option("--to", help="Destination router.")] = None,
     sids: Annotated[str | None, typer.Option(help="Segment list: comma-separated SIDs.")] = None,
@@ -100,7 +113,7 @@ def verify(
     topo = load_topology(topology)
     intended: list[tuple[str, str, str]] | None
     if intent is not None:
-        src, dst, segs, intended = _installed(intent, server, db, topology, token_file)
+        src, dst, segs, intended = _installed(intent, server, db, topology, (token_file, ca_file))
     else:
         if not src or not dst:
             raise UsageError("give INTENT, or --from ROUTER and --to ROUTER (and --sids or --via)")

@@ -155,6 +155,26 @@ def test_cli_verifies_the_server(server: tuple[str, Path, Path]) -> None:
     assert missing.returncode == 2 and "--ca-file /nonexistent.pem" in missing.stderr
 
 
+def test_verify_reads_the_installed_path_over_https(server: tuple[str, Path, Path]) -> None:
+    base, cert, _ = server
+    trusted = ssl.create_default_context(cafile=str(cert))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=base, verify=trusted, headers=auth, timeout=10) as http:
+        body = {"name": "hq-dc2-verify", "src": "HQ", "dst": "DC2", "bandwidth": "10M"}
+        assert http.put("/v1/intents/hq-dc2-verify", json=body).status_code == 200
+        deadline = time.monotonic() + 30
+        while http.get("/v1/intents/hq-dc2-verify").json()["state"] not in (
+            "installed",
+            "verified",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)  # fmt: skip
+    done = netpilot("verify", "hq-dc2-verify", "--server", base, "--ca-file", str(cert),
+                    "--topology", "bank-wan", "--json", env=cli_env())  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+
+
 def _start(capsys: pytest.CaptureFixture[str], tmp: Path, *flags: str) -> tuple[int, str]:
     code, _, err = run(capsys, "controller", "run", "--topology", "bank-wan",
                        "--db", str(tmp / "db"), "--listen", "127.0.0.1:1", *flags)  # fmt: skip
