@@ -4,7 +4,7 @@ of it the interpreter and imports), with the answer shaped like `subprocess.run`
 For user-error paths: exit code, stdout and stderr are what a real process would show (typer's
 exit codes, rich's output to sys.stdout/sys.stderr). An exception that escapes the CLI is
 rendered as a traceback on stderr with exit 1, as Python would, so "no traceback" checks hold.
-Each file keeps at least one real subprocess test next to these."""
+Each file keeps at least one real subprocess test next to these (`run_process`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import subprocess
+import sys
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -54,3 +55,14 @@ def run_cli(
             traceback.print_exc()
             code = 1
     return subprocess.CompletedProcess(["netpilot", *args], code, out.getvalue(), err.getvalue())
+
+
+def run_process(
+    *args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`netpilot ARGS` as a real process (`python -m cli`), same answer shape as `run_cli`."""
+    full = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True, text=True, env=full, cwd=cwd, timeout=120, check=False,
+    )  # fmt: skip

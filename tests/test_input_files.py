@@ -4,17 +4,15 @@ Run through the real CLI; `controller.textfile` directly for what a command cann
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from controller.errors import UsageError
 from controller.textfile import load_yaml, read_text
-from tests.cli_inprocess import run_cli
+from tests.cli_inprocess import run_cli, run_process
 
 ROOT = Path(__file__).parent.parent
 NOT_UTF8 = b"name: t\xe9st\nnodes: []\n"
@@ -22,11 +20,7 @@ MALFORMED = b"name: t\nnodes: [\n  - {name: a\n"
 
 
 def netpilot_process(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250", "NETPILOT_API_TOKEN": "t0ken"}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
+    return run_process(*args, env={"NETPILOT_API_TOKEN": "t0ken"})
 
 
 def netpilot(*args: str) -> subprocess.CompletedProcess[str]:

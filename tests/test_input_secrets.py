@@ -5,17 +5,15 @@ messages quote more than libyaml's."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from controller.textfile import yaml_problem
-from tests.cli_inprocess import run_cli
+from tests.cli_inprocess import run_cli, run_process
 
 ROOT = Path(__file__).parent.parent
 PASSWORD = "Hunter2-S3cret"
@@ -50,11 +48,7 @@ BROKEN = [
 
 
 def netpilot_process(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250", "NETPILOT_API_TOKEN": "t0ken"}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
+    return run_process(*args, env={"NETPILOT_API_TOKEN": "t0ken"})
 
 
 def netpilot(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,9 +7,7 @@ so that what a user sees, stdout and stderr, is what is asserted."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from controller.api import create_app
 from controller.engine import Engine, EngineConfig
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
-from tests.cli_inprocess import run_cli
+from tests.cli_inprocess import run_cli, run_process
 from tests.intents_support import LiveServer, small_wan
 
 ROOT = Path(__file__).parent.parent
@@ -173,11 +171,7 @@ def test_a_negative_bandwidth_says_so(api: httpx.Client, bandwidth: object) -> N
 
 # -- the CLI on intents files ----------------------------------------------------------------------
 def netpilot_process(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False,
-    )  # fmt: skip
+    return run_process(*args, cwd=cwd, env=None)
 
 
 def netpilot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
