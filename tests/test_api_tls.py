@@ -173,6 +173,13 @@ def test_verify_reads_the_installed_path_over_https(server: tuple[str, Path, Pat
                     "--topology", "bank-wan", "--json", env=cli_env())  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+    # leave the shared server as found (another test of this module expects no intents at first)
+    with httpx.Client(base_url=base, verify=trusted, headers=auth, timeout=10) as http:
+        assert http.delete("/v1/intents/hq-dc2-verify").status_code == 202
+        deadline = time.monotonic() + 30
+        while http.get("/v1/intents/hq-dc2-verify").status_code != 404:  # withdrawn
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
 
 
 def _start(capsys: pytest.CaptureFixture[str], tmp: Path, *flags: str) -> tuple[int, str]:
