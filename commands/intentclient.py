@@ -143,9 +143,9 @@ class EmbeddedClient:
         return intent_status(self.engine, name)
 
     def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
-        names = {i.name for i in intents}  # disjoint_from may name an intent of the same file
-        checked = [self.engine.check(i, names) for i in intents]
-        changes = self.store.apply_intents(checked, prune=prune, actor=_actor())
+        # every problem of every intent at once; disjoint_from may name one of the same file
+        self.engine.check_set(intents, self.engine.live_intent)
+        changes = self.store.apply_intents(intents, prune=prune, actor=_actor())
         asyncio.run(self.engine.reconcile("cli: apply"))
         return [{"name": c.name, "action": c.action} for c in changes]
 

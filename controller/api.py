@@ -1,12 +1,13 @@
 """The northbound REST API (FastAPI). `create_app` builds it; nothing global.
 
 Everything under /v1 needs `Authorization: Bearer <token>` (constant-time compare), checked from
-the headers before the body is read (`controller.api_asgi`); /healthz, /readyz and /metrics do
-not. Bodies are read, validated and acted on off the event loop (`controller.api_work`), so a
-100,000-intent plan never stalls health checks or the engine. Bad input gets 422 naming the
-field (`{"detail", "errors": [{"field", "message"}]}`), version conflicts 409, unknown names
-404, bodies over the size limit 413, too many plans at once 503. The OpenAPI document
-(`controller.api_openapi`) lists every one of them per route.
+the headers before the body is read (`controller.api_asgi`), the OpenAPI document at
+/v1/openapi.json too; /healthz, /readyz and /metrics do not. Bodies are read, validated and
+acted on off the event loop (`controller.api_work`), so a 100,000-intent plan never stalls
+health checks or the engine. Bad input gets 422 naming the field (`{"detail", "errors":
+[{"field", "message"}]}`; a set of intents lists every problem of every intent), version
+conflicts 409, unknown names 404, bodies over the size limit 413, too many plans at once 503.
+The OpenAPI document (`controller.api_openapi`) lists every one of them per route.
 """
 
 from __future__ import annotations
@@ -92,7 +93,17 @@ def create_app(
                 await lifecycle.stop()
             pool.close()
 
-    app = FastAPI(title="netpilot", version="1", lifespan=lifespan)
+    # the schema is under /v1, behind the token like the rest; no Swagger UI (it loads its
+    # scripts from a CDN, which a bank's management network does not reach, and cannot send
+    # the token when it fetches the schema)
+    app = FastAPI(
+        title="netpilot",
+        version="1",
+        lifespan=lifespan,
+        openapi_url="/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
     _error_handlers(app)
 
     @app.get("/healthz", tags=["health"], response_model=Health)

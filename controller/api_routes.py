@@ -30,7 +30,7 @@ from controller.api_models import (
     TopologyView,
 )
 from controller.api_openapi import body, errors
-from controller.api_work import BigJSON, Work, release, release_all, snapshot
+from controller.api_work import BigJSON, Work, release, release_all
 from controller.engine import Engine
 from controller.errors import NetpilotError
 from controller.intents import NAME_PATTERN, Intent
@@ -84,7 +84,7 @@ def intent_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
         openapi_extra=body(Intent),
     )
     async def create_intent(request: Request) -> JSONResponse:
-        raw, view = await request.body(), snapshot(engine)
+        raw, view = await request.body(), engine.snapshot()
         response, name = await work.run(_create, view, store, raw)
         engine.notify(f"api: create {name}")
         return response
@@ -104,7 +104,7 @@ def intent_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
         openapi_extra=body(IntentPut),
     )
     async def put_intent(name: Name, request: Request, if_match: IfMatch = None) -> JSONResponse:
-        raw, view = await request.body(), snapshot(engine)
+        raw, view = await request.body(), engine.snapshot()
         response, changed = await work.run(_put, view, store, name, raw, if_match)
         if changed:
             engine.notify(f"api: update {name}")
@@ -124,7 +124,7 @@ def intent_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
 
     @router.get("/intents/{name}/status", response_model=IntentStatus, responses=errors(404, 422))
     async def status(name: Name) -> JSONResponse:
-        view, measure = snapshot(engine), None if live is None else live.measured
+        view, measure = engine.snapshot(), None if live is None else live.measured
         return await work.run(lambda: JSONResponse(intent_status(view, name, measure=measure)))
 
     @router.post(
@@ -135,7 +135,7 @@ def intent_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
     )
     async def apply(request: Request) -> JSONResponse:
         with work.admit():
-            raw, view = await request.body(), snapshot(engine)
+            raw, view = await request.body(), engine.snapshot()
             response, changed = await work.plan(_apply, view, store, raw)
         if changed:
             engine.notify("api: apply")
@@ -170,13 +170,12 @@ def _put(
 
 def _apply(view: Engine, store: Store, raw: bytes) -> tuple[JSONResponse, bool]:
     body = IntentSet.model_validate_json(raw)
-    names = {i.name for i in body.intents}  # disjoint_from may name one of the same set
-    checked = [view.check(i, names) for i in body.intents]
-    changes = store.apply_intents(checked, prune=body.prune, actor="api")
+    view.check_set(body.intents, view.live_intent)  # disjoint_from may name one of the set
+    changes = store.apply_intents(body.intents, prune=body.prune, actor="api")
     content = {"changes": [{"name": c.name, "action": c.action} for c in changes]}
     changed = any(c.action != "unchanged" for c in changes)
     response = BigJSON(content)
-    for big in (checked, changes, body.intents):
+    for big in (changes, body.intents):
         release(big)
     release_all(content)
     return response, changed
@@ -199,7 +198,7 @@ def network_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
     )
     async def compute(request: Request) -> JSONResponse:
         with work.admit():
-            raw, view = await request.body(), snapshot(engine)
+            raw, view = await request.body(), engine.snapshot()
             return await work.plan(_what_if, view, raw)
 
     @router.post(
@@ -210,7 +209,7 @@ def network_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
     )
     async def plan(request: Request) -> JSONResponse:
         with work.admit():
-            raw, view = await request.body(), snapshot(engine)
+            raw, view = await request.body(), engine.snapshot()
             return await work.plan(_plan, view, raw)
 
     @router.get("/revisions", response_model=list[Revision], responses=errors(422))

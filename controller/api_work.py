@@ -4,9 +4,9 @@ The engine's rounds, `/healthz` and every request share one event loop, so nothi
 may block it: body parsing, store reads and writes, checks, plans and what-ifs run on worker
 threads (`Work`). Store calls are thread-safe (one SQLite connection behind a lock). Engine
 state is not: a round on the loop reassigns placements and updates the installed configs, the
-measures and the avoidances between its awaits. So work that reads the engine gets `snapshot()`,
-taken on the loop (between two awaits of a round, so consistent) and never written by the round
-afterwards; it owns a copy of the placer too, whose IGP memory must not leak into the rounds.
+measures and the avoidances between its awaits. So work that reads the engine gets
+`Engine.snapshot()`, taken on the loop (between two awaits of a round, so consistent) and never
+written by the round afterwards.
 
 Planning is bounded: at most `planners` run at once and `queue` more wait; beyond that the API
 answers 503 with Retry-After (`Busy`) instead of queueing without limit. While a plan runs the
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import gc
 import json
@@ -31,7 +30,6 @@ from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
 
-from controller.engine import Engine
 from controller.errors import NetpilotError
 
 T = TypeVar("T")
@@ -111,21 +109,6 @@ class Work:
     def close(self) -> None:
         self._short.shutdown(wait=False, cancel_futures=True)
         self._plans.shutdown(wait=False, cancel_futures=True)
-
-
-def snapshot(engine: Engine) -> Engine:
-    """An engine that reads like `engine` does now, for use on a worker thread. Call it on the
-    event loop. It shares the store, topology and prefix map (immutable or thread-safe) and
-    owns copies of what the loop mutates; only its read methods (`check`, `plan`, `placement`,
-    `planner`, ...) may be called."""
-    view = copy.copy(engine)
-    view._placements = dict(engine._placements)
-    view._installed = dict(engine._installed)
-    view._committed = dict(engine._committed)
-    view.measures = dict(engine.measures)
-    view.avoid = dict(engine.avoid)
-    view.placer = copy.copy(engine.placer)
-    return view
 
 
 CHUNK = 1000

@@ -26,11 +26,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +82,8 @@ Clock = Callable[[], float]
 WAITING = "waiting for its time window"
 RETRY = frozenset({IntentState.ACCEPTED, IntentState.FAILED, IntentState.COMPILED})
 MAX_RETRY_CAUSES = 32
+MAX_PROBLEMS = 100
+"""Problems listed when a set of intents is refused; the rest are counted."""
 StateUpdate = tuple[str, IntentState, IntentState, str]
 """(name, from_state, to_state, reason): a compare-and-set state change."""
 
@@ -783,16 +794,12 @@ class Engine:
     # -- what-if and status ------------------------------------------------------------------
     def plan(self, intents: Iterable[Intent], prune: bool) -> dict[str, Any]:
         """Dry run of a declarative set: intent changes and per-device config diff."""
+        given = list(intents)
         records = {r.name: r for r in self.store.list_intents()}
-        wanted = {i.name: i for i in intents}
+        wanted = {i.name: i for i in given}
         # what applying would refuse, planning refuses too; with prune the set is all there is
         live = set() if prune else {n for n, r in records.items() if r.state not in GONE}
-        for intent in wanted.values():
-            problems = intent_problems(
-                intent, self.topology, self.prefixes, in_batch(wanted, live.__contains__)
-            )
-            if problems:
-                raise ValidationError(f"intent {intent.name!r}", problems)
+        self.check_set(given, live.__contains__)
         changes, items_in = _intent_changes(records, wanted, prune)
         when = now_utc(self.clock())
         waiting = sorted(i.name for i in items_in if not i.active_at(when))
@@ -819,19 +826,57 @@ class Engine:
             "devices": network_diff(self._installed, desired),
         }
 
+    def check_set(self, intents: Sequence[Intent], live: Callable[[str], bool]) -> None:
+        """`check` a whole set (a bulk apply, a plan, a file) and refuse it with every problem of
+        every intent, each named `intents[k].field` (at most `MAX_PROBLEMS`, then a count), so
+        one answer lists all that must be fixed. `live` says whether an intent outside the set
+        exists (`disjoint_from` may name either)."""
+        names = {i.name for i in intents}
+        problems: list[str] = []
+        bad: list[str] = []
+        for k, intent in enumerate(intents):
+            found = intent_problems(intent, self.topology, self.prefixes, in_batch(names, live))
+            problems += [f"intents[{k}].{p}" for p in found]
+            bad += [intent.name] if found else []
+        if len(problems) > MAX_PROBLEMS:
+            extra = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], f"intents: {extra} more problems not listed"]
+        if problems:
+            what = f"{len(bad)} of {len(intents)} intents"
+            raise ValidationError(f"intent {bad[0]!r}" if len(bad) == 1 else what, problems)
+
+    def live_intent(self, name: str) -> bool:
+        """An intent of that name is stored and not on its way out."""
+        record = self.store.find_intent(name)
+        return record is not None and not record.deleted and record.state not in GONE
+
     def check(self, intent: Intent, batch: Collection[str] = ()) -> Intent:
         """Refuse (422) an intent naming a node the topology lacks (endpoints, waypoints,
         exclusions) or an intent that is neither in the store nor in `batch`, the names of the
         other intents of the same request or file (`controller.intentcheck`)."""
 
-        def live(name: str) -> bool:
-            record = self.store.find_intent(name)
-            return record is not None and not record.deleted and record.state not in GONE
-
-        problems = intent_problems(intent, self.topology, self.prefixes, in_batch(batch, live))
+        problems = intent_problems(
+            intent, self.topology, self.prefixes, in_batch(batch, self.live_intent)
+        )
         if problems:
             raise ValidationError(f"intent {intent.name!r}", problems)
         return intent
+
+    def snapshot(self) -> Engine:
+        """An engine that reads like this one does now, for use on a worker thread (the API's
+        checks, plans and what-ifs). Call it on the event loop, between two awaits of a round,
+        so it is consistent. It shares the store, topology and prefix map (immutable or
+        thread-safe) and owns copies of what the rounds reassign or mutate, the placer too (its
+        IGP memory must not leak into the rounds); only its read methods (`check`, `plan`,
+        `placement`, `planner`, ...) may be called."""
+        view = copy.copy(self)
+        view._placements = dict(self._placements)
+        view._installed = dict(self._installed)
+        view._committed = dict(self._committed)
+        view.measures = dict(self.measures)
+        view.avoid = dict(self.avoid)
+        view.placer = copy.copy(self.placer)
+        return view
 
     def placement(self, name: str) -> Placement | None:
         return joined(self._placements, only=name).get(name)

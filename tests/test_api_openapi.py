@@ -232,3 +232,17 @@ def test_real_error_answers_match_their_documented_bodies(server: tuple[str, Wor
         assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
         conforms(busy, "ErrorBody")
         assert http.post("/v1/plan", json={"intents": []}).status_code == 200
+
+
+def test_the_schema_is_served_behind_the_token_and_nothing_else_is_open(
+    server: tuple[str, Work],
+) -> None:
+    base, _ = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        assert http.get("/v1/openapi.json").status_code == 401
+        served = http.get("/v1/openapi.json", headers=AUTH)
+        assert served.status_code == 200
+        assert "/v1/intents/{name}" in served.json()["paths"]
+        for open_before in ("/openapi.json", "/docs", "/redoc"):
+            assert http.get(open_before).status_code == 404, open_before
+        assert http.get("/healthz").json() == {"status": "ok"}

@@ -89,6 +89,27 @@ def test_a_waypoint_that_is_no_node_name_is_422_on_every_route(
     assert r.json()["detail"] == f"{field}: {message}"
 
 
+@pytest.mark.parametrize("route", ["apply", "plan"])
+def test_a_set_is_refused_with_every_problem_of_every_intent(api: httpx.Client, route: str) -> None:
+    """A bulk body lists all that must be fixed at once, each problem under its intent's index,
+    and nothing of the set is stored (not even its good intents)."""
+    body = [
+        office("good"),
+        office("typo", dst="dc1", exclude_nodes=["NOPE"]),
+        office("ghost-pair", disjoint_from=["ghost"]),
+    ]
+    r = api.post(f"/v1/{route}", json={"intents": body})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("2 of 3 intents: intents[1].dst: no node 'dc1'")
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert fields == [
+        "intents[1].dst",
+        "intents[1].exclude_nodes[0]",
+        "intents[2].disjoint_from[0]",
+    ]
+    assert api.get("/v1/intents").json() == []
+
+
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize(
     ("change", "detail"),
@@ -108,7 +129,8 @@ def test_unknown_names_are_refused_and_nothing_is_stored(
 ) -> None:
     r = send(api, route, office("typo", **change))
     assert r.status_code == 422, r.text
-    assert r.json()["detail"].startswith(f"intent 'typo': {detail}"), r.json()["detail"]
+    in_set = "intents[0]." if route in ("apply", "plan") else ""
+    assert r.json()["detail"].startswith(f"intent 'typo': {in_set}{detail}"), r.json()["detail"]
     assert api.get("/v1/intents").json() == []
 
 
@@ -229,9 +251,10 @@ BANK = "known nodes: BR1, BR2, BR3, BR4, BR5, ... (16 in all)"
         (b"intents:\n  - {name: x, src: HQ, dst: DC1, waypoints: ['']}\n", 1,
          "intents[0].waypoints[0]: String should have at least 1 character"),
         (b"intents:\n  - {name: x, src: HQ, dst: DC1, exclude_nodes: [NOPE]}\n", 1,
-         f"intent 'x': exclude_nodes[0]: no node 'NOPE' in topology 'bank-wan'; {BANK}"),
+         f"intent 'x': intents[0].exclude_nodes[0]: no node 'NOPE' in topology 'bank-wan'; {BANK}"),
         (b"intents:\n  - {name: x, src: HQ, dst: DC1, disjoint_from: [ghost]}\n", 1,
-         "intent 'x': disjoint_from[0]: no intent 'ghost' in the controller or in this request"),
+         "intent 'x': intents[0].disjoint_from[0]: no intent 'ghost' in the controller or in this "
+         "request"),
     ],
 )  # fmt: skip
 def test_bad_intents_files_give_one_line_naming_the_field(
