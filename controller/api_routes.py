@@ -30,9 +30,10 @@ from controller.api_models import (
     TopologyView,
 )
 from controller.api_openapi import body, errors
-from controller.api_work import BigJSON, Work, release, release_all
+from controller.api_work import BigJSON, Work
 from controller.engine import Engine
 from controller.errors import NetpilotError
+from controller.gradual import release, release_all
 from controller.intents import NAME_PATTERN, Intent
 from controller.service import intent_status, topology_view, what_if
 from controller.store import Store

@@ -49,6 +49,7 @@ from controller.configdiff import changed_devices, network_diff
 from controller.desired import DeviceConfig
 from controller.errors import ValidationError
 from controller.failpoints import Failpoints
+from controller.gradual import release_each
 from controller.intentcheck import GONE, in_batch, intent_problems
 from controller.intents import INSTALLED_STATES, Intent, IntentState, PrefixMap, now_utc
 from controller.pathing.types import Path, Placement
@@ -818,13 +819,18 @@ class Engine:
             for n, p in sorted(planned.placements.items())
         ]
         desired = compile_network(self.topology, items)
-        return {
+        answer = {
             "changes": [{"name": n, "action": a} for n, a in sorted(changes.items())],
             "unplaced": planned.failed,
             "waiting": waiting,
             "moved": sorted(planned.moved),
             "devices": network_diff(self._installed, desired),
         }
+        # a 100,000-intent plan's locals, freed in pieces (`controller.gradual`), not in one
+        # cascade when this frame goes
+        release_each(items, candidates, planned.placements, planned.raw, desired, records, wanted)
+        release_each(given)
+        return answer
 
     def check_set(self, intents: Sequence[Intent], live: Callable[[str], bool]) -> None:
         """`check` a whole set (a bulk apply, a plan, a file) and refuse it with every problem of

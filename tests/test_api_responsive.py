@@ -5,6 +5,7 @@ others. bench/api_latency.py measures the latencies (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import socket
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from controller.api import create_app
-from controller.api_work import Work
+from controller.api_work import PlanMode, Work
 from controller.engine import Engine, EngineConfig
 from controller.intents import Intent
 from controller.southbound.memory import MemorySouthbound
@@ -135,3 +136,19 @@ def test_bench_api_latency_runs_and_reports_its_figures() -> None:
         f = p[kind]
         assert f["n"] >= 1 and f["p50_ms"] <= f["p99_ms"] <= f["max_ms"]
         assert f["p99_corrected_ms"] >= f["p99_ms"]
+
+
+def test_plan_mode_pauses_gc_and_shortens_the_switch_interval_until_the_last_plan_leaves() -> None:
+    before_interval, before_gc = sys.getswitchinterval(), gc.isenabled()
+    mode = PlanMode(switch_interval_s=0.0007)
+    try:
+        with mode:
+            assert sys.getswitchinterval() == pytest.approx(0.0007) and not gc.isenabled()
+            with mode:  # a second plan at the same time
+                pass
+            assert sys.getswitchinterval() == pytest.approx(0.0007) and not gc.isenabled()
+        assert sys.getswitchinterval() == before_interval and gc.isenabled() == before_gc
+    finally:
+        sys.setswitchinterval(before_interval)
+        if before_gc:
+            gc.enable()
