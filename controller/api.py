@@ -28,7 +28,7 @@ from controller.api_openapi import install
 from controller.api_routes import intent_routes, network_routes
 from controller.api_work import Busy, Work
 from controller.engine import Engine
-from controller.errors import ConflictError, NetpilotError, NotFoundError
+from controller.errors import ConflictError, NetpilotError, NotFoundError, pydantic_message
 from controller.intents import Intent
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -156,7 +156,7 @@ def _pydantic_problems(errors: Sequence[Any]) -> list[tuple[str, str]]:
     out = []
     for item in errors:
         loc = [str(p) for p in item.get("loc", ()) if p != "body"]
-        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        message = pydantic_message(item)
         out.append((".".join(loc), message))
     return out
 

@@ -6,7 +6,8 @@ anything else is a bug and may show a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class NetpilotError(Exception):
@@ -48,3 +49,12 @@ class PathError(NetpilotError):
 
 class ConflictError(NetpilotError):
     """A write raced another one (optimistic concurrency, HTTP 409): re-read and retry."""
+
+
+def pydantic_message(item: Mapping[str, Any]) -> str:
+    """The message of one pydantic error item, without pydantic's "Value error, " (or
+    "Assertion failed, ") in front of netpilot's own wording."""
+    message = str(item.get("msg") or "invalid")
+    for noise in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(noise)
+    return message

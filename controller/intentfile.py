@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from controller.errors import UsageError, ValidationError
+from controller.errors import UsageError, ValidationError, pydantic_message
 from controller.intents import Intent, IntentFile
 from controller.textfile import CONFIG_LIMIT, INTENTS_FIX, INTENTS_LIMIT, load_yaml
 
@@ -24,7 +24,7 @@ def pydantic_problems(error: PydanticValidationError, prefix: str = "") -> list[
         where = prefix
         for part in item.get("loc", ()):
             where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-        message = item.get("msg", "invalid").removeprefix("Value error, ")
+        message = pydantic_message(item)
         problems.append(f"{where or 'file'}: {message}")
     return problems
 

@@ -24,7 +24,13 @@ from pydantic import ValidationError as PydanticValidationError
 
 from controller.configdiff import config_from_dict, config_to_dict
 from controller.desired import DeviceConfig
-from controller.errors import ConflictError, NetpilotError, NotFoundError, UsageError
+from controller.errors import (
+    ConflictError,
+    NetpilotError,
+    NotFoundError,
+    UsageError,
+    pydantic_message,
+)
 from controller.intents import Intent, IntentState
 from controller.pathing.types import Placement
 from controller.serial import placement_from_dict, placement_to_dict
@@ -181,7 +187,7 @@ class Store:
                     where = ".".join(str(p) for p in first.get("loc", ()))
                     reason = (
                         f"set aside: its stored spec is no longer valid ({where}: "
-                        f"{first.get('msg', 'invalid')}); fix it and apply it again"
+                        f"{pydantic_message(first)}); fix it and apply it again"
                     )
                     db.execute(
                         "UPDATE intents SET state=?, reason=?, updated_at=?, deleted=1,"

@@ -207,8 +207,8 @@ def test_bad_certificate_flags_fail_with_one_line(
         )
     )
     cases = [
-        (["--tls-cert", str(cert)], "--tls-key (or NETPILOT_TLS_KEY): Value error, missing"),
-        (["--tls-key", str(key)], "--tls-key (or NETPILOT_TLS_KEY): Value error, needs --tls-cert"),
+        (["--tls-cert", str(cert)], "--tls-key (or NETPILOT_TLS_KEY): missing"),
+        (["--tls-key", str(key)], "--tls-key (or NETPILOT_TLS_KEY): needs --tls-cert"),
         (["--tls-cert", str(tmp_path / "nope.pem"), "--tls-key", str(key)], "--tls-cert"),
         (["--tls-cert", str(tmp_path), "--tls-key", str(key)], "--tls-cert"),  # a directory
         (["--tls-cert", str(junk), "--tls-key", str(key)], "not a PEM certificate"),

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from controller.errors import UsageError
+from controller.errors import UsageError, pydantic_message
 
 DriftMode = Literal["repair", "report", "off"]
 
@@ -116,6 +116,7 @@ def make_settings(**values: Any) -> Settings:
     except pydantic.ValidationError as error:
         item = error.errors()[0]
         field = str(item["loc"][0]) if item.get("loc") else "settings"
-        raise UsageError(f"{_flag(field)}: {item['msg']} (got {item.get('input')!r})") from None
+        message = pydantic_message(item)
+        raise UsageError(f"{_flag(field)}: {message} (got {item.get('input')!r})") from None
     parse_listen(settings.listen)
     return settings
