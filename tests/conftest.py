@@ -3,12 +3,15 @@ turns them into failures."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
 import pytest
 
 from models.loop_models import LoopModels, LoopTraining, train
+from models.loop_models import load as load_models
+from models.loop_models import save as save_models
 from topologies.datasets import data_dir
 
 
@@ -28,7 +31,19 @@ def data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def loop_models(data: Path) -> LoopModels:
+def loop_models(data: Path, tmp_path_factory: pytest.TempPathFactory) -> LoopModels:
     """The closed loop's trained forecaster and fault model, as `netpilot demo` trains them
-    (about 15 s, once per session)."""
-    return train(data / "geant", LoopTraining())
+    (about 15 s of CPU, once per run): with pytest-xdist the first worker that needs them trains
+    and saves them, under a lock, in the run's shared temporary directory; the others load them."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return train(data / "geant", LoopTraining())
+    shared = tmp_path_factory.getbasetemp().parent / "loop-models"
+    shared.mkdir(exist_ok=True)
+    with (shared / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (shared / "done").exists():
+            return load_models(shared)
+        models = train(data / "geant", LoopTraining())
+        save_models(shared, models)
+        (shared / "done").touch()
+        return models

@@ -10,8 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from models.loop_models import LoopModels
 from models.loop_models import save as save_models
+
+pytestmark = pytest.mark.serial  # judged in real time: run alone, not beside other tests
 
 ROOT = Path(__file__).resolve().parent.parent
 

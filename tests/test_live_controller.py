@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from commands.livedemo import LiveDemo, LiveSpec
 from controller.southbound.netconf import NetconfSouthbound
+
+pytestmark = pytest.mark.serial  # judged in real time: run alone, not beside other tests
 
 HEALTHY = ("installed", "verified")
 

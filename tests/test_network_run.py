@@ -33,6 +33,8 @@ from harness.traffic import Flows, StaticTraffic
 from telemetry.netconf_collector import NetconfCollector
 from topologies.loader import load as load_topology
 
+pytestmark = pytest.mark.serial  # judged in real time: run alone, not beside other tests
+
 ROOT = Path(__file__).resolve().parent.parent
 NETPILOT = [sys.executable, "-m", "cli"]
 CUT_S, UP_S = 60.0, 180.0  # BR1-P-SH down from 1m to 3m
