@@ -9,13 +9,15 @@ import signal
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from commands.common import console, print_json
 from controller.desired import DeviceConfig
 from controller.errors import UsageError
 from controller.southbound.inventory import load_inventory
-from controller.southbound.netconf import NetconfSouthbound
+from controller.southbound.netconf import NetconfSouthbound, journal_path
+from controller.southbound.recovery import Recovery
 from controller.southbound.render import render_config, to_string
 from controller.southbound.serialize import config_to_dict, read_revision, write_revision
 from controller.southbound.transaction import result_summary
@@ -55,24 +57,38 @@ def start(  # noqa: PLR0917 (typer options)
     base_port: int = typer.Option(0, "--base-port", help="First port (0: any free ports)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to listen on."),
     keys: Path = typer.Option(None, "--keys", help="Key directory (default: beside inventory)."),
+    host_keys: str = typer.Option(
+        "ed25519", "--host-keys", help="Routers' host key type: ed25519, rsa, ecdsa or mixed."
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Start one simulated NETCONF router per node and write an inventory; Ctrl-C stops them.
 
     Example: netpilot devices start ring:8 --inventory /tmp/inv.yaml --base-port 40000
     """
+    from harness.fleet import HOST_KEY_CHOICES
+
+    if host_keys not in HOST_KEY_CHOICES:
+        raise UsageError(f"--host-keys {host_keys!r}: use one of {', '.join(HOST_KEY_CHOICES)}")
     topology = load_topology(topo)
     key_dir = keys or inventory.parent / f"{inventory.stem}-keys"
     asyncio.run(
         _serve(
             topology, inventory, base_port=base_port, host=_loopback(host), keys=key_dir,
-            json_out=json_out,
+            host_keys=host_keys, json_out=json_out,
         )
     )  # fmt: skip
 
 
 async def _serve(
-    topology: Topology, inventory: Path, *, base_port: int, host: str, keys: Path, json_out: bool
+    topology: Topology,
+    inventory: Path,
+    *,
+    base_port: int,
+    host: str,
+    keys: Path,
+    host_keys: str,
+    json_out: bool,
 ) -> None:
     from harness.fleet import Fleet
     from harness.state import StaticStateProvider
@@ -80,7 +96,7 @@ async def _serve(
     with console.status(f"starting {len(topology.nodes)} routers..."):
         fleet = Fleet(
             sorted(topology.nodes), keys, base_port=base_port, host=host,
-            provider=StaticStateProvider(topology),
+            provider=StaticStateProvider(topology), host_keys=host_keys,
         )  # fmt: skip
         try:
             await fleet.start()
@@ -114,7 +130,9 @@ def quiet_transport_logs() -> None:
 
 def _southbound(inventory: Path, secrets: Path | None) -> NetconfSouthbound:
     quiet_transport_logs()
-    return NetconfSouthbound(load_inventory(inventory, secrets), max_workers=64)
+    return NetconfSouthbound(
+        load_inventory(inventory, secrets), max_workers=64, journal=journal_path(inventory)
+    )
 
 
 @app.command("list")
@@ -140,7 +158,8 @@ def list_devices(
                 "reachable": None if not connect else errors.get(name) is None,
                 "error": errors.get(name),
                 "candidate": caps.candidate, "confirmed_commit": caps.confirmed_commit,
-                "netconf_1_1": caps.base11,
+                "writable_running": caps.writable_running, "netconf_1_1": caps.base11,
+                "host_key_algorithm": s.host_key_algorithm,
             })  # fmt: skip
     finally:
         sb.close_sync()
@@ -150,6 +169,7 @@ def list_devices(
     table = Table("device", "address", "reachable", "candidate", "confirmed-commit", "1.1")
     for r in rows:
         ok = "-" if r["reachable"] is None else ("yes" if r["reachable"] else f"no: {r['error']}")
+        ok = escape(ok)  # device errors hold [...] (addresses, paths): not rich markup
         flags = [
             ("yes" if r[k] else "no") for k in ("candidate", "confirmed_commit", "netconf_1_1")
         ]
@@ -246,20 +266,41 @@ def push(  # noqa: PLR0917 (typer options)
         sb.close_sync()
     if result.committed:
         write_revision(record, revision, desired)
-    _report(result_summary(result), json_out)
+    _report({**result_summary(result), "recovery": _recovery(sb.recovery)}, json_out)
+
+
+def _recovery(found: Recovery | None) -> dict[str, object] | None:
+    """The journal replay before the push (a controller died mid-transaction), if any."""
+    if found is None:
+        return None
+    return {
+        "revision": found.revision, "phase": found.phase, "outcome": found.outcome,
+        "problems": found.problems,
+    }  # fmt: skip
 
 
 def _report(summary: dict[str, object], json_out: bool) -> None:
     if json_out:
         print_json(summary)
     else:
+        recovery = summary.get("recovery")
+        if isinstance(recovery, dict):
+            console.print(
+                f"interrupted revision {recovery['revision']} (journal phase "
+                f"{recovery['phase']}): {recovery['outcome']}", highlight=False,
+            )  # fmt: skip
+        unrestored = summary.get("unrestored")
         state = "committed" if summary["committed"] else "NOT committed (nothing changed)"
+        if isinstance(unrestored, list) and unrestored:
+            names = ", ".join(map(str, unrestored))
+            state = f"NOT committed, and NOT back on the old config: {names}"
         console.print(f"revision {summary['revision']}: {state} in {summary['seconds']} s")
         devices = summary["devices"]
         assert isinstance(devices, dict)
         for name, r in devices.items():
             if r["failed"]:
-                console.print(f"  {name}: failed in {r['phase']}: {r['error']}", highlight=False)
+                text = escape(f"  {name}: failed in {r['phase']}: {r['error']}")
+                console.print(text, highlight=False, soft_wrap=True)
     if not summary["committed"]:
         raise typer.Exit(1)
 
@@ -298,7 +339,7 @@ def drift(
         table = Table("device", "state", "differences", title=f"drift against revision {revision}")
         for d in drifts:
             state = "DRIFTED" if d.drifted else "in sync"
-            table.add_row(d.device, state, "\n".join(d.changes()) or "-")
+            table.add_row(d.device, state, escape("\n".join(d.changes())) or "-")
         console.print(table)
         if summary is not None:
             _report(summary, False)

@@ -14,6 +14,8 @@ instead of running it), "drop-after" (run it, then close without replying), "die
 (the router stops: sessions cut, listener closed, an unconfirmed commit rolled back, as a reboot
 does); `revive()` brings it back on the same port. `set_reachable(False)` makes a live router
 stop answering (connections refused, sessions dropped) until `set_reachable(True)`.
+`ignore_operations` makes edit-config silently skip elements with those operations (a device
+that ignores `remove`), `hold` keeps operations run off the loop waiting on an event.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import asyncio
 import copy
 import hmac
 import itertools
+import threading
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,15 +52,26 @@ CAP = "urn:ietf:params:netconf:capability:"
 
 @dataclass
 class RouterOptions:
+    """The capabilities a router offers. `running_only()` is a device without :candidate, as
+    many are: :writable-running, and :rollback-on-error unless `rollback_on_error=False`."""
+
     candidate: bool = True
     writable_running: bool = True
     netconf11: bool = True
+    rollback_on_error: bool = True
+
+    @classmethod
+    def running_only(cls, rollback_on_error: bool = True) -> RouterOptions:
+        return cls(candidate=False, rollback_on_error=rollback_on_error)
 
     def capabilities(self) -> list[str]:
         caps = [BASE10]
         if self.netconf11:
             caps.append(BASE11)
-        caps += [f"{CAP}validate:1.1", f"{CAP}rollback-on-error:1.0", f"{CAP}xpath:1.0"]
+        caps.append(f"{CAP}validate:1.1")
+        if self.rollback_on_error:
+            caps.append(f"{CAP}rollback-on-error:1.0")
+        caps.append(f"{CAP}xpath:1.0")
         if self.candidate:
             caps += [f"{CAP}candidate:1.0", f"{CAP}confirmed-commit:1.1"]
         if self.writable_running:
@@ -72,6 +87,8 @@ class Faults:
     on_rpc: dict[str, str] = field(default_factory=dict)
     restart_after_s: float | None = None  # after "die": reboot this much later (None: stay down)
     refuse_until: float = 0.0  # time.monotonic() before which connections are refused
+    hold: threading.Event | None = None  # operations run off the loop wait for it (tests)
+    ignore_operations: frozenset[str] = frozenset()  # edit-config parts the router ignores
 
     def refusing(self) -> bool:
         return self.refuse_connections or time.monotonic() < self.refuse_until
@@ -109,14 +126,17 @@ class SimRouter:
         self.pending: Pending | None = None
         self.sessions: dict[int, Any] = {}  # session id -> harness.nc_session.NetconfSession
         self.commits = 0
+        self.busy = asyncio.Lock()  # one RPC at a time per router, across its sessions
         self.alive = False
         self._ids = itertools.count(1)
         self._server: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop  # set by start()
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._server = await asyncssh.create_server(
             lambda: _SSHServer(self),
             self.host,
@@ -163,9 +183,7 @@ class SimRouter:
 
     def crash(self) -> None:
         """Die now (from inside a session), and reboot after `faults.restart_after_s` if set."""
-        task = asyncio.get_running_loop().create_task(self._crash(self.faults.restart_after_s))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._crash(self.faults.restart_after_s))
 
     async def _crash(self, restart_after_s: float | None) -> None:
         await self.die()
@@ -200,7 +218,22 @@ class SimRouter:
         self.pending = None
 
     def _expire(self) -> None:
-        self._rollback()
+        """The confirm timer ran out: roll back once the RPC running now (if any) is done."""
+
+        async def expire() -> None:
+            async with self.busy:
+                self._rollback()
+
+        self._spawn(expire())
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> _Timer:
+        """`loop.call_later` for operations that run in worker threads (any thread may call)."""
+        return _Timer(self._loop, delay, fn)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def state_element(self) -> Element:
         state = self.provider.device_state(self.name)
@@ -221,6 +254,29 @@ class SimRouter:
                 state.device, state.timestamp, state.boot_id, state.interfaces, policies
             )
         return render_state(state)
+
+
+class _Timer:
+    """A timer on `loop` armed and cancelled from any thread (a confirmed commit's timer, set by
+    a commit that runs in a worker thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, delay: float, fn: Callable[[], None]):
+        self._handle: asyncio.TimerHandle | None = None
+        self._cancelled = False
+        self._loop = loop
+        loop.call_soon_threadsafe(self._arm, delay, fn)
+
+    def _arm(self, delay: float, fn: Callable[[], None]) -> None:
+        if not self._cancelled:
+            self._handle = self._loop.call_later(delay, fn)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._loop.call_soon_threadsafe(self._cancel)
+
+    def _cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 class _SSHServer(asyncssh.SSHServer):

@@ -3,7 +3,9 @@
 `Fleet` is async (start/stop on the caller's loop); `FleetThread` runs a fleet on its own loop in
 a background thread, for tests and for tools that are synchronous (the CLI, benchmarks).
 Keys: one Ed25519 client key pair for the fleet (written to `directory`, mode 0600) and one
-Ed25519 host key per router; the inventory pins each router's host key.
+host key per router, Ed25519 by default, or RSA (2048 bits, the usual router key size) or ECDSA
+P-256 as many real routers have (`host_keys`: one type for all, or "mixed": round-robin);
+the inventory pins each router's host key.
 """
 
 from __future__ import annotations
@@ -24,6 +26,25 @@ from harness.device import RouterOptions, SimRouter
 from harness.state import StateProvider
 
 T = TypeVar("T")
+HOST_KEY_TYPES = {"ed25519": "ssh-ed25519", "rsa": "ssh-rsa", "ecdsa": "ecdsa-sha2-nistp256"}
+"""Host key types a simulated router can present (name -> asyncssh algorithm)."""
+HOST_KEY_CHOICES = (*HOST_KEY_TYPES, "mixed")
+
+
+def host_key_type(choice: str, index: int) -> str:
+    """The host key type of the index-th router for a `host_keys` choice (mixed: round-robin)."""
+    if choice == "mixed":
+        return list(HOST_KEY_TYPES)[index % len(HOST_KEY_TYPES)]
+    if choice not in HOST_KEY_TYPES:
+        raise ValueError(f"host key type {choice!r}: use one of {', '.join(HOST_KEY_CHOICES)}")
+    return choice
+
+
+def generate_host_key(kind: str) -> asyncssh.SSHKey:
+    """A new host key of type `kind` (ed25519, rsa or ecdsa)."""
+    if kind == "rsa":
+        return asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+    return asyncssh.generate_private_key(HOST_KEY_TYPES[kind])
 
 
 class Fleet:
@@ -38,6 +59,7 @@ class Fleet:
         password: str | None = None,
         provider: StateProvider | None = None,
         options: Callable[[str], RouterOptions] | None = None,
+        host_keys: str = "ed25519",
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -54,7 +76,7 @@ class Fleet:
         for i, name in enumerate(names):
             self.routers[name] = SimRouter(
                 name,
-                host_key=asyncssh.generate_private_key("ssh-ed25519"),
+                host_key=generate_host_key(host_key_type(host_keys, i)),
                 authorized_keys=[client_key.convert_to_public()],
                 username=username,
                 password=password,

@@ -20,6 +20,9 @@ class Decoder:
     def __init__(self) -> None:
         self.chunked = False
         self._buf = bytearray()
+        self._scanned = 0  # bytes of _buf already searched for the end-of-message marker
+        self._parts: list[bytes] = []  # chunks of the message being read
+        self._pos = 0  # where the next chunk header starts in _buf
 
     def feed(self, data: bytes) -> None:
         self._buf += data
@@ -31,20 +34,26 @@ class Decoder:
         return self._chunked() if self.chunked else self._eom()
 
     def _eom(self) -> bytes | None:
-        end = self._buf.find(EOM)
+        # search only the new bytes (and a marker's length before them): linear, not quadratic,
+        # in a big message that arrives in many reads
+        end = self._buf.find(EOM, max(0, self._scanned - len(EOM) + 1))
         if end < 0:
+            self._scanned = len(self._buf)
             return None
         msg = bytes(self._buf[:end])
         del self._buf[: end + len(EOM)]
+        self._scanned = 0
         return msg
 
     def _chunked(self) -> bytes | None:
-        pos = 0
-        parts: list[bytes] = []
+        # chunks already read are kept (_parts, _pos): a message in many chunks is read once
         while True:
+            pos = self._pos
             if self._buf[pos : pos + 4] == END_OF_CHUNKS:
+                msg = b"".join(self._parts)
                 del self._buf[: pos + 4]
-                return b"".join(parts)
+                self._parts, self._pos = [], 0
+                return msg
             if len(self._buf) - pos < 4:
                 return None
             match = CHUNK_HEADER.match(self._buf, pos)
@@ -56,8 +65,8 @@ class Decoder:
             start = match.end()
             if len(self._buf) < start + size:
                 return None
-            parts.append(bytes(self._buf[start : start + size]))
-            pos = start + size
+            self._parts.append(bytes(self._buf[start : start + size]))
+            self._pos = start + size
 
 
 def encode(message: bytes, chunked: bool) -> bytes:

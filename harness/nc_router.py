@@ -9,6 +9,8 @@ so the session and the operations never import the router module (no import cycl
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,7 +25,11 @@ class Pending:
     rollback: Element
     session_id: int
     persist: str | None
-    timer: asyncio.TimerHandle | None = None
+    timer: Cancellable | None = None
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
 
 
 class RouterOptionsView(Protocol):
@@ -50,6 +56,15 @@ class RouterFaultsView(Protocol):
     @property
     def delay_s(self) -> float: ...
 
+    @property
+    def hold(self) -> threading.Event | None:
+        """When set, operations run in worker threads wait for this event first (tests)."""
+
+    @property
+    def ignore_operations(self) -> frozenset[str]:
+        """edit-config elements with these `operation`s are dropped unseen (a faulty device
+        that ignores, say, `remove`)."""
+
 
 class NetconfRouter(Protocol):
     """The router as its NETCONF sessions and operations see it."""
@@ -62,6 +77,8 @@ class NetconfRouter(Protocol):
     pending: Pending | None
     commits: int
     sessions: dict[int, Any]
+    busy: asyncio.Lock
+    """Held while one RPC runs: a router's RPCs run one at a time, across its sessions."""
 
     @property
     def options(self) -> RouterOptionsView: ...
@@ -76,3 +93,7 @@ class NetconfRouter(Protocol):
     def _rollback(self) -> None: ...
 
     def _expire(self) -> None: ...
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Cancellable:
+        """Run `fn` on the router's loop after `delay` seconds; callable from any thread."""
+        ...

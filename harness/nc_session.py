@@ -1,14 +1,22 @@
-"""One NETCONF session of a simulated router: framing, hello, RPC dispatch, faults, rpc-errors."""
+"""One NETCONF session of a simulated router: framing, hello, RPC dispatch, faults, rpc-errors.
+
+The RPCs of one router run one at a time (`router.busy`), as on a device's config daemon. The
+ones whose work grows with the config (edit-config, get-config, validate, commit, ...), and the
+parsing and serializing of big messages, run in a worker thread: routers share one event loop, a
+5,000-policy edit on one must not stall the others (or the loop's signal handling).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import re
 
 import asyncssh
 from lxml import etree
 
 from controller.southbound.render import NC
+from controller.southbound.yang import NS
 from harness.datastore import Element, RpcError
 from harness.framing import Decoder, FramingError, encode
 from harness.nc_router import NetconfRouter
@@ -17,6 +25,38 @@ from harness.ops import OPS
 BASE10 = "urn:ietf:params:netconf:base:1.0"
 BASE11 = "urn:ietf:params:netconf:base:1.1"
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+OFF_LOOP = frozenset(
+    {"edit-config", "get-config", "validate", "commit", "cancel-commit", "discard-changes", "lock"}
+)
+"""RPCs whose work grows with the config (copies, comparisons, validation): run in a worker
+thread. `get` stays on the loop: it asks the state provider (the simulator) for state."""
+BIG_MESSAGE = 64 * 1024
+"""Messages at least this long are parsed in a worker thread (with a parser of their own)."""
+MAX_TEXT = 1024
+MAX_QUOTED = 64
+LONG = MAX_QUOTED + 1
+QUOTED = re.compile(rf"(\"[^\"]{{{LONG},}}\"|'[^']{{{LONG},}}')")
+
+
+def _clip(text: str) -> str:
+    """An error text with long quoted values cut (a 5 MB bad value is not echoed back in full),
+    and at most MAX_TEXT characters."""
+
+    def cut(match: re.Match[str]) -> str:
+        value = match.group(0)
+        quote = value[0]
+        return f"{value[: MAX_QUOTED // 2 + 1]}...({len(value) - 2} characters){quote}"
+
+    text = QUOTED.sub(cut, text)
+    if len(text) > MAX_TEXT:
+        text = f"{text[: MAX_TEXT - 40]}... ({len(text)} characters in all)"
+    return text
+
+
+def _parse(data: bytes) -> Element:
+    """Parse one message with a parser of its own (lxml parsers must not be shared by threads)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+    return etree.fromstring(data, parser)
 
 
 def _nc(tag: str) -> str:
@@ -36,15 +76,27 @@ def _error_element(err: RpcError) -> Element:
     ):
         etree.SubElement(el, _nc(tag)).text = text
     if err.path:
-        etree.SubElement(el, _nc("error-path")).text = err.path
+        path = etree.SubElement(el, _nc("error-path"), nsmap={"np": NS})
+        path.text = _clip(err.path)
     msg = etree.SubElement(el, _nc("error-message"))
     msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
-    msg.text = err.message
+    msg.text = _clip(err.message)
     if err.info:
         info = etree.SubElement(el, _nc("error-info"))
         for key, value in err.info.items():
-            etree.SubElement(info, _nc(key)).text = value
+            etree.SubElement(info, _nc(key)).text = _clip(value)
     return el
+
+
+def _drop_operations(op: Element, ignored: frozenset[str]) -> None:
+    """Remove the edit's elements whose `operation` is in `ignored` (fault injection)."""
+    for el in list(op.iter()):
+        if el.get(f"{{{NC}}}operation") in ignored and el.getparent() is not None:
+            el.getparent().remove(el)
+
+
+def _serialize(el: Element) -> bytes:
+    return bytes(etree.tostring(el, xml_declaration=True, encoding="UTF-8"))
 
 
 class NetconfSession:
@@ -78,13 +130,32 @@ class NetconfSession:
         except (FramingError, asyncssh.Error, ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._release()
+            try:
+                async with self.router.busy:  # not while one of our RPCs runs in its thread
+                    self._release()
+            except asyncio.CancelledError:  # the loop is shutting down: release anyway
+                self._release()
+                raise
             if not self.process.is_closing():
                 self.process.exit(0)
 
     def _send(self, el: Element) -> None:
-        data = etree.tostring(el, xml_declaration=True, encoding="UTF-8")
+        self.process.stdout.write(encode(_serialize(el), self.chunked))
+
+    async def _send_off_loop(self, el: Element) -> None:
+        data = await asyncio.to_thread(_serialize, el)
         self.process.stdout.write(encode(data, self.chunked))
+
+    @property
+    def base11(self) -> bool:
+        """Is this a NETCONF 1.1 session (chunked framing agreed in the hello exchange)?"""
+        return self.chunked
+
+    def _malformed(self, message: str) -> RpcError:
+        """`malformed-message` is new in base:1.1 and must not be sent to a 1.0 client (RFC
+        6241 section 3 and Appendix A): a 1.0 session gets `operation-failed`."""
+        tag = "malformed-message" if self.base11 else "operation-failed"
+        return RpcError(tag, message, type="rpc")
 
     def _abort(self) -> None:
         self.closing = True
@@ -115,16 +186,15 @@ class NetconfSession:
     # -- messages -----------------------------------------------------------------------------
     async def _message(self, data: bytes) -> None:
         try:
-            root = etree.fromstring(data, PARSER)
+            if len(data) >= BIG_MESSAGE:
+                root = await asyncio.to_thread(_parse, data)
+            else:
+                root = etree.fromstring(data, PARSER)
         except etree.XMLSyntaxError:
             if not self.hello_done:
                 self._abort()
                 return
-            self._send(
-                self._reply(
-                    None, [RpcError("malformed-message", "not well-formed XML", type="rpc")]
-                )
-            )
+            self._send(self._reply(None, [self._malformed("not well-formed XML")]))
             return
         if not self.hello_done:
             self._client_hello(root)
@@ -173,11 +243,7 @@ class NetconfSession:
             self._send(self._reply(rpc, [err]))
             return
         if len(ops) != 1:
-            self._send(
-                self._reply(
-                    rpc, [RpcError("malformed-message", "one operation per <rpc>", type="rpc")]
-                )
-            )
+            self._send(self._reply(rpc, [self._malformed("one operation per <rpc>")]))
             return
         op = ops[0]
         name = _local(op)
@@ -189,18 +255,36 @@ class NetconfSession:
             await asyncio.sleep(self.router.faults.delay_s)
         body: Element | None = None
         errors: list[RpcError] = []
+        off_loop = name in OFF_LOOP
         try:
             if fault == "fail":
                 raise RpcError("operation-failed", f"injected fault: {name} failed")
-            body = self._dispatch(name, op)
+            async with self.router.busy:
+                body = await self._run(name, op) if off_loop else self._dispatch(name, op)
         except RpcError as err:
             errors = [err]
         if fault in ("drop-after", "die-after"):
             await self._fault(fault.removesuffix("-after"))
             return
-        self._send(self._reply(rpc, errors, body))
+        if off_loop and body is not None:
+            await self._send_off_loop(self._reply(rpc, errors, body))
+        else:
+            self._send(self._reply(rpc, errors, body))
         if name == "close-session" and not errors:
             self.closing = True
+
+    async def _run(self, name: str, op: Element) -> Element | None:
+        """Run an operation in a worker thread (after the router's `faults.hold`, if set)."""
+        hold = self.router.faults.hold
+        if name == "edit-config" and self.router.faults.ignore_operations:
+            _drop_operations(op, self.router.faults.ignore_operations)
+
+        def work() -> Element | None:
+            if hold is not None:
+                hold.wait(timeout=60)
+            return self._dispatch(name, op)
+
+        return await asyncio.to_thread(work)
 
     async def _fault(self, fault: str) -> None:
         if fault == "die":

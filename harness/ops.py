@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable
 from typing import Protocol
@@ -85,7 +84,8 @@ def _validate(session: OpSession, root: Element, name: str, full: bool = True) -
     try:
         session.router.schema.validate(content(root), f"{name} of {session.router.name}", full=full)
     except ValidationError as err:
-        raise RpcError("invalid-value", str(err), info={"bad-element": name}) from None
+        path = getattr(err, "path", None)  # the node at fault (yang.SchemaError), if known
+        raise RpcError("invalid-value", str(err), path=path, info={"bad-element": name}) from None
 
 
 def _filtered(root: Element, op: Element) -> Element:
@@ -266,7 +266,7 @@ def op_commit(session: OpSession, op: Element) -> None:
         pending.persist = _text(op, "persist") or pending.persist
         if pending.timer is not None:
             pending.timer.cancel()
-    pending.timer = asyncio.get_running_loop().call_later(timeout, router._expire)
+    pending.timer = router.call_later(timeout, router._expire)  # thread-safe
     router.running = copy.deepcopy(router.candidate)
     router.commits += 1
 

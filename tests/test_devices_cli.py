@@ -10,14 +10,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from cli_inprocess import run_cli
 from typer.testing import CliRunner
 
 from cli import app
 from controller.desired import DeviceConfig
+from controller.southbound.errors import DeviceError
 from controller.southbound.inventory import load_inventory
-from controller.southbound.render import render_edit
+from controller.southbound.render import render_config, render_edit
 from controller.southbound.serialize import config_from_dict
-from controller.southbound.session import DeviceSession
+from controller.southbound.session import DeviceSession, SessionOptions
+from harness.bigconfig import big_config
 
 NETPILOT = [sys.executable, "-m", "cli"]
 
@@ -31,18 +35,21 @@ def _run(*args: str) -> dict:  # type: ignore[type-arg]
 def test_fleet_push_drift_repair(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
     proc = subprocess.Popen(
-        [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), "--json"],
+        [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), "--host-keys", "mixed",
+         "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         started = json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")
         assert [d["name"] for d in started["devices"]] == ["r1", "r2", "r3"]
-        assert inv.is_file() and all(
-            d["host_key"].startswith("ssh-ed25519 ") for d in started["devices"]
-        )
+        assert inv.is_file()  # routers with each key type, all reached with host keys checked
+        kinds = [d["host_key"].split()[0] for d in started["devices"]]
+        assert kinds == ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256"]
         listed = _run("devices", "list", "-i", str(inv))
         assert all(row["reachable"] and row["candidate"] for row in listed)
+        agreed = [row["host_key_algorithm"] for row in listed]
+        assert agreed == ["ssh-ed25519", "rsa-sha2-512", "ecdsa-sha2-nistp256"]
         pushed = _run("devices", "push", "--sample", "1", "--topo", "ring:3", "-i", str(inv))
         assert pushed["committed"] is True
         cfg = config_from_dict(_run("devices", "get-config", "r2", "-i", str(inv)))
@@ -63,9 +70,23 @@ def test_fleet_push_drift_repair(tmp_path: Path) -> None:
         repaired = _run("devices", "drift", "--repair", "-i", str(inv))
         assert repaired["repair"]["committed"] is True
         assert not any(d["drifted"] for d in _run("devices", "drift", "-i", str(inv))["devices"])
+        _give_up_on_a_big_edit(inv)
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        proc.send_signal(signal.SIGTERM)
+        # regression: a 3,000-policy edit took ~100 s on the routers' shared loop (a quadratic
+        # key search) and SIGTERM waited for it; the edit now runs in a worker thread
+        assert proc.wait(timeout=30) == 0
+
+
+def _give_up_on_a_big_edit(inv: Path) -> None:
+    """A client sends r1 a 3,000-policy edit and times out before the reply."""
+    s = DeviceSession(load_inventory(inv).get("r1"), options=SessionOptions(rpc_timeout_s=0.3))
+    edit = render_config(big_config("r1", 3000))
+    try:
+        with pytest.raises(DeviceError, match="session lost"):
+            s.rpc("edit", lambda m: m.edit_config(edit, target="candidate"))
+    finally:
+        s.close()
 
 
 def test_bad_inventory_is_one_clear_line(tmp_path: Path) -> None:
@@ -107,3 +128,9 @@ def test_unreachable_device_is_reported_not_raised(tmp_path: Path) -> None:
     rows = _run("devices", "list", "-i", str(inv))
     assert rows[0]["reachable"] is False and "connect" in rows[0]["error"]
     assert time.monotonic() - start < 30
+
+
+def test_start_refuses_an_unknown_host_key_type(tmp_path: Path) -> None:
+    out = run_cli("devices", "start", "ring:3", "--host-keys", "dsa", "-i", str(tmp_path / "i"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--host-keys 'dsa': use one of ed25519, rsa, ecdsa, mixed" in out.stderr

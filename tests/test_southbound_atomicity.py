@@ -1,8 +1,10 @@
 """Atomicity under faults: after every transaction each router runs the old revision or the new
-one, network-wide, never a mix (randomized fault injection against real NETCONF/SSH routers)."""
+one, network-wide, never a mix (randomized fault injection against real NETCONF/SSH routers, on
+a fleet where two routers have :candidate and two only :writable-running)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -15,22 +17,32 @@ import pytest
 from southbound_support import driver, running, same, start_fleet
 
 from harness.chaos import run_trials
+from harness.device import RouterOptions
 from harness.fleet import FleetThread
 from harness.sample import ring, sample_network
 
 TRIALS = int(os.environ.get("NETPILOT_ATOMICITY_TRIALS", "200"))
 
 
+OPTIONS = {  # two routers with :candidate, two with only :writable-running
+    "r1": RouterOptions(),
+    "r2": RouterOptions(),
+    "r3": RouterOptions.running_only(),
+    "r4": RouterOptions.running_only(rollback_on_error=False),
+}
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
     directory = tmp_path_factory.mktemp("atomic")
-    runner = start_fleet(["r1", "r2", "r3", "r4"], directory)
+    runner = start_fleet(["r1", "r2", "r3", "r4"], directory, options=OPTIONS.__getitem__)
     yield runner
     runner.stop()
 
 
 def test_randomized_faults_leave_old_or_new_never_a_mix(fleet: FleetThread, tmp_path: Path) -> None:
     sb = driver(fleet, tmp_path, confirm_timeout_s=1, rpc_timeout_s=0.3, margin_s=1.0)
+    sb.options = dataclasses.replace(sb.options, journal=tmp_path / "journal.json")
     try:
         trials = run_trials(fleet, sb, ring(4), TRIALS, seed=20261121)
     finally:

@@ -19,6 +19,9 @@ class DeviceResult:
     phase: str = ""
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     """The exception behind `error`, when one was raised (kept for logs and tracebacks)."""
+    restored: bool | None = None
+    """After an undo on this device: read back and found on its old config (True) or not
+    (False, `error` says how it differs); None when nothing had to be undone."""
 
 
 @dataclass
@@ -33,6 +36,11 @@ class TransactionResult:
     @property
     def failed_devices(self) -> list[str]:
         return sorted(name for name, res in self.devices.items() if res.failed)
+
+    @property
+    def unrestored_devices(self) -> list[str]:
+        """Devices an undo did not bring back to their old config (read back after it)."""
+        return sorted(name for name, res in self.devices.items() if res.restored is False)
 
 
 class Southbound(Protocol):

@@ -12,6 +12,11 @@ Sessions stay open per device (reopened with backoff after a failure). ncclient 
 each transaction runs in a worker thread (`asyncio.to_thread`) that fans out to a thread pool,
 one task per device per phase. Config is validated against the YANG module (libyang) before
 anything is sent.
+
+With a journal path (`from_inventory` puts it beside the inventory: `<stem>.journal.json`), a
+transaction touching devices without `:candidate` records how to undo them (journal.py); the
+next `apply_sync` (or `recover()`) on a new controller replays it first (recovery.py), and
+refuses to start a new transaction while a device of the interrupted one is not back.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from controller.southbound.base import DeviceResult, TransactionResult
 from controller.southbound.drift import Drift, compare
 from controller.southbound.errors import DeviceError
 from controller.southbound.inventory import Inventory, load_inventory
+from controller.southbound.recovery import Recovery, recover
 from controller.southbound.render import render_config
 from controller.southbound.session import DeviceSession, SessionOptions
 from controller.southbound.transaction import (
@@ -52,10 +58,15 @@ class NetconfSouthbound:
         max_workers: int = 128,
         hooks: TransactionHooks | None = None,
         logger: logging.Logger | None = None,
+        journal: Path | None = None,
     ) -> None:
         self.inventory = inventory
         self.log = logger or logging.getLogger("netpilot.southbound")
         self.options = transaction_options or TransactionOptions()
+        if journal is not None:
+            self.options = dataclasses.replace(self.options, journal=Path(journal))
+        self.recovery: Recovery | None = None
+        """What the last journal replay did (None: there was no journal to replay)."""
         self.hooks = hooks
         self.sessions = {
             d.name: DeviceSession(
@@ -85,6 +96,7 @@ class NetconfSouthbound:
     ) -> NetconfSouthbound:
         """Build from an inventory YAML (see controller/southbound/inventory.py)."""
         inventory = load_inventory(Path(path), secrets)
+        kwargs.setdefault("journal", journal_path(Path(path)))
         return cls(
             inventory,
             session_options=SessionOptions(rpc_timeout_s=rpc_timeout_s),
@@ -136,7 +148,38 @@ class NetconfSouthbound:
             }
             return TransactionResult(revision, False, devices)
         with self._apply_lock:
+            pending = self._recover_locked()
+            if pending is not None:
+                return TransactionResult(revision, False, pending)
             return self._apply_locked(revision, desired, previous, full_replace)
+
+    def recover(self) -> Recovery | None:
+        """Replay the transaction journal left by a controller that died mid-transaction, if
+        there is one (recovery.py); None when there is nothing to replay."""
+        with self._apply_lock:
+            self._recover_locked()
+            return self.recovery
+
+    def _recover_locked(self) -> dict[str, DeviceResult] | None:
+        """Replay the journal; the per-device refusal of a new transaction while a device of
+        the interrupted one is not verified back, else None."""
+        path = self.options.journal
+        if path is None or not path.exists():
+            return None
+        self.recovery = found = recover(path, self.sessions, self.pool)
+        if found is None:
+            return None
+        self.log.warning(
+            "journal of revision %s (phase %s) replayed: %s %s",
+            found.revision, found.phase, found.outcome, found.problems or "",
+        )  # fmt: skip
+        if found.outcome != "incomplete":
+            return None
+        why = f"revision {found.revision} was interrupted and this device is not back: "
+        return {
+            name: DeviceResult(name, True, why + problem, "recover")
+            for name, problem in found.problems.items()
+        }
 
     def _apply_locked(
         self,
@@ -220,6 +263,11 @@ class NetconfSouthbound:
         if device not in self.sessions:
             self.inventory.get(device)  # raises a clear InventoryError
         return self.sessions[device]
+
+
+def journal_path(inventory: Path) -> Path:
+    """Where the transaction journal of an inventory's devices lives: beside the inventory."""
+    return inventory.with_name(f"{inventory.stem}.journal.json")
 
 
 def _children(config: object) -> list[bytes]:

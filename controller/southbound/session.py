@@ -16,6 +16,17 @@ reader, the timers only delay noticing a close. `SessionOptions.idle_tick_s` set
 session (the transport's socket timeout once connected), and `set_reader_tick` sets ncclient's,
 which is one module constant for the whole process: the controller's runtime calls it at start.
 Figures: docs/BENCHMARKS.md, "Telemetry rounds".
+
+Host keys (`hostkeys.py`): ncclient's own host-key pinning narrows the algorithms to the key's
+name, which for RSA is `ssh-rsa` (SHA-1), gone from paramiko 5: every RSA device failed with
+`KeyError: 'ssh-rsa'`. We pass ncclient no key and no known_hosts, so paramiko offers all its
+algorithms (`rsa-sha2-512`/`-256` among them); ncclient then asks our `unknown_host_cb`, before
+any credential is sent, and that checks the key the device presented against the pinned key or
+the inventory's known_hosts file.
+
+The fast send and the idle tick reach into ncclient's private attributes (`_q`, `_channel`,
+`_base`, `_transport`, `Manager._session`): ncclient is pinned to exactly NCCLIENT_VERSION in
+pyproject.toml, and tests/test_southbound_hostkeys.py checks the pin and those attributes.
 """
 
 from __future__ import annotations
@@ -34,12 +45,13 @@ from lxml import etree
 from ncclient import manager as nc_manager
 from ncclient import transport
 from ncclient.operations import RPCError, TimeoutExpiredError
-from ncclient.transport.errors import TransportError
+from ncclient.transport.errors import SSHUnknownHostError, TransportError
 from ncclient.transport.session import NetconfBase
 
 from controller.desired import DeviceConfig
 from controller.devicestate import DeviceState
 from controller.southbound.errors import ConnectError, DeviceError
+from controller.southbound.hostkeys import NO_KNOWN_HOSTS_CONFIG, HostKeyCheck, HostKeyError
 from controller.southbound.inventory import DeviceEntry
 from controller.southbound.render import config_filter, parse_config
 from controller.southbound.state_xml import parse_state
@@ -48,6 +60,8 @@ T = TypeVar("T")
 IDLE_TICK_S = 1.0
 """How often an idle session's threads wake in the controller (ncclient and paramiko: 0.1 s)."""
 CAP = "urn:ietf:params:netconf:capability:"
+NCCLIENT_VERSION = "0.7.1"
+"""The ncclient release whose private attributes the fast send and the idle tick use."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +121,6 @@ def _wait_hello_sent(session: Any, timeout_s: float = 2.0) -> None:
         time.sleep(0.005)
 
 
-def _reject_unknown_host(host: str, fingerprint: str) -> bool:
-    return False
-
-
 def _fast_send(session: Any) -> None:
     """Per-session fix for ncclient's polling tick: write RPCs to the channel immediately."""
     channel = session._channel
@@ -165,14 +175,18 @@ class DeviceSession:
         entry = self.entry
         handler = nc_manager.make_device_handler({"name": "default"})
         session = transport.SSHSession(handler)
-        if entry.host_key is None and self.known_hosts is not None:
-            session.load_known_hosts(str(self.known_hosts))
+        check = HostKeyCheck.for_device(
+            entry.name, entry.host, entry.port, entry.host_key, self.known_hosts
+        )
         try:
-            self._connect(session)
-        except Exception:
+            self._connect(session, check)
+        except Exception as error:
             if session.transport is not None:  # do not leak paramiko's transport thread
                 with contextlib.suppress(Exception):
                     session.close()
+            if isinstance(error, SSHUnknownHostError):
+                reason = check.refusal or str(error)
+                raise HostKeyError(self.name, "host key check", reason) from None
             raise
         if self.options.idle_tick_s is not None and session._transport is not None:
             session._transport.sock.settimeout(self.options.idle_tick_s)
@@ -181,20 +195,20 @@ class DeviceSession:
             _fast_send(session)
         return nc_manager.Manager(session, handler, timeout=self.options.rpc_timeout_s)
 
-    def _connect(self, session: Any) -> None:
+    def _connect(self, session: Any, check: HostKeyCheck) -> None:
         entry, creds = self.entry, self.entry.credentials
         session.connect(
             entry.host,
             entry.port,
             timeout=self.options.connect_timeout_s,
-            unknown_host_cb=_reject_unknown_host,
+            unknown_host_cb=lambda host, fingerprint: check(session.transport),
             username=creds.username,
             password=creds.password,
             key_filename=str(creds.key_file) if creds.key_file else None,
             allow_agent=False,
             look_for_keys=False,
-            hostkey_verify=True,
-            hostkey_b64=entry.host_key.split()[1] if entry.host_key else None,
+            hostkey_verify=True,  # ncclient knows no key: every key goes to unknown_host_cb
+            ssh_config=str(NO_KNOWN_HOSTS_CONFIG),  # ... not even ~/.ssh/known_hosts
         )
 
     def connect(self) -> Any:
@@ -204,6 +218,8 @@ class DeviceSession:
         for attempt in range(1, self.options.connect_attempts + 1):
             try:
                 mgr = self._open()
+            except HostKeyError:
+                raise  # the wrong key will not become right on a retry
             except Exception as error:  # ncclient/paramiko raise many types
                 last = f"{type(error).__name__}: {error}"
                 self.log.info("connect %s attempt %d failed: %s", self.name, attempt, last)
@@ -249,6 +265,13 @@ class DeviceSession:
     @property
     def connected(self) -> bool:
         return self._mgr is not None and bool(self._mgr.connected)
+
+    @property
+    def host_key_algorithm(self) -> str | None:
+        """The host key algorithm the open session agreed on (e.g. rsa-sha2-512), or None."""
+        mgr = self._mgr
+        ssh = getattr(getattr(mgr, "_session", None), "transport", None)
+        return None if ssh is None else getattr(ssh, "host_key_type", None)
 
     # -- RPCs ---------------------------------------------------------------------------------
     def rpc(self, doing: str, call: Callable[[Any], T]) -> T:

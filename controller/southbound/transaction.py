@@ -2,32 +2,44 @@
 
 Phase 1, prepare (all devices in parallel): lock the candidate, discard-changes, edit-config with
 the minimal edit, validate. Any failure: discard-changes and unlock everywhere; nothing changed.
-Devices without `:candidate` lock running, read it, and keep the reverse edit for later.
+Devices without `:candidate` (only `:writable-running`) lock running and read it: that config is
+saved, and the edit is computed against it.
 
 Phase 2, commit: a confirmed commit with `confirm-timeout` and a `persist` token on every
-candidate device (running-only devices: edit running with rollback-on-error). Any failure:
-cancel-commit (persist-id) on the committed ones, reverse edits on running-only ones, unlock.
-If the controller dies here, each device rolls back by itself when its confirm timer expires
-(the persist token keeps the commit pending across the lost session until then).
+candidate device (running-only devices: edit running, with rollback-on-error when offered). Any
+failure: cancel-commit (persist-id) on the committed ones; running-only devices that were sent
+their edit get their saved config back as a full replace of the managed subtrees (not a reverse
+edit of `remove`s, which a device may ignore); unlock. If the controller dies here, each
+candidate device rolls back by itself when its confirm timer expires (the persist token keeps
+the commit pending across the lost session until then); running-only devices are restored on
+the next start from the on-disk journal (journal.py), written before the first edit is sent.
 
 Phase 3, confirm: a confirming commit with the persist-id on every device, retried on a new
 session if the reply is lost. Should a device still fail to confirm (it then rolls back by
 itself), the devices already confirmed are put back with the reverse edit and the transaction is
 reported not committed.
+
+After any undo, every device that was undone is read back and compared with its old config
+(running-only: the saved one; candidate: the previous revision); a device that did not return is
+reported (`DeviceResult.restored = False`) and the journal is kept for the next start to retry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeAlias
 
 from controller.desired import DeviceConfig
+from controller.southbound import journal
 from controller.southbound.base import DeviceResult, TransactionResult
+from controller.southbound.drift import Drift
 from controller.southbound.errors import ConnectError, DeviceError
 from controller.southbound.render import canonical, render_edit
 from controller.southbound.session import DeviceSession
@@ -51,10 +63,14 @@ class Plan:
     previous: DeviceConfig
     edit: Element | None
     candidate: bool = True
-    reverse: Element | None = None
+    saved: DeviceConfig | None = None
+    """Running-only device: its running config read under the lock in prepare."""
     locked: bool = False
+    sent: bool = False
+    """Running-only device: its edit was sent (it may have taken it even if the reply was lost)."""
     committed: bool = False
     confirmed: bool = False
+    undone: bool = False
     result: DeviceResult = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +83,16 @@ class TransactionOptions:
     confirm_attempts: int = 3
     full_replace: bool = False
     unknown_margin_s: float = 2.0
+    journal: Path | None = None
+    """Where to keep the transaction journal (None: no journal; see journal.py)."""
+
+
+def restore_edit(saved: DeviceConfig) -> Element:
+    """An edit that puts `saved` back whatever the device holds now: the managed subtrees are
+    replaced whole, so it does not rely on the device honouring `remove` entry by entry."""
+    edit = render_edit(saved, saved, full=True)
+    assert edit is not None  # a full edit always has the replaced containers
+    return edit
 
 
 def _parallel(pool: Executor, plans: Iterable[Plan], step: Callable[[Plan], None]) -> None:
@@ -116,8 +142,8 @@ def _prepare_running(plan: Plan) -> None:
     lock_with_retry(s, "running")
     plan.locked = True
     actual = s.get_config("running")
+    plan.saved = actual
     plan.edit = render_edit(actual, plan.desired)
-    plan.reverse = render_edit(plan.desired, actual)
 
 
 LOCK_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4)
@@ -175,6 +201,7 @@ def make_commit(options: TransactionOptions, persist: str) -> Callable[[Plan], N
             )
         elif plan.edit is not None:
             error_option = "rollback-on-error" if s.capabilities.rollback_on_error else None
+            plan.sent = True
             s.rpc(
                 "edit-config running",
                 lambda m: m.edit_config(plan.edit, target="running", error_option=error_option),
@@ -191,11 +218,12 @@ def make_cancel(persist: str) -> Callable[[Plan], None]:
             # a lost reply may hide a commit that happened: cancel whenever one may be pending
             try:
                 s.rpc("cancel-commit", lambda m: m.cancel_commit(persist_id=persist))
+                plan.undone = True
             except DeviceError as error:
                 if plan.committed or "session lost" in error.reason:
                     raise
-        elif plan.committed and plan.reverse is not None:
-            s.rpc("undo edit-config", lambda m: m.edit_config(plan.reverse, target="running"))
+        elif plan.sent and plan.saved is not None:
+            _restore_running(plan, plan.saved)
         plan.committed = False
 
     return cancel
@@ -265,16 +293,78 @@ def make_compensate(persist: str) -> Callable[[Plan], None]:
                 cancel(plan)
             if not _runs(s, plan.desired):
                 return  # rolled back, or unreachable and rolling back on its confirm timer
-        undo = render_edit(plan.desired, plan.previous) if plan.candidate else plan.reverse
+        if not plan.candidate:
+            if plan.saved is not None:
+                _restore_running(plan, plan.saved)
+            return
+        undo = render_edit(plan.desired, plan.previous)
         if undo is None:
             return
-        if plan.candidate:
-            s.rpc("compensate edit", lambda m: m.edit_config(undo, target="candidate"))
-            s.rpc("compensate commit", lambda m: m.commit())
-        else:
-            s.rpc("compensate edit", lambda m: m.edit_config(undo, target="running"))
+        plan.undone = True
+        s.rpc("compensate edit", lambda m: m.edit_config(undo, target="candidate"))
+        s.rpc("compensate commit", lambda m: m.commit())
 
     return compensate
+
+
+def _edit_running(s: DeviceSession, mgr: Any, edit: Element) -> Any:
+    option = "rollback-on-error" if s.capabilities.rollback_on_error else None
+    return mgr.edit_config(edit, target="running", error_option=option)
+
+
+RESTORE_RETRY_S = 3.0
+"""How long a running-only device that cannot be reached is retried for its restore: it has no
+timer of its own to roll back, and a device that dropped the session is often back within
+seconds; after that it is reported not restored and the journal retries on the next start."""
+
+
+def _restore_running(plan: Plan, saved: DeviceConfig) -> None:
+    """Put a running-only device back on its saved config (full replace of the subtrees)."""
+    s = plan.session
+    plan.undone = True
+    edit = restore_edit(saved)
+    deadline = time.monotonic() + RESTORE_RETRY_S
+    while True:
+        try:
+            s.rpc("restore running", lambda m: _edit_running(s, m, edit))
+            return
+        except DeviceError as error:
+            lost = isinstance(error, ConnectError) or "session lost" in error.reason
+            if not lost or time.monotonic() > deadline:
+                raise
+            s.sleep(0.1)
+
+
+def verify_undone(plan: Plan) -> None:
+    """Read back a device that was undone; record whether it is on its old config again."""
+    if not plan.undone:
+        return
+    old = plan.saved if plan.saved is not None else plan.previous
+    try:
+        got = plan.session.get_config("running")
+    except Exception as error:  # unreachable, or a reply that does not parse
+        why = error.reason if isinstance(error, DeviceError) else f"{type(error).__name__}: {error}"
+        if plan.candidate:  # it rolls back by itself when its confirm timer expires
+            note = f"not read back after the undo ({why}); it rolls back on its confirm timer"
+            plan.result.error = (
+                note if plan.result.error is None else f"{plan.result.error}; {note}"
+            )
+            return
+        _not_restored(plan, f"could not read it back after the undo: {why}")
+        return
+    if got == canonical(old):
+        plan.result.restored = True
+        return
+    diff = Drift(plan.session.name, old, got).summary()
+    _not_restored(plan, f"NOT back to its old config after the undo: {diff}")
+
+
+def _not_restored(plan: Plan, why: str) -> None:
+    r = plan.result
+    r.restored = False
+    r.failed = True
+    r.error = why if r.error is None else f"{r.error}; {why}"
+    r.phase = "undo"
 
 
 def unlock(plan: Plan) -> None:
@@ -314,24 +404,79 @@ def run_transaction(
         _parallel(pool, active, _quiet(abort))
         _mark_aborted(active, "aborted in prepare: nothing changed")
         return done(False)
+    log = _Journal(options.journal, revision, persist, active)
+    problem = log.write("commit")
+    if problem is not None:  # no way back for running-only devices: do not start
+        for plan in active:
+            _fail(plan, "journal", problem)
+        _parallel(pool, active, _quiet(abort))
+        return done(False)
     _parallel(pool, active, make_commit(options, persist))
     if any(p.result.failed for p in active):
         _parallel(pool, active, _quiet(make_cancel(persist)))
         _parallel(pool, active, _quiet(abort))
-        _mark_aborted(active, "aborted in commit: committed devices rolled back")
+        _undone(pool, active, log, "aborted in commit: committed devices rolled back")
         return done(False)
     if hooks is not None and hooks.before_confirm is not None:
         hooks.before_confirm()
+    log.write("confirm")
     _parallel(pool, active, make_confirm(options, persist))
     if any(p.result.failed for p in active):
         _parallel(pool, active, _quiet(make_compensate(persist)))
         _parallel(pool, active, _quiet(unlock))
-        _mark_aborted(active, "aborted in confirm: confirmed devices put back")
+        _undone(pool, active, log, "aborted in confirm: confirmed devices put back")
         return done(False)
     _parallel(pool, active, _quiet(unlock))
+    log.clear()
     for plan in active:
         plan.result.phase = "committed"
     return done(True)
+
+
+def _undone(pool: Executor, active: list[Plan], log: _Journal, why: str) -> None:
+    """After an undo: read every undone device back; keep the journal if one is not back."""
+    list(pool.map(verify_undone, active))
+    if any(p.result.restored is False for p in active):
+        log.write("undo")
+    else:
+        log.clear()
+    _mark_aborted(active, why)
+
+
+class _Journal:
+    """The transaction's journal file (journal.py), kept only when a running-only device takes
+    part: candidate devices undo by themselves when the controller is gone."""
+
+    def __init__(self, path: Path | None, revision: int, persist: str, plans: list[Plan]):
+        needed = any(not p.candidate for p in plans)
+        self.path = path if needed else None
+        self.record = journal.JournalRecord(
+            revision,
+            persist,
+            "commit",
+            {
+                p.session.name: journal.JournalEntry(
+                    p.candidate, p.saved if p.saved is not None else p.previous, p.desired
+                )
+                for p in plans
+            },
+        )
+
+    def write(self, phase: str) -> str | None:
+        """Record `phase`; the reason when the file cannot be written (else None)."""
+        if self.path is None:
+            return None
+        self.record = dataclasses.replace(self.record, phase=phase)
+        try:
+            journal.write(self.path, self.record)
+        except OSError as error:
+            return f"cannot write the transaction journal {self.path}: {error.strerror or error}"
+        return None
+
+    def clear(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                journal.clear(self.path)
 
 
 def _quiet(step: Callable[[Plan], None]) -> Callable[[Plan], None]:
@@ -381,7 +526,8 @@ def result_summary(result: TransactionResult) -> dict[str, Any]:
         "committed": result.committed,
         "seconds": round(result.seconds, 4),
         "devices": {
-            name: {"failed": r.failed, "phase": r.phase, "error": r.error}
+            name: {"failed": r.failed, "phase": r.phase, "error": r.error, "restored": r.restored}
             for name, r in sorted(result.devices.items())
         },
+        "unrestored": result.unrestored_devices,
     }

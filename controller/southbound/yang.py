@@ -8,12 +8,15 @@ the simulated routers which nodes are lists (and their keys) and leaf-lists, for
 
 from __future__ import annotations
 
+import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import libyang
+from _libyang import ffi, lib
 
 from controller.errors import NotFoundError, ValidationError
 
@@ -42,6 +45,38 @@ def ietf_modules_dir() -> Path:
     )
 
 
+LOCATION = re.compile(r':? ?Data location "(?P<path>[^"]*)"(?:, line number \d+)?\.?$')
+"""How libyang appends the data path of an error to its message (with path logging on)."""
+STEP = re.compile(r"(?<=/)(?:[\w.-]+:)?(?=[\w.-]+)")
+KEY = re.compile(r"\[([\w.-]+)=")
+QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
+
+
+class SchemaError(ValidationError):
+    """A document failed validation; `path` is the data node at fault as an XPath with the
+    `np:` prefix for the netpilot namespace (NETCONF's error-path), when libyang gave one."""
+
+    def __init__(self, what: str, problems: list[str], path: str | None = None) -> None:
+        super().__init__(what, problems)
+        self.path = path
+
+
+def error_path(location: str) -> str:
+    """libyang's data location (`/netpilot-srv6-te:qos/class[name='v']/queue`) as an XPath
+    with the `np:` prefix (`/np:qos/np:class[np:name='v']/np:queue`)."""
+    parts = QUOTED.split(location)  # odd items are quoted key values: left as they are
+    for i in range(0, len(parts), 2):
+        parts[i] = KEY.sub(r"[np:\1=", STEP.sub("np:", parts[i]))
+    return "".join(parts)
+
+
+def _split_location(message: str) -> tuple[str, str | None]:
+    match = LOCATION.search(message)
+    if match is None:
+        return message, None
+    return message[: match.start()].rstrip(": ."), error_path(match.group("path"))
+
+
 def module_path() -> Path:
     return YANG_DIR / f"{MODULE}@{REVISION}.yang"
 
@@ -55,10 +90,13 @@ class NodeKind:
 
 
 class Schema:
-    """A loaded libyang context for the netpilot module; not thread-safe (one per thread/loop)."""
+    """A loaded libyang context for the netpilot module. `validate` may be called from several
+    threads (the simulated routers validate edits in worker threads): calls are serialized."""
 
     def __init__(self) -> None:
         search = f"{YANG_DIR}:{ietf_modules_dir()}"
+        self._lock = threading.Lock()
+        lib.ly_set_log_clb(ffi.NULL, True)  # keep the data path of errors (process-wide flag)
         self.ctx = libyang.Context(search)
         self.module = self.ctx.load_module(MODULE)
         self.kinds: dict[tuple[str, ...], NodeKind] = {}
@@ -96,16 +134,21 @@ class Schema:
         if not text.strip():
             return
         try:
-            tree = self.ctx.parse_data_mem(
-                text,
-                "xml",
-                no_state=not state,
-                strict=True,
-                parse_only=not full,
-                validate_present=True,
-            )
+            with self._lock:
+                self._parse(text, state=state, full=full)
         except libyang.LibyangError as error:
-            message = str(error).replace("failed to parse data tree: ", "")
-            raise ValidationError(what, [f"{message} (module {MODULE})"]) from None
+            message, path = _split_location(str(error).replace("failed to parse data tree: ", ""))
+            at = f" at {path}" if path else ""
+            raise SchemaError(what, [f"{message}{at} (module {MODULE})"], path) from None
+
+    def _parse(self, text: str, *, state: bool, full: bool) -> None:
+        tree = self.ctx.parse_data_mem(
+            text,
+            "xml",
+            no_state=not state,
+            strict=True,
+            parse_only=not full,
+            validate_present=True,
+        )
         if tree is not None:
             tree.free()

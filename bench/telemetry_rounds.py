@@ -1,7 +1,8 @@
 """Benchmark: simulator steps per second on teal:Kdl with 10,000 flows, and one NETCONF telemetry
 round over 120 simulated routers (SSH, <get> with a subtree filter, in parallel).
 
-    .venv/bin/python bench/telemetry.py [--json] [--routers 120] [--flows 10000] [--steps 100]
+    .venv/bin/python bench/telemetry_rounds.py [--json] [--routers 120] [--flows 10000]
+        [--steps 100]
 """
 
 from __future__ import annotations
