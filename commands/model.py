@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,6 +11,9 @@ from rich.table import Table
 
 from commands.common import console, err_console, print_json
 from controller.errors import UsageError
+
+if TYPE_CHECKING:
+    from models.fault_eval import FaultEvalConfig
 
 app = typer.Typer(
     help="Train, evaluate and inspect forecasting and fault-prediction models.",
@@ -111,6 +115,108 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+@eval_app.command("rolling")
+def eval_rolling(
+    *,
+    tm: list[Path] = typer.Option(
+        ..., "--tm", help="Traffic matrices (.hist); repeat for one file a week (test by file)."
+    ),
+    topology: Path = TOPO_OPT,
+    tunnels: Path | None = typer.Option(
+        None, "--tunnels", help="Candidate paths (tunnels.txt); with it, TE ratios are scored."
+    ),
+    blocks: int = typer.Option(3, help="One --tm: test on its last N blocks."),
+    block_steps: int = typer.Option(48, help="One --tm: steps per test block."),
+    val_steps: int = typer.Option(
+        0, help="Validation steps before each test block (0: --block-steps, or a day by file)."
+    ),
+    season: int = typer.Option(288, help="Steps in a day (288 = 5-min steps)."),
+    te_stride: int = typer.Option(1, help="Route every Nth test origin (1 = all)."),
+    model: bool = typer.Option(
+        False, "--model", help="Offer the trained HGB forecaster to the blend (slower)."
+    ),
+    model_rows: int = typer.Option(50_000, min=100, help="Rows each HGB fit samples."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Rolling-origin evaluation: choices made on the block before each test block, baselines
+    (last value, tuned EWMA, day-ago, week-ago, daily profile) against the seasonal blend and
+    its p90; with --tunnels, the TE ratio of routing on each, and the robust split.
+
+    Example: netpilot model eval rolling --tm ../shared/data/geant/tm-5min.hist
+    --topology ../shared/data/geant/topology.json --tunnels ../shared/data/geant/tunnels.txt
+    """
+    import time
+
+    from models.cli_support import load_te_files
+    from models.robust_te import TeScorer
+    from models.rolling import RollingConfig, evaluate_rolling, folds_by_blocks, folds_by_files
+
+    if te_stride < 1 or season < 16:
+        raise UsageError("give --te-stride >= 1 and --season >= 16 (the longest horizon is 12)")
+    y, lengths, te = load_te_files(tm, topology, tunnels)
+    if len(tm) > 1:
+        folds = folds_by_files(lengths, val_steps or season, [p.stem for p in tm])
+    else:
+        folds = folds_by_blocks(len(y), blocks, block_steps, val_steps or block_steps)
+    scorer = TeScorer(te, y, stride=te_stride) if te is not None else None
+    start = time.perf_counter()
+    with console.status("rolling-origin evaluation", spinner="dots"):
+        cfg = RollingConfig(season=season, model=model, model_rows=model_rows)
+        result = evaluate_rolling(y, folds, cfg, hook=scorer)
+    seconds = time.perf_counter() - start
+    if scorer is not None:
+        result["te_pooled"] = scorer.pooled()
+    result["info"] = {
+        "steps": len(y),
+        "series": int(y.shape[1]),
+        "seconds": round(seconds, 1),
+        "te_seconds": round(scorer.seconds, 1) if scorer else 0.0,
+    }
+    if json_out:
+        print_json(result)
+        return
+    _rolling_table(result)
+
+
+def _rolling_table(result: dict[str, Any]) -> None:
+    table = Table(title="Rolling-origin evaluation (choices made on validation blocks)")
+    cols = ("fold", "h", "best baseline", "NMAE", "blend", "ratio", "p90 cover")
+    te_cols = ("last_value", "seasonal_naive", "blend", "blend_p90", "robust")
+    for col in (*cols, *(f"TE {c}" for c in te_cols)):
+        table.add_column(col, justify="left" if col in ("fold", "best baseline") else "right")
+    for fold in result["folds"]:
+        for h, d in fold["horizons"].items():
+            m = d["methods"]
+            table.add_row(
+                fold["fold"], h, d["best_baseline"], f"{m[d['best_baseline']]['nmae']:.4f}",
+                f"{m['blend']['nmae']:.4f}", f"{d['blend_vs_best']:.3f}",
+                f"{m['blend_p90']['p90_coverage']:.2f}",
+                *(_fmt(m.get(c, {}).get("te_ratio_mean"), "{:.3f}") for c in te_cols),
+            )  # fmt: skip
+    console.print(table)
+    for h, s in result["summary"].items():
+        console.print(
+            f"h={h}: blend / best baseline worst {s['blend_vs_best_worst']:.3f}, "
+            f"mean {s['blend_vs_best_mean']:.3f}; folds at the 0.95 goal: {s['folds_at_goal']}"
+        )
+    pooled = result.get("te_pooled", {})
+    if pooled:
+        te_table = Table(title="TE ratio over every fold's routed origins: mean / p95")
+        te_table.add_column("h", justify="right")
+        for col in te_cols:
+            te_table.add_column(col, justify="right")
+        for h, methods in pooled.items():
+            te_table.add_row(
+                h,
+                *(
+                    f"{methods[c]['te_ratio_mean']:.3f} / {methods[c]['te_ratio_p95']:.3f}"
+                    for c in te_cols
+                ),
+            )
+        console.print(te_table)
+    console.print(f"{result['info']['steps']} steps, {result['info']['seconds']} s")
+
+
 @eval_app.command("faults")
 def eval_faults(
     *,
@@ -125,30 +231,47 @@ def eval_faults(
     time_scale: float = typer.Option(
         1.0, help="Compress every episode by this factor (the closed loop's profile: 0.125)."
     ),
+    leave_one_out: bool = typer.Option(
+        False, "--leave-one-out", help="Leave each fault kind out of training in turn."
+    ),
+    new_kinds: bool = typer.Option(
+        False, "--new-kinds", help="Also generate issue 18's crc_floor and loss_microbursts."
+    ),
+    fit_iterations: int = typer.Option(
+        200, min=1, help="Boosting iterations of the fault model (fewer: a faster smoke run)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Fault prediction on generated telemetry: model against MAD, threshold and Holt.
 
     Examples: netpilot model eval faults --seeds 8 --json; the closed loop's profile:
-    netpilot model eval faults --step-s 30 --time-scale 0.125 --days 0.25 --links 60
+    netpilot model eval faults --step-s 30 --time-scale 0.125 --days 0.25 --links 60;
+    leave-one-kind-out over six kinds: netpilot model eval faults --leave-one-out --new-kinds
     """
     from models.fault_eval import FaultEvalConfig, evaluate_faults
-    from models.precursors import FAULT_KINDS, GeneratorConfig
+    from models.precursors import ALL_FAULT_KINDS, FAULT_KINDS, GeneratorConfig
 
     if seeds < 1 or train_seeds < 1 or links < 5 or days <= 0 or step_s <= 0:
         raise UsageError(
             "give --seeds and --train-seeds >= 1, --links >= 5, --days and --step-s > 0"
         )
     kinds = () if unseen.strip() == "none" else tuple(k.strip() for k in unseen.split(","))
-    bad = [k for k in kinds if k not in FAULT_KINDS]
+    known = ALL_FAULT_KINDS if new_kinds else FAULT_KINDS
+    bad = [k for k in kinds if k not in known]
     if bad:
-        raise UsageError(f"--unseen: unknown fault kind {bad[0]!r}; use {', '.join(FAULT_KINDS)}")
+        raise UsageError(f"--unseen: unknown fault kind {bad[0]!r}; use {', '.join(known)}")
     cfg = FaultEvalConfig(
         seeds=seeds,
         train_seeds=train_seeds,
         unseen=kinds,
-        generator=GeneratorConfig(links=links, days=days, step_s=step_s, time_scale=time_scale),
+        generator=GeneratorConfig(
+            links=links, days=days, step_s=step_s, time_scale=time_scale, fault_kinds=known
+        ),
+        model_iterations=fit_iterations,
     )
+    if leave_one_out:
+        _leave_one_out(cfg, json_out)
+        return
     with _progress() as bar:
         task = bar.add_task("generating", total=1)
 
@@ -185,6 +308,29 @@ def eval_faults(
         f"recall by kind (model): {info['recall_by_kind']['model']}; "
         f"unseen in training: {', '.join(info['unseen_in_training'])}"
     )
+
+
+def _leave_one_out(cfg: FaultEvalConfig, json_out: bool) -> None:
+    from models.fault_eval import evaluate_leave_one_kind_out
+
+    with console.status("leave-one-kind-out", spinner="dots") as status:
+        result = evaluate_leave_one_kind_out(cfg, lambda st, d, t: status.update(st))
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title="Leave-one-kind-out: each fault kind unseen in training in turn")
+    for col in ("held out", "method", "recall", "FA /100 link-days", "lead min", "held-out"):
+        table.add_column(col, justify="left" if col in ("held out", "method") else "right")
+    for kind, methods in result["held_out"].items():
+        for name, m in methods.items():
+            table.add_row(
+                kind, name, f"{m['recall']:.3f}", f"{m['false_alarms_per_100_link_days']:.2f}",
+                f"{m['median_lead_minutes']:.0f}",
+                f"{m['held_out_recall']:.2f} of {m['held_out_failures']}",
+            )  # fmt: skip
+    console.print(table)
+    for name, avg in result["average"].items():
+        console.print(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in avg.items()))
 
 
 @train_app.command("forecast")

@@ -200,6 +200,9 @@ def optimize(
     time_budget: str = typer.Option("5s", "--time-budget", help="Time budget of --method fast"),
     granularity: int = typer.Option(0, "--granularity", min=0, help="Round splits to 1/N"),
     max_pairs: int = typer.Option(2000, "--max-pairs", min=1, help="Gravity: sample this many"),
+    robust: int = typer.Option(
+        0, "--robust", min=0, help="Robust split: over the last N matrices and the day-ago one"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Split traffic over candidate paths to minimise max link utilisation (MLU).
@@ -207,9 +210,14 @@ def optimize(
     Example: netpilot path optimize geant --tm ../shared/data/geant/tm-5min.hist --index 3
 
     Example: netpilot path optimize teal:Kdl --tm gravity --max-pairs 500 --method fast
+
+    Example: netpilot path optimize geant --tm ../shared/data/geant/tm-5min.hist --index 300
+    --robust 3
     """
     if method not in ("lp", "fast"):
         raise UsageError(f"--method: {method!r} is not lp or fast")
+    if robust and (method != "lp" or tm == "gravity"):
+        raise UsageError("--robust needs --method lp and a .hist --tm (it uses recent matrices)")
     budget = parse_duration(time_budget, "--time-budget")
     topology = load_topology(topo)
     pairs, matrix = _demand(topology, tm, index, max_pairs)
@@ -222,6 +230,14 @@ def optimize(
     if method == "lp":
         sol = min_mlu_lp(ts, demand)
         mlu, split, bound = sol.mlu, sol.split, sol.mlu
+        if robust:  # models/robust_te.py (issue 18): min worst MLU/optimum over the set
+            from models.robust_te import robust_over_history
+
+            matrices = read_tm_hist(FilePath(tm))
+            rob, used = robust_over_history(
+                ts, matrices, index, _node_index(topology), window=robust
+            )
+            split, mlu = rob.split, mlu_of_split(ts, demand, rob.split)
     else:
         fast = fast_min_mlu(ts, demand, time_budget_s=budget)
         mlu, split, bound = fast.mlu, fast.split, fast.lower_bound
@@ -235,6 +251,9 @@ def optimize(
         "pairs": len(ts.pairs),
         "paths": ts.num_paths,
     }
+    if robust:
+        report["robust_matrices"] = used
+        report["robust_worst_ratio"] = rob.worst_ratio
     if granularity:
         report["granularity"] = granularity
         report["rounded_mlu"] = mlu_of_split(

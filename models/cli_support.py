@@ -38,3 +38,26 @@ def load_te_inputs(
             )
     te = TeContext.build(topo, read_tunnels(tunnels), n, optimum)
     return off_diagonal(matrices), te
+
+
+def load_te_files(
+    tms: list[Path], topology: Path, tunnels: Path | None
+) -> tuple[np.ndarray, list[int], TeContext | None]:
+    """Several .hist files of one network (e.g. one a week) as one series, in the order given,
+    with each file's length; the TE context when --tunnels is given (optimum from the .opt files
+    beside each --tm when all exist, else from the LP)."""
+    parts = [read_tm_hist(tm) for tm in tms]
+    sizes = {p.shape[1] for p in parts}
+    if len(sizes) != 1:
+        raise ValidationError("--tm", ["the files hold matrices of different sizes: one network"])
+    if tunnels is None:
+        return np.vstack([off_diagonal(p) for p in parts]), [len(p) for p in parts], None
+    _, te = load_te_inputs(tms[0], topology, tunnels, None)
+    opts = [tm.with_suffix(".opt") for tm in tms]
+    optimum = None
+    if all(o.is_file() for o in opts):
+        optimum = np.concatenate([read_opt(o) for o in opts])
+        if len(optimum) != sum(len(p) for p in parts):
+            raise ValidationError("--tm", ["an .opt file does not match its .hist: fix or remove"])
+    te.optimum = optimum
+    return np.vstack([off_diagonal(p) for p in parts]), [len(p) for p in parts], te

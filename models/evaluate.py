@@ -17,11 +17,15 @@ import numpy as np
 from models.baselines import predict_ewma, predict_last_value, predict_seasonal_naive, tune_ewma
 from models.forecast import ForecastModel
 from models.metrics import coverage, nmae, rmse
+from models.seasonal import WEEK_DAYS, seasonal_naive, seasonal_profile
 from models.split import HORIZONS, TimeSplit
 from models.te_eval import TeContext, summarise
 
 Progress = Callable[[str, int, int], None]
-FORECAST_METHODS = ("model", "model_p90", "ewma", "last_value", "seasonal_naive")
+FORECAST_METHODS = (
+    "model", "model_p90", "ewma", "last_value",
+    "seasonal_naive", "seasonal_week", "seasonal_profile",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,11 @@ def _all_forecasts(
             "ewma": predict_ewma(y, origins, alpha),
             "last_value": predict_last_value(y, origins),
             "seasonal_naive": predict_seasonal_naive(y, origins, h, cfg.season)[0],
+            "seasonal_profile": seasonal_profile(y, origins, h, cfg.season)[0],
         }
+        week, fallbacks = seasonal_naive(y, origins, h, cfg.season * WEEK_DAYS)
+        if fallbacks == 0:  # only where the data reaches a week back for every origin
+            out[h]["seasonal_week"] = week
     return out
 
 
@@ -176,7 +184,7 @@ def _add_te(
     progress: Progress,
 ) -> None:
     picks = np.arange(0, len(origins), max(1, cfg.te_stride))
-    methods = [m for m in FORECAST_METHODS if m != "last_value"]
+    methods = [m for m in FORECAST_METHODS if m != "last_value" and m in forecasts[cfg.horizons[0]]]
     ratios: dict[tuple[int, str], list[float]] = {}
     for done, i in enumerate(picks):
         t = int(origins[i])

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
+from controller.errors import UsageError
 from models.alarms import Hysteresis, alarms
 from models.fault_features import FEATURES, crc_increments, lagged_baseline, trailing_mean
 from models.precursors import LOS_DBM, LinkSeries
@@ -69,6 +70,8 @@ class FaultModel:
         default_factory=lambda: Hysteresis(on=12.0, off=4.0, persist=30, clear=60)
     )
     max_rows: int = 150_000
+    iterations: int = 200
+    """Boosting iterations of the risk classifier (the time-to-failure regressor gets 3/4)."""
     seed: int = 0
     classifier: Any = None
     ttf: Any = None
@@ -81,13 +84,19 @@ class FaultModel:
         start = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+        if not pos.size or not neg.size:
+            raise UsageError(
+                "the training links hold no failure precursor (or nothing else): "
+                "give more --links, --days or --train-seeds"
+            )
         take = min(len(neg), max(self.max_rows - len(pos), 4 * len(pos)))
         rows = np.concatenate([pos, rng.choice(neg, size=take, replace=False)])
         with threadpool_limits(1):
             self.classifier = HistGradientBoostingClassifier(
-                max_iter=200, learning_rate=0.1, random_state=self.seed
+                max_iter=self.iterations, learning_rate=0.1, random_state=self.seed
             ).fit(features[rows], y[rows])
-            self.ttf = HistGradientBoostingRegressor(max_iter=150, random_state=self.seed).fit(
+            ttf_iter = max(1, self.iterations * 3 // 4)
+            self.ttf = HistGradientBoostingRegressor(max_iter=ttf_iter, random_state=self.seed).fit(
                 features[pos], np.log(ttf_s[pos] / 60.0)
             )
         self.fit_seconds = time.perf_counter() - start

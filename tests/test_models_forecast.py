@@ -40,8 +40,10 @@ def test_a_pure_sine_is_forecast_almost_exactly() -> None:
     result = evaluate_forecast(y, None, cfg, model=model)
     for h in ("1", "3", "12"):
         assert result.horizons[h]["model"]["nmae"] < 0.002
-        # a whole period back is the same value: the seasonal baseline is exact too
+        # a whole period back is the same value: the seasonal baselines are exact too
         assert result.horizons[h]["seasonal_naive"]["nmae"] < 1e-9
+        assert result.horizons[h]["seasonal_profile"]["nmae"] < 1e-9
+        assert result.horizons[h]["seasonal_week"]["nmae"] < 1e-9  # 7 x 36 < 280 steps
         assert result.horizons[h]["last_value"]["nmae"] > 0.01
 
 
@@ -120,8 +122,10 @@ def test_cli_json_shape_on_a_geant_slice(data: Path, geant_slice: Path) -> None:
     assert set(doc) == {"horizons"}
     assert set(doc["horizons"]) == {"1", "3", "12"}
     for methods in doc["horizons"].values():
+        # 110 steps reach no week back: no seasonal_week (issue 18: only where the data reaches)
         assert set(methods) == {
-            "model", "model_p90", "ewma", "last_value", "seasonal_naive", "hedge"
+            "model", "model_p90", "ewma", "last_value", "seasonal_naive", "seasonal_profile",
+            "hedge",
         }  # fmt: skip
         assert set(methods["hedge"]) == {"te_ratio_mean", "te_ratio_p95"}
         for name in ("model", "model_p90", "ewma", "last_value", "seasonal_naive"):
