@@ -41,7 +41,8 @@ class ControllerProcess:
         self.start_s: list[float] = []
 
     def start(self, timeout_s: float = 60.0) -> None:
-        env = {**os.environ, "NETPILOT_API_TOKEN": self.token, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "NETPILOT_API_TOKEN": self.token, "PYTHONPATH": path}
         log = (self.work / f"controller-{self.starts}.log").open("wb")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(

@@ -228,7 +228,7 @@ def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
 
 def nodes_table(topo: Topology, limit: int) -> Table:
     table = Table(title="Routers", title_justify="left")
-    for column in ("name", "index", "role", "site", "lat, lon", "degree", "node SID"):
+    for column in ("name", "index", "role", "transit", "site", "lat, lon", "degree", "node SID"):
         table.add_column(column)
     nodes = list(topo.nodes.values())
     for node in nodes[: limit or None]:
@@ -237,7 +237,8 @@ def nodes_table(topo: Topology, limit: int) -> Table:
             if node.lat is not None and node.lon is not None
             else "-"
         )
-        cells = (node.name, str(node.index), node.role, node.site, where)
+        transit = "yes" if node.transit else "no"
+        cells = (node.name, str(node.index), node.role, transit, node.site, where)
         table.add_row(*map(escape, cells), str(len(topo.out_links(node.name))), node.node_sid)
     _more(table, len(nodes), limit)
     return table
@@ -245,7 +246,8 @@ def nodes_table(topo: Topology, limit: int) -> Table:
 
 def links_table(topo: Topology, groups: list[list[Link]], title: str, limit: int) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("id", "a", "b", "capacity", "delay", "igp", "te", "medium", "srlgs", "state"):
+    columns = ("id", "a", "b", "capacity", "delay", "igp", "te", "medium", "transport", "srlgs")
+    for column in (*columns, "state"):
         table.add_column(column)
     for group in groups[: limit or None]:
         link = group[0]
@@ -259,6 +261,7 @@ def links_table(topo: Topology, groups: list[list[Link]], title: str, limit: int
             str(link.igp_metric),
             str(link.te_metric),
             link.medium,
+            link.transport + (" (metered)" if link.metered else ""),
             ", ".join(sorted(link.srlgs)),
             link.state.value,
         )

@@ -11,6 +11,7 @@ loopback `fc00:0:<i>::1/128`, with i and k in hexadecimal.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -35,6 +36,12 @@ REFERENCE_BANDWIDTH_BPS = 100e9
 
 MAX_ROUTER_INDEX = 0xFFFF
 
+NON_TRANSIT_ROLES = frozenset({"branch", "cpe", "stub", "host"})
+"""Edge roles whose routers never carry other routers' traffic unless `transit` says so."""
+
+TRANSPORTS = ("private-line", "mpls-vpn", "internet", "5g")
+"""The transports netpilot knows by name; a link may name a custom one too."""
+
 
 class LinkState(StrEnum):
     UP = "up"
@@ -43,7 +50,12 @@ class LinkState(StrEnum):
 
 @dataclass(frozen=True)
 class Node:
-    """A router. `index` (1..65535) drives its SRv6 addresses; `role` is free text (dc, hq, ...)."""
+    """A router. `index` (1..65535) drives its SRv6 addresses; `role` is free text (dc, hq, ...).
+
+    `transit`: whether paths may cross this router when it is neither their source nor their
+    destination. None (the default) is resolved from the role: `NON_TRANSIT_ROLES` (branch,
+    cpe, stub, host) are non-transit, every other role transit.
+    """
 
     name: str
     index: int
@@ -52,6 +64,11 @@ class Node:
     lat: float | None = None
     lon: float | None = None
     max_sid_depth: int = 10
+    transit: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.transit is None:
+            object.__setattr__(self, "transit", default_transit(self.role))
 
     @property
     def locator(self) -> str:
@@ -85,6 +102,10 @@ class Link:
     srlgs: frozenset[str] = frozenset()
     state: LinkState = LinkState.UP
     medium: str = ""
+    transport: str = ""
+    """private-line, mpls-vpn, internet, 5g, a custom name, or "" (not an uplink)."""
+    metered: bool = False
+    """Billed by volume (e.g. 5G): bulk classes keep off it where their policy says so."""
 
     def __post_init__(self) -> None:
         if self.igp_metric <= 0:
@@ -99,6 +120,11 @@ class Link:
     @property
     def is_up(self) -> bool:
         return self.state is LinkState.UP
+
+
+def default_transit(role: str) -> bool:
+    """Whether a router of `role` carries transit traffic when its topology does not say."""
+    return role not in NON_TRANSIT_ROLES
 
 
 def default_igp_metric(capacity_bps: float) -> int:
@@ -180,8 +206,13 @@ class Topology:
             self.graph.add_node(node.name, node=node)
         for link in link_list:
             self.graph.add_edge(link.src, link.dst, key=link.id, link=link)
-        self.warnings: tuple[str, ...] = self.loader_warnings + tuple(_warnings(self))
         self._adj_index = _adjacency_indices(link_list)
+
+    @functools.cached_property
+    def warnings(self) -> tuple[str, ...]:
+        """`loader_warnings`, then the structural ones (computed on first use: topologies are
+        rebuilt on every link change, and most of those copies are never asked)."""
+        return self.loader_warnings + tuple(_warnings(self))
 
     # -- lookups -----------------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -323,6 +354,78 @@ def _warnings(topo: Topology) -> Iterator[str]:
     one_way = [lk for lk in topo.links if topo.reverse(lk) is None]
     if one_way:
         yield f"{len(one_way)} link(s) have no reverse direction, e.g. {one_way[0].id!r}"
+    cut = transit_cut(topo)
+    if cut is not None:
+        count, (a, b), via = cut
+        yield (
+            f"transit policy: {count} router pair(s) are connected only through non-transit "
+            f"routers, e.g. {a} and {b} (only via {', '.join(via)}); set transit: true on a "
+            "router that may carry their traffic, or add a link"
+        )
+
+
+def transit_cut(topo: Topology) -> tuple[int, tuple[str, str], list[str]] | None:
+    """Pairs of routers connected by links but not under the transit policy: their number, one
+    example and the non-transit routers its shortest connection crosses (None if no such pair).
+
+    Treats links as undirected, like the 'disconnected' warning. Two routers are connected under
+    the policy when they are adjacent or touch a common component of the transit routers (a
+    transit router touches its own; a non-transit one those of its transit neighbours).
+    """
+    transit = {name for name, node in topo.nodes.items() if node.transit}
+    if len(transit) == len(topo.nodes):
+        return None
+    core = nx.Graph()
+    core.add_nodes_from(transit)
+    core.add_edges_from((lk.src, lk.dst) for lk in topo.links if {lk.src, lk.dst} <= transit)
+    component = {v: i for i, part in enumerate(nx.connected_components(core)) for v in part}
+    touches: dict[str, set[int]] = {v: {component[v]} for v in transit}
+    adjacent: set[frozenset[str]] = set()
+    for lk in topo.links:
+        touches.setdefault(lk.src, set())
+        if lk.dst in transit:
+            touches[lk.src].add(component[lk.dst])
+        if lk.src not in transit and lk.dst not in transit:
+            adjacent.add(frozenset((lk.src, lk.dst)))
+    return _count_cut(topo, touches, adjacent)
+
+
+def _count_cut(
+    topo: Topology, touches: dict[str, set[int]], adjacent: set[frozenset[str]]
+) -> tuple[int, tuple[str, str], list[str]] | None:
+    plain = topo.graph.to_undirected(as_view=True)
+    count, example = 0, None
+    for part in nx.connected_components(plain):
+        groups: dict[frozenset[int], list[str]] = {}
+        for v in sorted(part):
+            groups.setdefault(frozenset(touches.get(v, set())), []).append(v)
+        group_of = {v: key for key, members in groups.items() for v in members}
+        keys = list(groups)
+        for i, x in enumerate(keys):
+            for y in keys[i:]:
+                if x & y:
+                    continue
+                a_side, b_side = groups[x], groups[y]
+                total = (
+                    len(a_side) * (len(b_side) - 1) // 2 if x == y else len(a_side) * len(b_side)
+                )
+                linked = sum(1 for p in adjacent if {group_of.get(v) for v in p} == {x, y})
+                count += total - linked
+                example = example or _unlinked_pair(a_side, b_side, adjacent)
+    if example is None:
+        return None
+    path = nx.shortest_path(plain, *example)
+    return count, example, [v for v in path[1:-1] if not topo.nodes[v].transit]
+
+
+def _unlinked_pair(
+    a_side: list[str], b_side: list[str], adjacent: set[frozenset[str]]
+) -> tuple[str, str] | None:
+    for a in a_side:
+        for b in b_side:
+            if a != b and frozenset((a, b)) not in adjacent:
+                return (a, b)
+    return None
 
 
 def _adjacency_indices(links: list[Link]) -> dict[LinkKey, int]:

@@ -25,6 +25,7 @@ from controller.topology import (
     Topology,
     default_igp_metric,
     default_te_metric,
+    default_transit,
 )
 from controller.units import format_bandwidth, format_duration, parse_bandwidth, parse_duration
 
@@ -72,6 +73,8 @@ def _yaml_node(node: Node) -> dict[str, Any]:
         out["lat"], out["lon"] = node.lat, node.lon
     if node.max_sid_depth != 10:
         out["max_sid_depth"] = node.max_sid_depth
+    if node.transit != default_transit(node.role):
+        out["transit"] = node.transit
     return out
 
 
@@ -101,6 +104,8 @@ def _attrs(link: Link) -> tuple[Any, ...]:
         link.srlgs,
         link.state,
         link.medium,
+        link.transport,
+        link.metered,
     )
 
 
@@ -120,6 +125,10 @@ def _yaml_link(link: Link, *, one_way: bool) -> dict[str, Any]:
         out["affinities"] = sorted(link.affinities)
     if link.medium:
         out["medium"] = link.medium
+    if link.transport:
+        out["transport"] = link.transport
+    if link.metered:
+        out["metered"] = True
     if one_way:
         out["one_way"] = True
     if link.state is not LinkState.UP:
@@ -166,6 +175,7 @@ def _json_node(node: Node) -> dict[str, Any]:
     if node.lat is not None and node.lon is not None:
         out["lat"], out["lon"] = node.lat, node.lon
     out["max_sid_depth"] = node.max_sid_depth
+    out["transit"] = node.transit
     return out
 
 
@@ -181,6 +191,8 @@ def _json_link(link: Link) -> dict[str, Any]:
         "srlgs": sorted(link.srlgs),
         "affinities": sorted(link.affinities),
         "medium": link.medium,
+        "transport": link.transport,
+        "metered": link.metered,
         "state": link.state.value,
     }
 
@@ -193,6 +205,7 @@ def to_gml(topo: Topology) -> str:
         if node.lat is not None and node.lon is not None:
             attrs["Latitude"], attrs["Longitude"] = node.lat, node.lon
         attrs["max_sid_depth"] = node.max_sid_depth
+        attrs["transit"] = int(bool(node.transit))
         graph.add_node(node.name, **attrs)
     for lid, group in topo.physical_links().items():
         link = group[0]
@@ -207,6 +220,8 @@ def to_gml(topo: Topology) -> str:
             srlgs=json.dumps(sorted(link.srlgs)),
             affinities=json.dumps(sorted(link.affinities)),
             medium=link.medium,
+            transport=link.transport,
+            metered=int(link.metered),
             state=link.state.value,
         )
     return "\n".join(nx.generate_gml(graph)) + "\n"

@@ -5,6 +5,7 @@
   of k/2 aggregation + k/2 edge switches; 100G, 2 us. Hosts are not modelled.
 - `ring(n)`: r1 .. rn in a ring, 10G, 1 ms per hop (a metro/WAN ring).
 - `grid(rows, cols)`: r<row>c<col> with 4-neighbour links, 10G, 1 ms per hop.
+- `bank-wan:N`: a national bank WAN with N branches of four uplinks each (`bank_scale.py`).
 Routers are numbered 1..n in the order listed; every link is bidirectional with id 'a-b'.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from controller.errors import UsageError
 from controller.topology import Link, Node, Topology
+from topologies.bank_scale import bank_wan
 
 DC_CAPACITY_BPS = 100e9
 DC_DELAY_S = 2e-6
@@ -117,6 +119,7 @@ def from_spec(kind: str, args: str) -> Topology:
         "fat-tree": (1, "fat-tree:K", fat_tree),
         "ring": (1, "ring:N", ring),
         "grid": (2, "grid:ROWS,COLS", grid),
+        "bank-wan": (1, "bank-wan:BRANCHES", bank_wan),
     }
     arity, usage, make = shapes[kind]
     parts = [p.strip() for p in args.split(",")] if args.strip() else []
@@ -126,4 +129,4 @@ def from_spec(kind: str, args: str) -> Topology:
     return make(*numbers)
 
 
-GENERATORS = ("leaf-spine", "fat-tree", "ring", "grid")
+GENERATORS = ("leaf-spine", "fat-tree", "ring", "grid", "bank-wan")

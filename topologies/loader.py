@@ -1,7 +1,8 @@
 """`load(spec)`: one entry point for every topology netpilot knows.
 
 A spec is, in the order tried:
-- a generator: `leaf-spine:SPINES,LEAVES`, `fat-tree:K`, `ring:N`, `grid:ROWS,COLS`;
+- a generator: `leaf-spine:SPINES,LEAVES`, `fat-tree:K`, `ring:N`, `grid:ROWS,COLS`,
+  `bank-wan:BRANCHES`;
 - a dataset name: `zoo:NAME` (Topology Zoo, case-insensitive), `teal:NAME` (B4, UsCarrier,
   Kdl), `geant`, `facebook:pod_a` / `facebook:pod_b`, resolved in `datasets.data_dir()`;
 - an existing file: `.yaml`/`.yml` (native), `.gml` (Topology Zoo), `.json` (node-link);
@@ -25,7 +26,7 @@ from topologies.zoo import load_gml
 BUNDLED_DIR = Path(__file__).resolve().parent
 SPEC_HELP = (
     "a file (.yaml, .gml, .json), a bundled name (bank-wan, dc-fabric), zoo:NAME, teal:NAME, "
-    "geant, facebook:pod_a, or leaf-spine:S,L, fat-tree:K, ring:N, grid:R,C"
+    "geant, facebook:pod_a, or leaf-spine:S,L, fat-tree:K, ring:N, grid:R,C, bank-wan:N"
 )
 
 
@@ -74,7 +75,13 @@ def catalogue() -> dict[str, list[str]]:
     """Every name `load` knows, by kind (datasets only when the data directory exists)."""
     names: dict[str, list[str]] = {
         "bundled": bundled_names(),
-        "generators": ["leaf-spine:SPINES,LEAVES", "fat-tree:K", "ring:N", "grid:ROWS,COLS"],
+        "generators": [
+            "leaf-spine:SPINES,LEAVES",
+            "fat-tree:K",
+            "ring:N",
+            "grid:ROWS,COLS",
+            "bank-wan:BRANCHES",
+        ],
     }
     try:
         root = datasets.data_dir()

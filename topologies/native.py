@@ -83,6 +83,12 @@ class NodeSpec(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
     lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, degrees.")
     max_sid_depth: int = Field(default=10, ge=1, description="Most SIDs the router can push.")
+    transit: bool | None = Field(
+        default=None,
+        description="May paths cross this router (when it is neither their source nor their "
+        "destination)? Default from the role: branch, cpe, stub and host are non-transit, "
+        "every other role transit.",
+    )
 
 
 class LinkSpec(BaseModel):
@@ -106,6 +112,12 @@ class LinkSpec(BaseModel):
     srlgs: Names = Field(default_factory=list, description="Shared-risk groups (conduits...).")
     affinities: Names = Field(default_factory=list, description="Admin groups (colours).")
     medium: str = Field(default="", description="Free text: fiber, private-line, mpls-vpn...")
+    transport: str = Field(
+        default="",
+        description="The uplink's transport: private-line, mpls-vpn, internet, 5g, or a custom "
+        "name; empty for links that are not uplinks.",
+    )
+    metered: bool = Field(default=False, description="Billed by volume (e.g. 5G).")
     one_way: bool = Field(default=False, description="Only the a -> b direction exists.")
     state: LinkState = Field(default=LinkState.UP, description="up or down.")
 
@@ -187,6 +199,7 @@ def _nodes(specs: list[NodeSpec]) -> list[Node]:
             lat=s.lat,
             lon=s.lon,
             max_sid_depth=s.max_sid_depth,
+            transit=s.transit,
         )
         for s in specs
     ]
@@ -245,6 +258,8 @@ def _directed(link: LinkSpec, delay: float) -> list[Link]:
             srlgs=frozenset(link.srlgs),
             state=link.state,
             medium=link.medium,
+            transport=link.transport,
+            metered=link.metered,
         )
         for src, dst in ends
     ]

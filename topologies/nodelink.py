@@ -193,6 +193,8 @@ class _LinkSpec:
             srlgs=_names(a.get("srlgs")),
             state=LinkState.DOWN if a.get("state") == "down" else LinkState.UP,
             medium=str(a.get("medium", "")),
+            transport=str(a.get("transport", "")),
+            metered=a.get("metered") is True,
         )
 
 
@@ -218,6 +220,7 @@ def _node(entry: dict[str, Any], default_index: int) -> Node:
         lat=_first_float(entry, _LAT_KEYS),
         lon=_first_float(entry, _LON_KEYS),
         max_sid_depth=_int(entry.get("max_sid_depth")) or 10,
+        transit=entry["transit"] if isinstance(entry.get("transit"), bool) else None,
     )
 
 

@@ -168,6 +168,7 @@ def _node(name: str, position: int, attrs: dict[str, Any]) -> Node:
         lat=lat,
         lon=lon,
         max_sid_depth=_int(attrs.get("max_sid_depth"), 10),
+        transit=bool(attrs["transit"]) if attrs.get("transit") in (0, 1) else None,
     )
 
 
@@ -183,6 +184,8 @@ def _pair(
         "affinities": _names(attrs.get("affinities")),
         "medium": str(attrs.get("medium", attrs.get("LinkType", ""))),
         "state": LinkState.DOWN if attrs.get("state") == "down" else LinkState.UP,
+        "transport": str(attrs.get("transport", "")),
+        "metered": attrs.get("metered") == 1,
     }
     return [Link(lid, a, b, **common), Link(lid, b, a, **common)]
 

@@ -16,8 +16,10 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from controller.errors import PathError
-from controller.pathing.graph import PathGraph, dijkstra, walk_back, walk_forward
+from controller.pathing.graph import PathGraph, dijkstra, walk_back, walk_forward, with_transit
 from controller.pathing.types import Path, PathRequest
 from controller.topology import Link, LinkKey, Topology
 from controller.units import format_bandwidth
@@ -43,13 +45,21 @@ def static_mask(graph: PathGraph, req: PathRequest) -> list[bool]:
     return [link_allowed(link, req) for link in graph.links]
 
 
-def bandwidth_mask(
-    graph: PathGraph, req: PathRequest, available: Sequence[float] | None
-) -> list[bool]:
+Room = Sequence[float] | np.ndarray
+"""Bandwidth a request may use on each link, by link index."""
+Mask = Sequence[bool] | np.ndarray
+"""Per link index: may the request use it."""
+
+
+def bandwidth_mask(graph: PathGraph, req: PathRequest, available: Room | None) -> list[bool]:
     if req.bandwidth_bps <= 0:
         return [True] * len(graph.links)
     need = req.bandwidth_bps * (1 - 1e-9)
-    return [a >= need for a in (graph.capacity if available is None else available)]
+    room = graph.capacity if available is None else available
+    if isinstance(room, np.ndarray):
+        mask: list[bool] = (room >= need).tolist()
+        return mask
+    return [a >= need for a in room]
 
 
 @dataclass(frozen=True)
@@ -71,27 +81,58 @@ def cspf_links(
     graph: PathGraph,
     req: PathRequest,
     *,
-    available: Sequence[float] | None = None,
-    mask: Sequence[bool] | None = None,
+    available: Room | None = None,
+    mask: Mask | None = None,
 ) -> list[int]:
     """Link indices of the optimal path for `req`, or PathError saying which constraint blocked.
 
     `available[e]` is the bandwidth the request may use on link e (default: capacity); `mask`
-    overrides the static constraints (callers that place many requests precompute it).
+    overrides the static constraints (callers that place many requests precompute it). The
+    transit policy always applies (see `graph.py`).
     """
     src, dst = _endpoints(graph, req)
     static = static_mask(graph, req) if mask is None else mask
-    bw = bandwidth_mask(graph, req, available)
-    allowed = [a and b for a, b in zip(static, bw, strict=True)]
     bounds = Bounds.of(req)
-    quick = walk_back(graph, graph.tree(src, req.objective), src, dst)
-    if quick and all(allowed[e] for e in quick) and bounds.met(graph, quick):
+    quick = walk_back(graph, graph.tree(src, req.objective, target=dst), src, dst)
+    if quick and _usable(graph, req, quick, static, available) and bounds.met(graph, quick):
         return quick  # the unconstrained best path survives every constraint: still the best
+    allowed = allowed_links(graph, req, static, available)
     weight = graph.weights(req.objective)
     found = constrained_search(graph, src, dst, weight, allowed=allowed, bounds=bounds)
     if found is None:
-        raise PathError(diagnose(graph, req, static, bw))
+        plain = static.tolist() if isinstance(static, np.ndarray) else static
+        raise PathError(diagnose(graph, req, plain, bandwidth_mask(graph, req, available)))
     return found
+
+
+def allowed_links(
+    graph: PathGraph, req: PathRequest, static: Mask, available: Room | None
+) -> list[bool]:
+    """The static constraints, the bandwidth and the transit policy as one mask (one pass)."""
+    ok = np.asarray(static, dtype=bool)
+    if req.bandwidth_bps > 0:
+        room = np.asarray(graph.capacity if available is None else available, dtype=float)
+        ok = ok & (room >= req.bandwidth_bps * (1 - 1e-9))
+    return with_transit(graph, ok, graph.index[req.src], graph.index[req.dst])
+
+
+def _usable(
+    graph: PathGraph,
+    req: PathRequest,
+    links: Sequence[int],
+    static: Mask,
+    available: Room | None,
+) -> bool:
+    """Whether every link of `links` meets the static, bandwidth and transit constraints (the
+    same test as the masks, for one path: no pass over every link)."""
+    src, dst = graph.src[links[0]], graph.dst[links[-1]]
+    if not all(static[e] and graph.passable(e, src, dst) for e in links):
+        return False
+    if req.bandwidth_bps <= 0:
+        return True
+    need = req.bandwidth_bps * (1 - 1e-9)
+    room = graph.capacity if available is None else available
+    return all(room[e] >= need for e in links)
 
 
 def compute_path(
@@ -169,6 +210,8 @@ def _label_search(
         settled[u].append((delay, hops))
         if u == dst:
             return _unwind(parent, via, label)
+        if u != src and not graph.transit[u]:
+            continue  # reached, never crossed (transit policy)
         for e in graph.out[u]:
             v = graph.dst[e]
             nd, nh = delay + graph.delay[e], hops + 1
@@ -211,9 +254,13 @@ def diagnose(graph: PathGraph, req: PathRequest, static: Sequence[bool], bw: Seq
     src, dst = graph.index[req.src], graph.index[req.dst]
     everything = [True] * len(graph.links)
     where = f"{req.name}: no path from {req.src} to {req.dst}"
-    if not _reachable(graph, src, dst, everything):
+    if not _reachable(graph, src, dst, everything, ignore_transit=True):
         return f"{where}: they are not connected by up links"
+    if not _reachable(graph, src, dst, everything):
+        return f"{where}: {_transit_words(graph, src, dst, everything)}"
     if not _reachable(graph, src, dst, static):
+        if _reachable(graph, src, dst, static, ignore_transit=True):
+            return f"{where} {_static_words(req)}: {_transit_words(graph, src, dst, static)}"
         return f"{where} {_static_words(req)}"
     allowed = [a and b for a, b in zip(static, bw, strict=True)]
     if not _reachable(graph, src, dst, allowed):
@@ -224,10 +271,28 @@ def diagnose(graph: PathGraph, req: PathRequest, static: Sequence[bool], bw: Seq
     return where + _bound_words(graph, req, src, dst, allowed)
 
 
-def _reachable(graph: PathGraph, src: int, dst: int, allowed: Sequence[bool]) -> bool:
-    return dijkstra(graph, src, [1.0] * len(graph.links), allowed=allowed, target=dst)[0][
-        dst
-    ] < float("inf")
+def _reachable(
+    graph: PathGraph,
+    src: int,
+    dst: int,
+    allowed: Sequence[bool],
+    *,
+    ignore_transit: bool = False,
+) -> bool:
+    ones = [1.0] * len(graph.links)
+    dist = dijkstra(graph, src, ones, allowed=allowed, target=dst, ignore_transit=ignore_transit)
+    return dist[0][dst] < float("inf")
+
+
+def _transit_words(graph: PathGraph, src: int, dst: int, allowed: Sequence[bool]) -> str:
+    """Names the non-transit routers the remaining paths would have to cross."""
+    ones = [1.0] * len(graph.links)
+    pred = dijkstra(graph, src, ones, allowed=allowed, target=dst, ignore_transit=True)[1]
+    crossed = graph.crossed_non_transit(walk_back(graph, pred, src, dst))
+    return (
+        f"every remaining path crosses a non-transit router (e.g. {', '.join(crossed)}), "
+        "which carries no other router's traffic"
+    )
 
 
 def _static_words(req: PathRequest) -> str:

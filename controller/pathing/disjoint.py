@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from controller.errors import PathError
-from controller.pathing.cspf import bandwidth_mask, static_mask
+from controller.pathing.cspf import Mask, Room, allowed_links, static_mask
 from controller.pathing.graph import PathGraph, dijkstra, walk_back
 from controller.pathing.types import Disjointness, Objective, Path, PathRequest
 
@@ -188,17 +188,19 @@ def disjoint_pair(
     graph: PathGraph,
     req: PathRequest,
     mode: Disjointness,
-    available: Sequence[float] | None = None,
+    available: Room | None = None,
+    *,
+    mask: Mask | None = None,
 ) -> DisjointPair:
-    """Min-total-cost `mode`-disjoint pair for `req` (or the most disjoint, risks listed)."""
+    """Min-total-cost `mode`-disjoint pair for `req` (or the most disjoint, risks listed).
+
+    `mask` overrides the static constraints (placement precomputes it per constraint set)."""
     src, dst = graph.index[req.src], graph.index[req.dst]
-    allowed = [
-        a and b
-        for a, b in zip(static_mask(graph, req), bandwidth_mask(graph, req, available), strict=True)
-    ]
+    static = static_mask(graph, req) if mask is None else mask
+    allowed = allowed_links(graph, req, static, available)
     weight = graph.weights(req.objective)
     if mode == "srlg":
-        pair = _srlg_pair(graph, src, dst, weight, allowed)
+        pair = _srlg_pair(graph, src, dst, req.objective, allowed)
     else:
         net = _Network.of(graph, req.objective, mode)
         source = src + len(graph.names) if net.split else src  # leave from src's out copy
@@ -218,20 +220,20 @@ def disjoint_pair(
 
 
 def _srlg_pair(
-    graph: PathGraph, src: int, dst: int, weight: Sequence[float], allowed: Sequence[bool]
+    graph: PathGraph,
+    src: int,
+    dst: int,
+    objective: Objective,
+    allowed: Sequence[bool],
 ) -> list[list[int]] | None:
+    weight = graph.weights(objective)
     best: tuple[int, float, list[int], list[int]] | None = None
+    floor = _PairFloor(graph, src, dst, objective, allowed)
     for count, primary in enumerate(_primaries(graph, src, dst, weight, allowed)):
         p_cost = sum(weight[e] for e in primary)
         if count >= MAX_PRIMARIES or (best is not None and best[0] == 0 and 2 * p_cost >= best[1]):
             break
-        risks = set().union(*(graph.links[e].srlgs for e in primary))
-        ids = {graph.links[e].id for e in primary}
-        penalty = [
-            weight[e]
-            + SHARE_PENALTY * (len(graph.links[e].srlgs & risks) + (graph.links[e].id in ids))
-            for e in range(len(graph.links))
-        ]
+        penalty = _penalised(graph, weight, primary)
         dist, pred = dijkstra(graph, src, penalty, allowed=allowed, target=dst)
         if dist[dst] == float("inf"):
             continue
@@ -240,16 +242,95 @@ def _srlg_pair(
         total = p_cost + sum(weight[e] for e in backup)
         if best is None or (shared, total) < (best[0], best[1]):
             best = (shared, total, primary, backup)
+        if floor.reached(best[0], best[1]):
+            break  # proven the best pair without enumerating further primaries
     return None if best is None else [best[2], best[3]]
+
+
+def _penalised(graph: PathGraph, weight: Sequence[float], primary: list[int]) -> list[float]:
+    """`weight` plus SHARE_PENALTY per SRLG shared with `primary` and per link of it; only the
+    links that carry one of its SRLGs or ids are touched (found through a memoised index)."""
+    index = graph.memo.get(("srlg-index",))
+    if not isinstance(index, dict):
+        built: dict[tuple[str, str], list[int]] = {}
+        for e, link in enumerate(graph.links):
+            for key in (("id", link.id), *(("srlg", g) for g in link.srlgs)):
+                built.setdefault(key, []).append(e)
+        index = graph.memo[("srlg-index",)] = built
+    risks = set().union(*(graph.links[e].srlgs for e in primary))
+    keys = {("id", graph.links[e].id) for e in primary} | {("srlg", g) for g in risks}
+    penalty = list(weight)
+    for key in keys:
+        for e in index.get(key, ()):
+            penalty[e] += SHARE_PENALTY
+    return penalty
+
+
+class _PairFloor:
+    """Lower bounds on what any pair can achieve, computed only when asked, cheapest first.
+
+    A bound (shared, cost) says: no pair shares fewer elements than `shared`, and none sharing
+    exactly that many costs less than `cost`. Fully disjoint pairs leave `src` by two different
+    links and reach `dst` by two different links, so they cost at least the two cheapest "first
+    link, then shortest" costs, and the two cheapest "shortest, then last link" costs
+    (unconstrained, memoised distances: never longer than constrained ones). Last, the
+    min-cost flow of 2 with penalised twins (Suurballe) bounds every pair: the fewest shared
+    links, and the least cost with that many.
+    """
+
+    def __init__(
+        self, graph: PathGraph, src: int, dst: int, objective: Objective, allowed: Sequence[bool]
+    ) -> None:
+        self.graph, self.src, self.dst, self.objective = graph, src, dst, objective
+        self.allowed = allowed
+        self.bounds: list[tuple[int, float]] = []
+        self._more = self._bounds()
+
+    def reached(self, shared: int, total: float) -> bool:
+        """Whether a pair sharing `shared` and costing `total` is proven the best."""
+        if any(_meets(shared, total, bound) for bound in self.bounds):
+            return True
+        for bound in self._more:
+            self.bounds.append(bound)
+            if _meets(shared, total, bound):
+                return True
+        return False
+
+    def _bounds(self) -> Iterator[tuple[int, float]]:
+        graph, weight, ok = self.graph, self.graph.weights(self.objective), self.allowed
+        firsts = [e for e in graph.out[self.src] if ok[e]]
+        to_dst = graph.distances(
+            self.dst, self.objective, [graph.dst[e] for e in firsts], reverse=True
+        )
+        yield 0, _two_cheapest([weight[e] + to_dst[graph.dst[e]] for e in firsts])
+        lasts = [e for e in graph.inc[self.dst] if ok[e]]
+        from_src = graph.distances(self.src, self.objective, [graph.src[e] for e in lasts])
+        yield 0, _two_cheapest([from_src[graph.src[e]] + weight[e] for e in lasts])
+        net = _Network.of(graph, self.objective, "link")
+        flow = _successive_paths(net, ok, self.src, self.dst)
+        if flow is not None:
+            used = [i for i, f in enumerate(flow) if f]
+            twins = sum(i % 2 for i in used)  # arcs 2e (plain) and 2e + 1 (penalised) per link
+            yield twins, float(sum(weight[net.links[i]] for i in used))
+
+
+def _meets(shared: int, total: float, bound: tuple[int, float]) -> bool:
+    least, cost = bound
+    return shared <= least and total <= cost + 1e-12 * max(1.0, abs(cost))
+
+
+def _two_cheapest(costs: list[float]) -> float:
+    if len(costs) < 2:
+        return float("inf")  # fewer than two ways out (or in): no disjoint pair at all
+    first, second = sorted(costs)[:2]
+    return first + second
 
 
 def _primaries(
     graph: PathGraph, src: int, dst: int, weight: Sequence[float], allowed: Sequence[bool]
 ) -> Iterator[list[int]]:
     simple = nx.DiGraph()
-    for e, ok in enumerate(allowed):
-        if not ok:
-            continue
+    for e in itertools.compress(range(len(allowed)), allowed):
         u, v = graph.src[e], graph.dst[e]
         prev = simple.get_edge_data(u, v)
         if prev is None or weight[e] < prev["weight"]:

@@ -30,26 +30,28 @@ class Ledger:
 
     def __post_init__(self) -> None:
         self.reserved = np.zeros((len(self.graph.links), PRIORITIES))
+        self._cumulative = np.zeros((len(self.graph.links), PRIORITIES))
+        """[e, p]: reserved on link e at hold priorities 0..p (one column gives `available`)."""
         self.holders = [set() for _ in self.graph.links]
         self._capacity = np.asarray(self.graph.capacity, dtype=float)
 
-    def available(self, setup_priority: int) -> list[float]:
-        """Bandwidth a request of `setup_priority` may use: capacity minus holdings it cannot
-        preempt (hold priority numerically <= its setup priority)."""
+    def available(self, setup_priority: int) -> np.ndarray:
+        """Bandwidth a request of `setup_priority` may use on each link: capacity minus holdings
+        it cannot preempt (hold priority numerically <= its setup priority)."""
         if not self.holdings:
-            return list(self.graph.capacity)
-        blocking = self.reserved[:, : setup_priority + 1].sum(axis=1)
-        out: list[float] = (self._capacity - blocking).tolist()
+            return self._capacity.copy()
+        out: np.ndarray = self._capacity - self._cumulative[:, setup_priority]
         return out
 
     def free(self, e: int) -> float:
-        return float(self._capacity[e] - self.reserved[e].sum())
+        return float(self._capacity[e] - self._cumulative[e, -1])
 
     def reserve(
         self, name: str, hold_priority: int, bandwidth_bps: float, links: Sequence[int]
     ) -> None:
         unique = tuple(dict.fromkeys(links))
         self.holdings[name] = Holding(hold_priority, bandwidth_bps, unique)
+        self._cumulative[list(unique), hold_priority:] += bandwidth_bps
         for e in unique:
             self.reserved[e, hold_priority] += bandwidth_bps
             self.holders[e].add(name)
@@ -58,6 +60,7 @@ class Ledger:
         holding = self.holdings.pop(name, None)
         if holding is None:
             return
+        self._cumulative[list(holding.links), holding.hold_priority :] -= holding.bandwidth_bps
         for e in holding.links:
             self.reserved[e, holding.hold_priority] -= holding.bandwidth_bps
             self.holders[e].discard(name)
@@ -67,7 +70,7 @@ class Ledger:
         (highest hold number) first, then largest bandwidth (fewest victims); only holds weaker
         than the setup priority."""
         unique = list(dict.fromkeys(links))
-        free = self._capacity[unique] - self.reserved[unique].sum(axis=1)
+        free = self._capacity[unique] - self._cumulative[unique, -1]
         if not unique or float(free.min()) >= need * (1 - 1e-9):
             return []
         chosen: list[str] = []

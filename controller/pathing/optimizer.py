@@ -89,6 +89,15 @@ def _path_of(topology: Topology, nodes: Sequence[str], where: str) -> Path:
                 [f"{where}: no up link {a} -> {b} in topology {topology.name!r}; fix the path"],
             )
         links.append(link)
+    crossed = [n for n in nodes[1:-1] if not topology.nodes[n].transit]
+    if crossed:
+        raise ValidationError(
+            "tunnels",
+            [
+                f"{where}: crosses non-transit router {crossed[0]!r}, which carries no other "
+                "router's traffic; route around it or set transit: true on it"
+            ],
+        )
     return Path(
         nodes=tuple(nodes),
         links=tuple(lk.key for lk in links),

@@ -17,8 +17,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from controller.errors import PathError, ValidationError
-from controller.pathing.cspf import Bounds, cspf_links, link_allowed, path_cost, static_mask
+from controller.pathing.cspf import (
+    Bounds,
+    Room,
+    cspf_links,
+    link_allowed,
+    path_cost,
+    static_mask,
+)
 from controller.pathing.disjoint import disjoint_pair
 from controller.pathing.graph import PathGraph
 from controller.pathing.ledger import Ledger
@@ -89,7 +98,7 @@ class Planner:
     routing: IgpRouting
     ledger: Ledger
     result: PlacementResult = field(default_factory=PlacementResult)
-    _masks: dict[tuple[object, ...], list[bool]] = field(default_factory=dict)
+    _masks: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
     _preempted_by: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -139,6 +148,8 @@ class Planner:
             ids = [self.graph.link_index.get(k, -1) for k in path.links]
             if -1 in ids or not Bounds.of(req).met(self.graph, ids):
                 return None
+            if self.graph.crossed_non_transit(ids):
+                return None  # e.g. stored before the transit policy existed
             if not all(link_allowed(self.graph.links[e], req) for e in ids):
                 return None
             links += ids
@@ -148,7 +159,7 @@ class Planner:
         return links
 
     # -- placing one request ---------------------------------------------------------------------
-    def mask(self, req: PathRequest) -> list[bool]:
+    def mask(self, req: PathRequest) -> np.ndarray:
         key = (
             req.include_any,
             req.include_all,
@@ -159,7 +170,7 @@ class Planner:
         )
         cached = self._masks.get(key)
         if cached is None:
-            cached = self._masks[key] = static_mask(self.graph, req)
+            cached = self._masks[key] = np.asarray(static_mask(self.graph, req), dtype=bool)
         return cached
 
     def place_one(self, req: PathRequest) -> bool:
@@ -182,13 +193,13 @@ class Planner:
         self.result.unplaced.pop(req.name, None)
         return True
 
-    def compute(self, req: PathRequest, available: list[float]) -> tuple[Placement, list[int]]:
+    def compute(self, req: PathRequest, available: Room) -> tuple[Placement, list[int]]:
         if req.disjoint is None:
             links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
             primary = self.graph.make_path(links, cost=path_cost(self.graph, req, links))
             return Placement(req, with_sids(self.routing, primary)), links
         try:
-            pair = disjoint_pair(self.graph, req, req.disjoint, available)
+            pair = disjoint_pair(self.graph, req, req.disjoint, available, mask=self.mask(req))
         except PathError:
             links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
             primary = self.graph.make_path(links, cost=path_cost(self.graph, req, links))
@@ -206,9 +217,7 @@ class Planner:
         )
         return placement, ids[0] + ids[1]
 
-    def _bounded_pair(
-        self, req: PathRequest, available: list[float]
-    ) -> tuple[Placement, list[int]]:
+    def _bounded_pair(self, req: PathRequest, available: Room) -> tuple[Placement, list[int]]:
         """Disjoint pair violates a bound: best bounded primary, then a disjoint bounded backup."""
         links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
         primary = with_sids(

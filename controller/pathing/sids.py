@@ -25,22 +25,59 @@ MAX_EXPANSIONS = 64
 
 @dataclass(frozen=True, eq=False)
 class IgpRouting:
-    """IGP shortest paths with ECMP counts, computed per source on demand and memoised."""
+    """IGP shortest paths with ECMP counts, computed per source on demand and memoised; a
+    source's search grows only as far as asked (`settled`)."""
 
     graph: PathGraph
-    _spf: dict[int, tuple[list[float], list[int]]] = field(default_factory=dict)
+    _spf: dict[int, _Spf] = field(default_factory=dict)
 
     @classmethod
     def of(cls, topology: Topology | PathGraph) -> IgpRouting:
         graph = topology if isinstance(topology, PathGraph) else PathGraph.of(topology)
         return cls(graph)
 
+    def _search(self, source: int) -> _Spf:
+        search = self._spf.get(source)
+        if search is None:
+            search = self._spf[source] = _Spf(self.graph, source)
+        return search
+
     def spf(self, source: int) -> tuple[list[float], list[int]]:
         """(distance, number of shortest paths capped at 2) from `source` by IGP metric."""
-        cached = self._spf.get(source)
-        if cached is None:
-            cached = self._spf[source] = _spf_counts(self.graph, source)
-        return cached
+        search = self._search(source)
+        search.run()
+        return search.dist, search.count
+
+    def settled(self, source: int, node: int) -> tuple[float, int]:
+        """IGP distance and number of shortest paths (capped at 2) from `source` to `node`.
+
+        From a non-transit router (a branch: few links, many of them) the answer is derived
+        from its neighbours' searches, which every branch behind the same hubs shares: the
+        distance is the least `metric(e) + distance(far end of e, node)` over its links e, the
+        count the sum of the counts of the links achieving it. That is what its own Dijkstra
+        would find (metrics are at least 1, so no shortest path comes back through it)."""
+        graph = self.graph
+        if graph.transit[source] or source == node:
+            search = self._search(source)
+            search.run(node)
+            return search.dist[node], search.count[node]
+        metric = graph.weights("igp")
+        best, count = float("inf"), 0
+        for e in graph.out[source]:
+            far = graph.dst[e]
+            if far == node:
+                d, c = 0.0, 1
+            elif far == source:
+                continue
+            else:
+                search = self._search(far)
+                search.run(node)
+                d, c = search.dist[node], search.count[node]
+            if metric[e] + d < best:
+                best, count = metric[e] + d, c
+            elif metric[e] + d == best:
+                count = min(2, count + c)
+        return best, count
 
     def shortest_paths(self, u: int, v: int) -> list[list[int]]:
         """All IGP shortest paths u -> v as link-index lists (at most MAX_EXPANSIONS)."""
@@ -62,28 +99,36 @@ class IgpRouting:
         return out
 
 
-def _spf_counts(graph: PathGraph, source: int) -> tuple[list[float], list[int]]:
-    metric = graph.weights("igp")
-    n = len(graph.names)
-    dist = [float("inf")] * n
-    count = [0] * n
-    dist[source], count[source] = 0.0, 1
-    heap = [(0.0, source)]
-    done = [False] * n
-    while heap:
-        d, u = heapq.heappop(heap)
-        if done[u]:
-            continue
-        done[u] = True
-        for e in graph.out[u]:
-            v = graph.dst[e]
-            nd = d + metric[e]
-            if nd < dist[v]:
-                dist[v], count[v] = nd, count[u]
-                heapq.heappush(heap, (nd, v))
-            elif nd == dist[v]:
-                count[v] = min(2, count[v] + count[u])
-    return dist, count
+class _Spf:
+    """IGP Dijkstra from one source counting shortest paths (capped at 2), resumable: a node's
+    distance and count are final once it is settled (IGP metrics are at least 1, so every
+    predecessor on a shortest path is settled before it)."""
+
+    def __init__(self, graph: PathGraph, source: int) -> None:
+        n = len(graph.names)
+        self.graph, self.metric = graph, graph.weights("igp")
+        self.dist = [float("inf")] * n
+        self.count = [0] * n
+        self.done = [False] * n
+        self.dist[source], self.count[source] = 0.0, 1
+        self.heap = [(0.0, source)]
+
+    def run(self, target: int | None = None) -> None:
+        done, dist, count, heap, metric = self.done, self.dist, self.count, self.heap, self.metric
+        out, ends = self.graph.out, self.graph.dst
+        while heap and not (target is not None and done[target]):
+            d, u = heapq.heappop(heap)
+            if done[u]:
+                continue
+            done[u] = True
+            for e in out[u]:
+                v = ends[e]
+                nd = d + metric[e]
+                if nd < dist[v]:
+                    dist[v], count[v] = nd, count[u]
+                    heapq.heappush(heap, (nd, v))
+                elif nd == dist[v]:
+                    count[v] = min(2, count[v] + count[u])
 
 
 def _link_ids(routing: IgpRouting, path: Path) -> list[int]:
@@ -102,12 +147,13 @@ def encode(routing: IgpRouting, path: Path) -> tuple[str, ...]:
     sids: list[str] = []
     i = 0
     while i < len(links):
-        dist, count = routing.spf(graph.src[links[i]])
+        start = graph.src[links[i]]
         j, acc = i, 0.0
         while j < len(links):
             acc += metric[links[j]]
             end = graph.dst[links[j]]
-            if dist[end] != acc or count[end] != 1:
+            dist, count = routing.settled(start, end)
+            if dist != acc or count != 1:
                 break
             j += 1
         if j == i:
