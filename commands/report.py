@@ -78,4 +78,4 @@ def report(
     if json_out:
         print_json({"index": str(index), "files": files})
     else:
-        console.print(f"wrote {index} ({len(files)} files)")
+        console.print(f"wrote {index} ({len(files)} files)", soft_wrap=True)

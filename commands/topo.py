@@ -168,7 +168,7 @@ def export_cmd(
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    err_console.print(f"wrote {escape(str(out))} ({fmt})", highlight=False)
+    err_console.print(f"wrote {escape(str(out))} ({fmt})", highlight=False, soft_wrap=True)
 
 
 @app.command()

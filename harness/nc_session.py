@@ -262,6 +262,8 @@ class NetconfSession:
         body: Element | None = None
         errors: list[RpcError] = []
         off_loop = name in OFF_LOOP and (big or self._big_config())
+        if name == "edit-config" and self.router.faults.ignore_operations:
+            _drop_operations(op, self.router.faults.ignore_operations)
         try:
             if fault == "fail":
                 raise RpcError("operation-failed", f"injected fault: {name} failed")
@@ -291,8 +293,6 @@ class NetconfSession:
     async def _run(self, name: str, op: Element) -> Element | None:
         """Run an operation in a worker thread (after the router's `faults.hold`, if set)."""
         hold = self.router.faults.hold
-        if name == "edit-config" and self.router.faults.ignore_operations:
-            _drop_operations(op, self.router.faults.ignore_operations)
 
         def work() -> Element | None:
             if hold is not None:
