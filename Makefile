@@ -10,7 +10,7 @@ DEV    := $(VENV)/.installed-dev
 # Debian packages (checked with dpkg, installed only when missing). Runtime ones are needed
 # before pip runs (the libyang bindings build against libyang2-dev); test ones only by the suite.
 APT_RUNTIME ?= libyang2-dev
-APT_TEST    ?= prometheus
+APT_TEST    ?= prometheus etcd-server
 PYTEST_ARGS ?=
 WORKERS     ?= 2
 

@@ -33,9 +33,34 @@ def run(
         ),
     ],
     db: Annotated[
-        Path,
+        Path | None,
         typer.Option("--db", help="SQLite database file (created if missing).", envvar=_env("db")),
-    ],
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Keep intents in etcd instead of --db: etcd://HOST:PORT, several members "
+            "comma-separated, optionally /PREFIX after them (docs/ha.md).",
+            envvar=_env("store"),
+        ),
+    ] = None,
+    lease_ttl: Annotated[
+        int,
+        typer.Option(
+            "--lease-ttl",
+            help="With --store: seconds before a dead leader is replaced.",
+            envvar=_env("lease_ttl_s"),
+        ),
+    ] = 3,
+    replica_id: Annotated[
+        str | None,
+        typer.Option(
+            "--replica-id",
+            help="With --store: this replica's name (default HOSTNAME:PORT).",
+            envvar=_env("replica_id"),
+        ),
+    ] = None,
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT to serve on.", envvar=_env("listen"))
     ] = "127.0.0.1:8080",
@@ -141,7 +166,7 @@ def run(
     --interval, forecasts load and fault risk, moves intents off failing or hot links, pushes
     one network-wide transaction per revision, reads back what it pushed (intents end
     `verified`) and repairs drift. Flags fall back to NETPILOT_* environment variables
-    (NETPILOT_TOPOLOGY, NETPILOT_DB, NETPILOT_INVENTORY, NETPILOT_MODELS,
+    (NETPILOT_TOPOLOGY, NETPILOT_DB, NETPILOT_STORE, NETPILOT_INVENTORY, NETPILOT_MODELS,
     NETPILOT_TELEMETRY_INTERVAL, NETPILOT_DRIFT, NETPILOT_TLS_CERT, ...), then to the defaults
     shown. With --tls-cert and --tls-key the API is served over HTTPS only.
 
@@ -154,8 +179,9 @@ def run(
     from controller.runtime.settings import make_settings
 
     settings = make_settings(
-        topology=topology, db=db, listen=listen, token_file=token_file, prefixes=prefixes,
-        inventory=inventory, secrets=secrets, models=models, interval_s=interval,
+        topology=topology, db=db, store=store, lease_ttl_s=lease_ttl, replica_id=replica_id,
+        listen=listen, token_file=token_file,
+        prefixes=prefixes, inventory=inventory, secrets=secrets, models=models, interval_s=interval,
         stale_after_s=stale_after, drift=drift, drift_interval_s=drift_interval,
         hold_time_s=hold_time, improvement=improvement, tick_s=tick,
         tls_cert=tls_cert, tls_key=tls_key,
@@ -169,6 +195,7 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("ncclient").setLevel(logging.WARNING)  # one line per SSH session otherwise
     logging.getLogger("paramiko").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per etcd request otherwise
     host, port = settings.host_port
     uvicorn.run(
         runtime.app(), host=host, port=port, log_level="warning", access_log=False,

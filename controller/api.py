@@ -30,6 +30,7 @@ from controller.api_work import Busy, Work
 from controller.engine import Engine
 from controller.errors import ConflictError, NetpilotError, NotFoundError, pydantic_message
 from controller.intents import Intent
+from controller.store_api import StoreUnavailable
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -121,6 +122,9 @@ def create_app(
         body: dict[str, Any] = {"ready": ready}
         if cause:
             body["cause"] = cause
+        role = getattr(lifecycle, "readiness", None)  # replicas on etcd: role and leader
+        if role is not None:
+            ready, body = role(ready, body)
         return JSONResponse(body, status_code=200 if ready else 503)
 
     if registry is not None:
@@ -139,7 +143,7 @@ def _status(error: NetpilotError) -> int:
         return 404
     if isinstance(error, ConflictError):
         return 409
-    if isinstance(error, Busy):
+    if isinstance(error, (Busy, StoreUnavailable)):
         return 503
     return 422
 

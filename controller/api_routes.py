@@ -36,7 +36,7 @@ from controller.errors import NetpilotError
 from controller.gradual import release, release_all
 from controller.intents import NAME_PATTERN, Intent
 from controller.service import intent_status, topology_view, what_if
-from controller.store import Store
+from controller.store_api import IntentStore
 
 Name = Annotated[str, PathParam(pattern=NAME_PATTERN, description="the intent's name")]
 IfMatch = Annotated[
@@ -145,21 +145,21 @@ def intent_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
     return router
 
 
-def _list(store: Store) -> JSONResponse:
+def _list(store: IntentStore) -> JSONResponse:
     rows = [r.summary() for r in store.list_intents()]
     response = BigJSON(rows)
     release_all(rows)
     return response
 
 
-def _create(view: Engine, store: Store, raw: bytes) -> tuple[JSONResponse, str]:
+def _create(view: Engine, store: IntentStore, raw: bytes) -> tuple[JSONResponse, str]:
     intent = view.check(Intent.model_validate_json(raw))
     record, _ = store.put_intent(intent, actor="api", create_only=True)
     return JSONResponse(record.summary(), 201), intent.name
 
 
 def _put(
-    view: Engine, store: Store, name: str, raw: bytes, if_match: str | None
+    view: Engine, store: IntentStore, name: str, raw: bytes, if_match: str | None
 ) -> tuple[JSONResponse, bool]:
     body = IntentPut.model_validate_json(raw)
     if body.name != name:
@@ -169,7 +169,7 @@ def _put(
     return _etag({**record.summary(), "changed": changed}), changed
 
 
-def _apply(view: Engine, store: Store, raw: bytes) -> tuple[JSONResponse, bool]:
+def _apply(view: Engine, store: IntentStore, raw: bytes) -> tuple[JSONResponse, bool]:
     body = IntentSet.model_validate_json(raw)
     view.check_set(body.intents, view.live_intent)  # disjoint_from may name one of the set
     changes = store.apply_intents(body.intents, prune=body.prune, actor="api")

@@ -65,7 +65,7 @@ from controller.planner import (
     path_figures,
 )
 from controller.southbound.base import KnowsDevices, Southbound
-from controller.store import IntentRecord, Store
+from controller.store_api import IntentRecord, IntentStore
 from controller.supervision import UNHEALTHY_AFTER, EngineStats, backoff_s, health
 from controller.topology import LinkState, Topology
 from controller.verify_push import (
@@ -151,7 +151,7 @@ class Engine:
     def __init__(
         self,
         topology: Topology,
-        store: Store,
+        store: IntentStore,
         southbound: Southbound,
         clock: Clock,
         *,

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,15 @@ from controller.errors import (
 from controller.intents import Intent, IntentState
 from controller.pathing.types import Placement
 from controller.serial import placement_from_dict, placement_to_dict
+from controller.store_api import (
+    COLOR_STEP,
+    FIRST_COLOR,
+    Change,
+    IntentRecord,
+    Transition,
+)
 
-FIRST_COLOR = 1000
-COLOR_STEP = 2  # color + 1 is the 1+1 twin policy
+__all__ = ["COLOR_STEP", "FIRST_COLOR", "Change", "IntentRecord", "Store", "Transition"]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: intents, their history, placements, revisions, audit
@@ -68,48 +73,6 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE intents ADD COLUMN moved_at REAL;",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class IntentRecord:
-    name: str
-    intent: Intent
-    version: int
-    color: int
-    state: IntentState
-    reason: str
-    created_at: float
-    updated_at: float
-    moved_at: float | None
-    deleted: bool
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "state": self.state.value,
-            "reason": self.reason,
-            "version": self.version,
-            "color": self.color,
-            "service_class": self.intent.service_class,
-            "updated_at": self.updated_at,
-            "spec": self.intent.spec(),
-        }
-
-
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    state: IntentState
-    reason: str
-    at: float
-
-
-@dataclass(frozen=True)
-class Change:
-    """One intent change a declarative apply makes (or would make)."""
-
-    name: str
-    action: str  # create | update | delete | unchanged
 
 
 class Store:

@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import socket
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -30,11 +32,15 @@ from prometheus_client import CollectorRegistry
 from controller.engine import Engine, EngineConfig
 from controller.errors import UsageError
 from controller.failpoints import Failpoints
+from controller.ha import Election, election_client
+from controller.ha_watch import IntentWatch
 from controller.runtime.live import LiveTelemetry
 from controller.runtime.metrics import RuntimeMetrics
 from controller.runtime.settings import Settings
 from controller.southbound.base import Southbound
-from controller.store import Store
+from controller.store_api import IntentStore
+from controller.store_etcd import EtcdStore
+from controller.store_open import open_store
 from controller.topology import Topology
 from controller.verify_readback import DriftReport
 from telemetry.exporter import NetpilotMetrics
@@ -49,7 +55,7 @@ log = logging.getLogger("netpilot.runtime")
 class Runtime:
     settings: Settings
     topology: Topology
-    store: Store
+    store: IntentStore
     engine: Engine
     southbound: Southbound
     registry: CollectorRegistry
@@ -62,14 +68,61 @@ class Runtime:
     runtime_metrics: RuntimeMetrics | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    election: Election | None = None
+    """With --store etcd: only the elected leader runs `_lead` (controller.ha)."""
+    watch: IntentWatch | None = None
+    exit_when_deposed: bool = True
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        """Lead at once, or (with an election) campaign and lead once elected."""
+        if self.election is None:
+            await self._lead()
+            return
+        self._spawn("election", self.election.campaign(self._lead, self._deposed))
+
+    def _deposed(self, why: str) -> None:
+        """Stop pushing at once (every loop but the election's), then end the process: a
+        supervisor starts it again as a follower (docs/ha.md)."""
+        self.engine.stop()
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        if self.watch is not None:
+            self.watch.stop()
+        log.error("no longer the leader (%s): stopped the engine; exiting", why)
+        if self.exit_when_deposed:
+            signal.raise_signal(signal.SIGTERM)
+
+    def readiness(self, ready: bool, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """/readyz with an election: the role and the leader; a follower is ready while it
+        reaches etcd, the leader while its engine is healthy too."""
+        if self.election is None:
+            return ready, body
+        state = self.election.state
+        body = {**body, **state.view()}
+        if state.role == "follower":
+            ready = not state.cause
+            body.pop("cause", None)
+        if state.cause:
+            body["cause"] = state.cause
+            ready = False
+        return ready, {**body, "ready": ready}
+
+    async def _lead(self) -> None:
         """Load, resync with the devices, then run every loop as a task."""
         engine = self.engine
         engine.load()
         if self.settings.inventory is not None and self.settings.drift != "off":
             await self.check_drift("startup")
+        if self.watch is not None:  # writes through the other replicas wake the engine
+            loop = asyncio.get_running_loop()
+
+            def notify(cause: str) -> None:
+                loop.call_soon_threadsafe(engine.notify, cause)
+
+            self.watch.notify = notify
+            await asyncio.to_thread(self.watch.start)  # before the first round reads
         engine.ready = True
         engine.notify("startup")
         self._spawn("engine", engine.run())
@@ -100,6 +153,11 @@ class Runtime:
 
     async def stop(self) -> None:
         self.engine.stop()
+        if self.watch is not None:
+            self.watch.stop()
+        if self.election is not None and self.election.leading:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.election.resign)  # no TTL wait for the others
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -134,6 +192,7 @@ class Runtime:
                 f"telemetry every {s.interval_s:g}s, drift {s.drift} every {s.drift_interval_s:g}s"
             )
         lines.append(f"models: {self.models_note}")
+        lines.append(f"store: {s.store}" if s.store else f"store: SQLite {s.db}")
         if self.engine.failpoints:
             lines.append(f"failpoints armed (tests only): {self.engine.failpoints.remaining}")
         return lines
@@ -164,7 +223,7 @@ def build(
     models, note, model_step = _models(settings)
     closers: list[Callable[[], None]] = []
     raw_south = southbound or _southbound(settings, topo)
-    store = Store(settings.db, clock=clock)
+    store = open_store(settings.store, settings.db, clock=clock)
     closers.append(store.close)
     store.set_meta("topology", settings.topology)
     registry = CollectorRegistry()
@@ -185,11 +244,36 @@ def build(
         runtime.live.model_step_s = model_step
         closers.append(runtime.live.collector.close)
         closers.append(runtime.live.close)
+    if isinstance(store, EtcdStore):
+        runtime.election, runtime.watch = elect(store, settings, raw_south)
     return runtime
 
 
+def elect(store: EtcdStore, settings: Settings, south: Southbound) -> tuple[Election, IntentWatch]:
+    """The election of replicas sharing `store`, fencing the store's writes and the devices'
+    confirming commits, and the leader's watch on intent writes."""
+    from controller.southbound.netconf import NetconfSouthbound
+    from controller.southbound.transaction import TransactionHooks
+
+    host, port = settings.host_port
+    scheme = "https" if settings.tls_cert is not None else "http"
+    identity = settings.replica_id or f"{socket.gethostname()}:{port}"
+    url = f"{scheme}://{host}:{port}"
+    client = election_client(store.client.endpoints, settings.lease_ttl_s)
+    election = Election(client, store.keys.leader, identity, url, settings.lease_ttl_s)
+    store.fence = election.guards
+    if isinstance(south, NetconfSouthbound) and south.hooks is None:
+        south.hooks = TransactionHooks(before_confirm=election.check_fence)
+    watch = IntentWatch(store.client.endpoints, store.keys.intents, lambda _: None)
+    return election, watch
+
+
 def assemble_engine(
-    settings: Settings, topology: Topology, store: Store, southbound: Southbound, clock: Clock
+    settings: Settings,
+    topology: Topology,
+    store: IntentStore,
+    southbound: Southbound,
+    clock: Clock,
 ) -> Engine:
     """The engine as `settings` configure it; `build` uses it, and so do embedded controllers
     (the lockstep simulator's) that bring their own topology, store and southbound."""

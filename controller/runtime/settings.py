@@ -9,6 +9,7 @@ fails with one line naming the flag (or variable) and the fix.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,9 @@ DriftMode = Literal["repair", "report", "off"]
 ENV = {
     "topology": "NETPILOT_TOPOLOGY",
     "db": "NETPILOT_DB",
+    "store": "NETPILOT_STORE",
+    "lease_ttl_s": "NETPILOT_LEASE_TTL",
+    "replica_id": "NETPILOT_REPLICA_ID",
     "listen": "NETPILOT_LISTEN",
     "inventory": "NETPILOT_INVENTORY",
     "secrets": "NETPILOT_SECRETS",
@@ -43,6 +47,7 @@ FLAGS = {
     "tick_s": "--tick",
     "stale_after_s": "--stale-after",
     "token_file": "--token-file",
+    "lease_ttl_s": "--lease-ttl",
 }
 
 
@@ -52,7 +57,15 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     topology: str = Field(min_length=1)
-    db: Path
+    db: Path | None = None
+    """The SQLite file of the store (the default backend)."""
+    store: str | None = None
+    """`etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`: the store on etcd instead of `db`; replicas
+    on the same store elect one leader (controller.ha)."""
+    lease_ttl_s: int = Field(default=3, ge=2, le=60)
+    """With --store: seconds a dead or cut-off leader keeps its leadership."""
+    replica_id: str | None = Field(default=None, min_length=1, max_length=200)
+    """With --store: this replica's name in /readyz (default HOSTNAME:PORT)."""
     listen: str = "127.0.0.1:8080"
     token_file: Path | None = None
     prefixes: Path | None = None
@@ -76,6 +89,15 @@ class Settings(BaseModel):
     """PEM certificate (chain) the API serves HTTPS with; needs `tls_key`."""
     tls_key: Path | None = Field(default=None, validate_default=True)
     """The certificate's private key (unencrypted PEM)."""
+
+    @field_validator("store")
+    @classmethod
+    def _etcd_url(cls, store: str | None) -> str | None:
+        if store is not None and not re.fullmatch(
+            r"etcd://[^,/:]+:\d+(,[^,/:]+:\d+)*(/.*)?", store
+        ):
+            raise ValueError("write etcd://HOST:PORT[,HOST:PORT...], e.g. etcd://127.0.0.1:2379")
+        return store
 
     @field_validator("tls_key")
     @classmethod
@@ -119,4 +141,6 @@ def make_settings(**values: Any) -> Settings:
         message = pydantic_message(item)
         raise UsageError(f"{_flag(field)}: {message} (got {item.get('input')!r})") from None
     parse_listen(settings.listen)
+    if settings.db is None and settings.store is None:
+        raise UsageError("--db (or NETPILOT_DB): missing; give a SQLite file, or --store etcd://")
     return settings
