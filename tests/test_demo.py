@@ -12,9 +12,8 @@ import pytest
 from models import loop_models as lm
 from tests.test_topo_cli import netpilot
 
-pytestmark = pytest.mark.serial  # judged in real time: run alone, not beside other tests
 
-
+@pytest.mark.serial  # judged in real time: run alone, not beside other tests
 def test_live_demo_detects_locates_and_rectifies_every_event(
     tmp_path: Path, loop_models: lm.LoopModels
 ) -> None:

@@ -33,8 +33,6 @@ from harness.traffic import Flows, StaticTraffic
 from telemetry.netconf_collector import NetconfCollector
 from topologies.loader import load as load_topology
 
-pytestmark = pytest.mark.serial  # judged in real time: run alone, not beside other tests
-
 ROOT = Path(__file__).resolve().parent.parent
 NETPILOT = [sys.executable, "-m", "cli"]
 CUT_S, UP_S = 60.0, 180.0  # BR1-P-SH down from 1m to 3m
@@ -110,6 +108,7 @@ def _check_event_log(lines: list[dict[str, Any]]) -> None:
     assert sim == sorted(sim) and wall == sorted(wall)
 
 
+@pytest.mark.serial  # judged in real time: run alone, not beside other tests
 def test_network_run_serves_the_simulated_network_over_netconf(tmp_path: Path) -> None:
     scenario, inv, events = tmp_path / "s.yaml", tmp_path / "inv.yaml", tmp_path / "ev.jsonl"
     scenario.write_text(SCENARIO)
@@ -260,6 +259,7 @@ def _doc_commands() -> list[str]:
     return [block.replace("\\\n", " ") for block in blocks]
 
 
+@pytest.mark.serial  # judged in real time: run alone, not beside other tests
 def test_the_docs_examples_run_as_written() -> None:
     """Every ```sh block of docs/network-run.md, run from the repository root as written."""
     commands = _doc_commands()
