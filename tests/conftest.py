@@ -4,6 +4,7 @@ turns them into failures."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from models.loop_models import LoopModels, LoopTraining, train
 from models.loop_models import load as load_models
 from models.loop_models import save as save_models
 from topologies.datasets import data_dir
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def require_privilege(ok: bool, reason: str) -> None:
@@ -30,20 +33,33 @@ def data() -> Path:
     return data_dir()
 
 
+def models_key(geant: Path, spec: LoopTraining) -> str:
+    """What the trained models depend on: the code of models/ and telemetry/, the training
+    spec and the GEANT files (names, sizes, times). A change to any of them trains anew."""
+    digest = hashlib.sha256(repr(spec).encode())
+    for path in sorted([*ROOT.glob("models/*.py"), *ROOT.glob("telemetry/*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(geant.iterdir()):
+        st = path.stat()
+        digest.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def loop_models(data: Path, tmp_path_factory: pytest.TempPathFactory) -> LoopModels:
+def loop_models(data: Path) -> LoopModels:
     """The closed loop's trained forecaster and fault model, as `netpilot demo` trains them
-    (about 15 s of CPU, once per run): with pytest-xdist the first worker that needs them trains
-    and saves them, under a lock, in the run's shared temporary directory; the others load them."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        return train(data / "geant", LoopTraining())
-    shared = tmp_path_factory.getbasetemp().parent / "loop-models"
-    shared.mkdir(exist_ok=True)
+    (about 15 s of CPU): trained once and kept in a cache under a key of everything they
+    depend on (`models_key`), so the xdist workers and the later `serial` run of `make test`
+    load them instead of training again. The cache is `var/test-cache/` (git-ignored); the
+    first process that needs the models trains them under a lock, the others wait and load."""
+    spec = LoopTraining()
+    shared = ROOT / "var" / "test-cache" / "loop-models" / models_key(data / "geant", spec)
+    shared.mkdir(parents=True, exist_ok=True)
     with (shared / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if (shared / "done").exists():
             return load_models(shared)
-        models = train(data / "geant", LoopTraining())
+        models = train(data / "geant", spec)
         save_models(shared, models)
         (shared / "done").touch()
         return models
