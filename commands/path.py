@@ -14,6 +14,7 @@ from rich.table import Table
 from commands.common import console, print_json
 from controller.errors import PathError, UsageError
 from controller.intentcheck import unknown_node
+from controller.intents import SERVICE_CLASSES
 from controller.pathing.fast import fast_min_mlu
 from controller.pathing.optimizer import (
     TunnelSet,
@@ -27,8 +28,8 @@ from controller.pathing.optimizer import (
 from controller.pathing.placement import place
 from controller.pathing.rounding import round_split_for_mlu
 from controller.pathing.traffic import gravity_demand, sample_pairs, scale_to_shortest_path_mlu
-from controller.pathing.types import Path, PathRequest
-from controller.topology import Topology
+from controller.pathing.types import Path, PathRequest, Placement
+from controller.topology import LinkState, Topology
 from controller.units import format_duration, parse_bandwidth, parse_duration
 from topologies.datasets import read_tm_hist, read_tunnels
 
@@ -73,9 +74,16 @@ def compute(
     priority: int = typer.Option(7, "--priority", min=0, max=7, help="0 highest .. 7 lowest"),
     objective: str = typer.Option("igp", "--objective", help="igp, te, latency or hops"),
     exclude_node: list[str] = typer.Option([], "--exclude-node", help="Node to avoid (repeat)"),
+    service_class: str | None = typer.Option(
+        None, "--class", help="Apply this service class's uplink policy (voice, office, ...)"
+    ),
+    down: list[str] = typer.Option([], "--down", help="Take this link id down first (repeat)"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Best path (and a disjoint backup) for one request, with latency, hops and SID list.
+
+    With --class, the class's uplink policy picks the branch uplink (the site's policy in the
+    topology wins over the class table's), and the answer names the tier used.
 
     Example: netpilot path compute zoo:Cogentco Paris Madrid --max-latency 20ms --disjoint node
     """
@@ -83,14 +91,7 @@ def compute(
         raise UsageError(f"--objective: {objective!r} is not one of {', '.join(OBJECTIVES)}")
     if disjoint is not None and disjoint not in DISJOINT:
         raise UsageError(f"--disjoint: {disjoint!r} is not one of {', '.join(DISJOINT)}")
-    topology = load_topology(topo)
-    unknown = [
-        unknown_node(f"--exclude-node {n}", n, topology)
-        for n in exclude_node
-        if n not in topology.nodes
-    ]
-    if unknown:
-        raise UsageError(unknown[0])
+    topology = _what_if(topo, down, service_class, exclude_node)
     req = PathRequest(
         name=f"{src}->{dst}",
         src=src,
@@ -105,11 +106,38 @@ def compute(
         setup_priority=priority,
         hold_priority=priority,
         disjoint=disjoint,  # type: ignore[arg-type]
+        service_class=service_class or "",
+        uplinks=SERVICE_CLASSES[service_class].uplinks if service_class else None,
     )
     result = place(topology, [req])
     if req.name in result.unplaced:
         raise PathError(result.unplaced[req.name])
-    placement = result.placed[req.name]
+    _show(result.placed[req.name], src, dst, topology.name, as_json=as_json)
+
+
+def _what_if(
+    topo: str, down: list[str], service_class: str | None, exclude_node: list[str]
+) -> Topology:
+    """The topology with `down` links down, after checking the class and excluded nodes."""
+    topology = load_topology(topo)
+    for link_id in down:
+        topology = topology.with_link_state(link_id, LinkState.DOWN)
+    if service_class is not None and service_class not in SERVICE_CLASSES:
+        raise UsageError(
+            f"--class: {service_class!r} is not a service class; use one of "
+            f"{', '.join(SERVICE_CLASSES)}"
+        )
+    unknown = [
+        unknown_node(f"--exclude-node {n}", n, topology)
+        for n in exclude_node
+        if n not in topology.nodes
+    ]
+    if unknown:
+        raise UsageError(unknown[0])
+    return topology
+
+
+def _show(placement: Placement, src: str, dst: str, name: str, *, as_json: bool) -> None:
     primary, backup, risks = placement.primary, placement.backup, placement.shared_risks
     if as_json:
         print_json(
@@ -117,13 +145,18 @@ def compute(
                 "primary": _path_json(primary),
                 "backup": _path_json(backup),
                 "shared_risks": list(risks),
+                "tier": placement.tier or None,
+                "shares": [{"weight": w, "path": _path_json(p)} for p, w in placement.shares],
             }
         )
         return
-    table = Table(title=f"{src} -> {dst} on {topology.name}")
+    table = Table(title=f"{src} -> {dst} on {name}")
     for column in ("role", "path", "latency", "hops", "SID list"):
         table.add_column(column)
-    for role, path in (("primary", primary), ("backup", backup)):
+    rows = [("primary", primary), ("backup", backup)]
+    if placement.shares:
+        rows = [(f"share {i + 1} (weight {w})", p) for i, (p, w) in enumerate(placement.shares)]
+    for role, path in rows:
         if path is not None:
             table.add_row(
                 role,
@@ -133,6 +166,8 @@ def compute(
                 "\n".join(path.sids),
             )
     console.print(table)
+    if placement.tier:
+        console.print(f"uplink tier: {placement.tier}")
     if risks and backup is None:
         console.print(f"[yellow]{'; '.join(risks)}[/]")
     elif risks:

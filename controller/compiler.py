@@ -7,14 +7,18 @@
 - Make-before-break: while an intent moves, its previous primary stays as candidate `previous`
   with preference 50; the engine installs that transitional config first, then the final one.
 - 1+1 protection: a twin policy (color + 1) holds the disjoint path for the replicated copy.
-- Steering at the head: the intent's DSCP towards the endpoint, per destination prefix if given.
+- Load-sharing over uplinks (a weighted uplink tier): the primary candidate path holds one
+  segment list per uplink, `weight` from the policy (RFC 9256 weighted ECMP across lists).
+- Steering at the head: the intent's DSCP towards the endpoint, per destination prefix if given;
+  with an application `match`, per destination prefix and protocol, with ports and sources.
 - QoS: the six class queues on every device, from `SERVICE_CLASSES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import product
 
 from controller.desired import (
     CandidatePath,
@@ -94,13 +98,7 @@ def segment_list(topology: Topology, path: Path, name: str) -> SegmentList:
 def _policies(topology: Topology, item: CompileItem) -> list[SrPolicy]:
     intent, placement = item.intent, item.placement
     endpoint = endpoint_address(topology, placement.request.dst)
-    paths = [
-        CandidatePath(
-            "primary",
-            PRIMARY_PREFERENCE,
-            (segment_list(topology, placement.primary, f"{intent.name}-primary"),),
-        )
-    ]
+    paths = [CandidatePath("primary", PRIMARY_PREFERENCE, _primary_lists(topology, item))]
     if placement.backup is not None and intent.protection == "path":
         paths.append(
             CandidatePath(
@@ -130,13 +128,44 @@ def _policies(topology: Topology, item: CompileItem) -> list[SrPolicy]:
     return out
 
 
+def _primary_lists(topology: Topology, item: CompileItem) -> tuple[SegmentList, ...]:
+    """One segment list; under a load-sharing uplink tier one per uplink, weighted."""
+    name = item.intent.name
+    shares = item.placement.shares
+    if not shares:
+        return (segment_list(topology, item.placement.primary, f"{name}-primary"),)
+    return tuple(
+        replace(segment_list(topology, path, f"{name}-primary-{i}"), weight=weight)
+        for i, (path, weight) in enumerate(shares)
+    )
+
+
 def _steering(topology: Topology, item: CompileItem) -> list[SteeringRule]:
+    """Rules by DSCP and destination prefix; with an application `match`, one rule per
+    destination prefix and protocol carrying the ports and source prefixes (matched by the
+    application, so by DSCP only when the intent sets `dscp` itself)."""
     intent = item.intent
     endpoint = endpoint_address(topology, item.placement.request.dst)
-    dscp = intent.effective_dscp
-    if not intent.dst.prefixes:
-        return [SteeringRule(intent.name, item.color, endpoint, dscp=dscp)]
+    match = intent.match
+    if match is None:
+        dscp: int | None = intent.effective_dscp
+        prefixes: tuple[str | None, ...] = intent.dst.prefixes or (None,)
+        protocols: tuple[int | None, ...] = (None,)
+    else:
+        dscp = intent.dscp
+        prefixes = tuple(dict.fromkeys(intent.dst.prefixes + match.dst_prefixes)) or (None,)
+        protocols = match.rule_protocols()
+    combos = list(product(prefixes, protocols))
     return [
-        SteeringRule(f"{intent.name}#{i}", item.color, endpoint, dscp=dscp, prefix=prefix)
-        for i, prefix in enumerate(intent.dst.prefixes)
+        SteeringRule(
+            intent.name if len(combos) == 1 and prefixes == (None,) else f"{intent.name}#{i}",
+            item.color,
+            endpoint,
+            dscp=dscp,
+            prefix=prefix,
+            protocol=protocol,
+            ports=() if match is None else match.ports_of(protocol),
+            src_prefixes=() if match is None else match.src_prefixes,
+        )
+        for i, (prefix, protocol) in enumerate(combos)
     ]

@@ -46,13 +46,22 @@ class SrPolicy:
 
 @dataclass(frozen=True)
 class SteeringRule:
-    """Traffic matching DSCP and/or a destination prefix goes into policy (color, endpoint)."""
+    """Traffic matching every given field goes into policy (color, endpoint): DSCP, destination
+    prefix and, for application classification, IP protocol (IANA number), destination ports
+    (`"443"` or a range `"16384-32767"`) and source prefixes (any of them)."""
 
     name: str
     color: int
     endpoint: str
     dscp: int | None = None
     prefix: str | None = None
+    protocol: int | None = None
+    ports: tuple[str, ...] = ()
+    src_prefixes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # JSON gives lists: keep equal configs equal
+        object.__setattr__(self, "ports", tuple(self.ports))
+        object.__setattr__(self, "src_prefixes", tuple(self.src_prefixes))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 
 from controller.errors import NetpilotError
 from controller.intents import Endpoint, Intent, IntentState, PrefixMap, resolve_node
+from controller.pathing.uplinks import policy_problems, site_policy
 from controller.topology import Topology
 
 SHOWN = 5
@@ -39,12 +40,43 @@ def intent_problems(
             if node not in topology.nodes:
                 problems.append(unknown_node(f"{field}[{i}]", node, topology))
     problems += _contradictions(intent, {e for e in ends if e is not None})
+    problems += _transit_waypoints(intent, topology)
+    problems += _uplink_problems(intent, topology, [e for e in ends if e is not None])
     for i, other in enumerate(intent.disjoint_from):
         if not intent_exists(other):
             problems.append(
                 f"disjoint_from[{i}]: no intent {other!r} in the controller or in this request; "
                 "name an existing intent (netpilot intent list) or add it to the same file"
             )
+    return problems
+
+
+def _transit_waypoints(intent: Intent, topology: Topology) -> list[str]:
+    """A waypoint the transit policy forbids crossing (a branch): no legal path passes it."""
+    return [
+        f"waypoints[{i}]: {node!r} is non-transit (role {topology.nodes[node].role}) and carries "
+        "no other router's traffic; remove the waypoint or set transit: true on it"
+        for i, node in enumerate(intent.waypoints)
+        if node in topology.nodes and not topology.nodes[node].transit
+    ]
+
+
+def _uplink_problems(intent: Intent, topology: Topology, ends: list[str]) -> list[str]:
+    """The uplink policy that applies at each end with uplinks must name known transports and
+    leave the class one (one line naming the policy, the site and the fix)."""
+    problems: list[str] = []
+    for end in ends:
+        site = site_policy(topology, end, intent.service_class)
+        policy = intent.uplink_policy if intent.uplinks is not None or site is None else site
+        if policy is None:
+            continue
+        what = f"uplinks: the intent's {intent.service_class} policy"
+        if intent.uplinks is None:
+            owner = f"{end}'s site" if site is not None else "class table's"
+            what = f"uplinks: the {owner} {intent.service_class} policy"
+        for line in policy_problems(topology, policy, [end], what):
+            if line not in problems:
+                problems.append(line)
     return problems
 
 

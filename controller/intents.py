@@ -17,11 +17,21 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from controller.errors import NetpilotError
-from controller.intent_schema import BANDWIDTH, DURATION, endpoint_schema
+from controller.intent_schema import BANDWIDTH, DURATION, PREFIX, endpoint_schema
 from controller.pathing.types import PathRequest
+from controller.pathing.uplinks import UplinkSpec, parse_policy
+from controller.topology import UplinkPolicy
 from controller.units import parse_bandwidth, parse_duration
 
 ServiceClass = Literal["voice", "production", "video", "bigdata", "office", "test"]
@@ -40,21 +50,29 @@ class ClassDefaults:
     weight: int
     max_latency_s: float | None
     max_loss: float | None
+    uplinks: UplinkPolicy | None = None
+    """Which branch uplinks the class uses, in order (overridable per site and per intent)."""
 
 
+_LEASED_FIRST = parse_policy({"prefer": ["private-line", "mpls-vpn"]})
 SERVICE_CLASSES: dict[str, ClassDefaults] = {
     # ITU-T G.114: one-way mouth-to-ear under 150 ms; EF (RFC 3246) in a strict-priority queue.
-    "voice": ClassDefaults(0, 46, 7, True, 1, 0.150, 0.01),
+    # Branch uplinks: voice and production on the leased line, then the carrier VPN.
+    "voice": ClassDefaults(0, 46, 7, True, 1, 0.150, 0.01, _LEASED_FIRST),
     # Core banking / payments: AF31, tight latency, near-zero loss.
-    "production": ClassDefaults(1, 26, 6, False, 40, 0.050, 0.001),
+    "production": ClassDefaults(1, 26, 6, False, 40, 0.050, 0.001, _LEASED_FIRST),
     # Interactive video (AF41, RFC 4594 multimedia conferencing): 200 ms, 0.5 % loss.
     "video": ClassDefaults(2, 34, 5, False, 25, 0.200, 0.005),
     # Office applications (AF21, transactional data).
-    "office": ClassDefaults(4, 18, 3, False, 15, 0.300, 0.01),
+    # Office over the internet, then 5G: the leased lines stay free for what needs them.
+    "office": ClassDefaults(
+        4, 18, 3, False, 15, 0.300, 0.01, parse_policy({"prefer": ["internet", "5g"]})
+    ),
     # Bulk replication / analytics (AF11, high-throughput data): no latency bound.
-    "bigdata": ClassDefaults(5, 10, 2, False, 15, None, 0.01),
+    # Bulk never on metered (volume-billed) links such as 5G.
+    "bigdata": ClassDefaults(5, 10, 2, False, 15, None, 0.01, parse_policy({"metered": False})),
     # Test traffic (CS1, lower effort, RFC 8622 style scavenger).
-    "test": ClassDefaults(7, 8, 1, False, 5, None, 0.05),
+    "test": ClassDefaults(7, 8, 1, False, 5, None, 0.05, parse_policy({"metered": False})),
 }
 
 
@@ -163,6 +181,136 @@ class Sla(Frozen):
     max_loss: float | None = Field(default=None, ge=0, le=1)
 
 
+PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "sctp": 132}
+"""IP protocols by name (IANA numbers); a number 0..255 names any other."""
+PORTED = frozenset({6, 17, 132})
+"""Protocols with ports (tcp, udp, sctp)."""
+
+
+def _whole(value: Any) -> Any:
+    """JSON numbers such as 17.0 are integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _protocol(value: Any) -> int:
+    value = _whole(value)
+    if isinstance(value, bool):
+        raise ValueError("expected a protocol name (tcp, udp, ...) or number 0..255")
+    if isinstance(value, int) and 0 <= value <= 255:
+        return value
+    if isinstance(value, str) and value.lower() in PROTOCOLS:
+        return PROTOCOLS[value.lower()]
+    raise ValueError(
+        f"{value!r} is not an IP protocol; use {', '.join(PROTOCOLS)} or a number 0..255"
+    )
+
+
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+PORT_RANGE_PATTERN = f"^{_PORT}(-{_PORT})?$"
+
+
+def _port_range(value: Any) -> str:
+    """A port (1..65535) or range as `lo-hi` (either order)."""
+    value = _whole(value)
+    ok = isinstance(value, int | str) and not isinstance(value, bool)
+    text = str(value).strip() if ok else ""
+    if not re.match(PORT_RANGE_PATTERN, text):
+        raise ValueError(
+            f"{value!r} is not a port or range of ports 1..65535; write e.g. 443 or 16384-32767"
+        )
+    low, _, high = text.partition("-")
+    lo, hi = sorted((int(low), int(high or low)))
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+Protocol = Annotated[
+    int,
+    BeforeValidator(_protocol),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 255},
+                {"type": "string", "enum": sorted(PROTOCOLS)},
+            ]
+        }
+    ),
+]
+PortRange = Annotated[
+    str,
+    BeforeValidator(_port_range),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                {"type": "string", "pattern": PORT_RANGE_PATTERN},
+            ]
+        }
+    ),
+]
+
+
+def _prefix_list(value: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for text in value:
+        try:
+            out.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise ValueError(f"{text!r} is not an IP prefix; write e.g. 10.1.0.0/16") from None
+    return tuple(out)
+
+
+class Match(Frozen):
+    """Application classification besides DSCP: IP protocols, destination ports, prefixes."""
+
+    # an empty match would steer all traffic: JSON Schema says "one field, not empty" as the
+    # model's `_not_empty` does
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": [k], "properties": {k: {"minItems": 1}}}
+                for k in ("protocols", "ports", "src_prefixes", "dst_prefixes")
+            ]
+        },
+    )
+
+    protocols: tuple[Protocol, ...] = Field(default=(), max_length=8)
+    ports: tuple[PortRange, ...] = Field(default=(), max_length=32)
+    src_prefixes: tuple[str, ...] = Field(
+        default=(), max_length=64, json_schema_extra={"items": PREFIX}
+    )
+    dst_prefixes: tuple[str, ...] = Field(
+        default=(), max_length=64, json_schema_extra={"items": PREFIX}
+    )
+
+    @field_validator("src_prefixes", "dst_prefixes")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _prefix_list(value)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Match:
+        if not (self.protocols or self.ports or self.src_prefixes or self.dst_prefixes):
+            raise ValueError(
+                "match is empty: give protocols, ports or prefixes to match "
+                "(src_prefixes, dst_prefixes), or leave match out"
+            )
+        return self
+
+    def rule_protocols(self) -> tuple[int | None, ...]:
+        """The protocols rules are made for: as given; ports alone mean tcp and udp."""
+        if self.protocols:
+            return tuple(dict.fromkeys(self.protocols))
+        return (6, 17) if self.ports else (None,)
+
+    def ports_of(self, protocol: int | None) -> tuple[str, ...]:
+        """Ports bind only the protocols that have them (tcp, udp, sctp)."""
+        return self.ports if protocol in PORTED else ()
+
+
 class Affinities(Frozen):
     include_any: tuple[str, ...] = Field(default=(), max_length=32)
     include_all: tuple[str, ...] = Field(default=(), max_length=32)
@@ -225,6 +373,8 @@ class Intent(Frozen):
     waypoints: tuple[NodeName, ...] = Field(default=(), max_length=8)
     exclude_nodes: tuple[NodeName, ...] = Field(default=(), max_length=64)
     windows: tuple[TimeWindow, ...] = Field(default=(), max_length=16)
+    uplinks: UplinkSpec | None = None
+    match: Match | None = None
     description: str = Field(default="", max_length=500)
 
     @field_validator("disjoint_from")
@@ -261,6 +411,11 @@ class Intent(Frozen):
     @property
     def max_loss(self) -> float | None:
         return self.defaults.max_loss if self.sla.max_loss is None else self.sla.max_loss
+
+    @property
+    def uplink_policy(self) -> UplinkPolicy | None:
+        """The intent's own uplink policy, else its class's."""
+        return self.defaults.uplinks if self.uplinks is None else self.uplinks.policy()
 
     def active_at(self, when: datetime) -> bool:
         return not self.windows or any(w.contains(when) for w in self.windows)
@@ -344,6 +499,9 @@ def to_path_request(
         setup_priority=priority,
         hold_priority=priority,
         disjoint="srlg" if intent.protection != "none" else None,
+        service_class=intent.service_class,
+        uplinks=intent.uplink_policy,
+        uplinks_from_intent=intent.uplinks is not None,
     )
 
 
@@ -354,15 +512,17 @@ def now_utc(seconds: float) -> datetime:
 def class_table_markdown() -> str:
     """The service-class table as Markdown (docs/intents.md embeds it; a test keeps them equal)."""
     rows = [
-        "| class | priority | DSCP | queue | scheduling | max latency | max loss |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| class | priority | DSCP | queue | scheduling | max latency | max loss | uplinks |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, c in SERVICE_CLASSES.items():
         sched = "strict priority" if c.strict_priority else f"weight {c.weight}"
         latency = "none" if c.max_latency_s is None else f"{c.max_latency_s * 1e3:g} ms"
         loss = "none" if c.max_loss is None else f"{c.max_loss:.1%}"
+        uplinks = "any" if c.uplinks is None else c.uplinks.text()
         rows.append(
-            f"| {name} | {c.priority} | {c.dscp} | {c.queue} | {sched} | {latency} | {loss} |"
+            f"| {name} | {c.priority} | {c.dscp} | {c.queue} | {sched} | {latency} | {loss} "
+            f"| {uplinks} |"
         )
     return "\n".join(rows)
 
@@ -373,6 +533,7 @@ def field_table_markdown() -> str:
     for name, info in Intent.model_fields.items():
         annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
         annotation = annotation.replace("typing.", "").replace("controller.intents.", "")
+        annotation = annotation.replace("controller.pathing.uplinks.", "")
         annotation = annotation.replace(" | ", " or ")
         default = info.get_default()
         if info.is_required():
@@ -400,5 +561,8 @@ FIELD_HELP = {
     "waypoints": "nodes to pass through in order (placed leg by leg)",
     "exclude_nodes": "nodes the path must not cross",
     "windows": "active only in these UTC windows (`start`, `end` HH:MM, optional `days`)",
+    "uplinks": "branch uplinks in order (`prefer`), `exclude`, `metered`; site, class otherwise",
+    "match": "application: `protocols`, `ports` (`443`, `16384-32767`), `src_prefixes`, "
+    "`dst_prefixes`",
     "description": "free text",
 }

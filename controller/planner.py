@@ -58,14 +58,21 @@ class RoundResult:
 
 
 def broken(placement: Placement, topology: Topology) -> str | None:
-    """Why a placement's primary can no longer carry traffic, or None."""
-    for key in placement.primary.links:
-        try:
-            link = topology.link(key)
-        except NetpilotError:
-            return f"link {key[2]} ({key[0]}->{key[1]}) no longer exists"
-        if not link.is_up:
-            return f"link {key[2]} ({key[0]}->{key[1]}) is down"
+    """Why a placement's primary (each of its load-shared paths) can no longer carry traffic,
+    or None: a link gone or down, or a router the transit policy now forbids crossing."""
+    for path in placement.paths:
+        for key in path.links:
+            try:
+                link = topology.link(key)
+            except NetpilotError:
+                return f"link {key[2]} ({key[0]}->{key[1]}) no longer exists"
+            if not link.is_up:
+                return f"link {key[2]} ({key[0]}->{key[1]}) is down"
+        crossed = [
+            n for n in path.nodes[1:-1] if n in topology.nodes and not topology.nodes[n].transit
+        ]
+        if crossed:
+            return f"path crosses non-transit router {crossed[0]}"
     return None
 
 
@@ -115,10 +122,13 @@ class Health:
         self.topology = topology
         self.measures = measures
         self.up = {lk.key for lk in topology.links if lk.is_up}
+        self.transit = {name: bool(node.transit) for name, node in topology.nodes.items()}
         self.measured = set(measures)
 
     def broken(self, placement: Placement) -> bool:
-        return not all(key in self.up for key in placement.primary.links)
+        return not all(key in self.up for p in placement.paths for key in p.links) or any(
+            not self.transit.get(n, True) for p in placement.paths for n in p.nodes[1:-1]
+        )
 
     def problem(self, intent: Intent, placement: Placement) -> str | None:
         if self.broken(placement):
@@ -266,6 +276,12 @@ class Planner:
         if not intent.waypoints:
             return [request]
         via = [self.known(w, f"waypoints[{i}]") for i, w in enumerate(intent.waypoints)]
+        for i, node in enumerate(via):
+            if not self.topology.nodes[node].transit:  # each leg would be legal, the whole not
+                raise NetpilotError(
+                    f"waypoints[{i}]: {node!r} is non-transit and carries no other router's "
+                    "traffic; remove the waypoint or set transit: true on it"
+                )
         stops = [request.src, *via, request.dst]
         return [
             replace(request, name=f"{intent.name}{LEG}{i}", src=a, dst=b)

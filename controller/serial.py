@@ -7,9 +7,13 @@ from dataclasses import fields
 from typing import Any
 
 from controller.pathing.types import Path, PathRequest, Placement
+from controller.pathing.uplinks import policy_from_dict
+from controller.topology import UplinkPolicy
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, UplinkPolicy):
+        return value.to_dict()
     if isinstance(value, frozenset | set):
         return sorted(value)
     if isinstance(value, tuple | list):
@@ -36,7 +40,17 @@ def placement_to_dict(placement: Placement) -> dict[str, Any]:
         "primary": path_to_dict(placement.primary),
         "backup": path_to_dict(placement.backup) if placement.backup else None,
         "shared_risks": list(placement.shared_risks),
+        **_shares_to_dict(placement),
     }
+
+
+def _shares_to_dict(placement: Placement) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if placement.shares:
+        out["shares"] = [{"path": path_to_dict(p), "weight": w} for p, w in placement.shares]
+    if placement.tier:
+        out["tier"] = placement.tier
+    return out
 
 
 def path_from_dict(data: Mapping[str, Any]) -> Path:
@@ -61,6 +75,10 @@ def request_from_dict(data: Mapping[str, Any]) -> PathRequest:
     ):
         if key in fields:
             fields[key] = frozenset(fields[key])
+    if fields.get("transports") is not None:
+        fields["transports"] = frozenset(fields["transports"])
+    if fields.get("uplinks") is not None:
+        fields["uplinks"] = policy_from_dict(fields["uplinks"])
     return PathRequest(**fields)
 
 
@@ -71,4 +89,6 @@ def placement_from_dict(data: Mapping[str, Any]) -> Placement:
         primary=path_from_dict(data["primary"]),
         backup=path_from_dict(backup) if backup else None,
         shared_risks=tuple(data.get("shared_risks", ())),
+        shares=tuple((path_from_dict(s["path"]), int(s["weight"])) for s in data.get("shares", ())),
+        tier=str(data.get("tier", "")),
     )

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -43,6 +44,67 @@ TRANSPORTS = ("private-line", "mpls-vpn", "internet", "5g")
 """The transports netpilot knows by name; a link may name a custom one too."""
 
 
+@dataclass(frozen=True)
+class UplinkTier:
+    """Uplink transports tried together; with several, traffic is shared by weight."""
+
+    transports: tuple[str, ...]
+    weights: tuple[int, ...]
+
+    def members(self, exclude: frozenset[str]) -> list[tuple[str, int]]:
+        return [
+            (t, w) for t, w in zip(self.transports, self.weights, strict=True) if t not in exclude
+        ]
+
+    def text(self) -> str:
+        if len(self.transports) == 1:
+            return self.transports[0]
+        inner = ", ".join(f"{t}: {w}" for t, w in zip(self.transports, self.weights, strict=True))
+        return "{" + inner + "}"
+
+
+@dataclass(frozen=True)
+class UplinkPolicy:
+    """Ordered tiers, exclusions and whether metered links may carry the class."""
+
+    tiers: tuple[UplinkTier, ...] = ()
+    exclude: frozenset[str] = frozenset()
+    metered: bool = True
+
+    def names(self) -> set[str]:
+        """Every transport the policy names."""
+        return {t for tier in self.tiers for t in tier.transports} | set(self.exclude)
+
+    def allowed(self, present: Iterable[str]) -> list[str]:
+        """Transports of `present` the policy lets the class use (in tier order)."""
+        here = list(dict.fromkeys(present))
+        if not self.tiers:
+            return [t for t in here if t not in self.exclude]
+        return [t for tier in self.tiers for t, _ in tier.members(self.exclude) if t in set(here)]
+
+    def text(self) -> str:
+        parts = [" then ".join(t.text() for t in self.tiers) or "any transport"]
+        if self.exclude:
+            parts.append(f"never {', '.join(sorted(self.exclude))}")
+        if not self.metered:
+            parts.append("never metered")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"prefer": [_tier_dict(t) for t in self.tiers]}
+        if self.exclude:
+            out["exclude"] = sorted(self.exclude)
+        if not self.metered:
+            out["metered"] = False
+        return out
+
+
+def _tier_dict(tier: UplinkTier) -> str | dict[str, int]:
+    if len(tier.transports) == 1 and tier.weights == (1,):
+        return tier.transports[0]
+    return dict(zip(tier.transports, tier.weights, strict=True))
+
+
 class LinkState(StrEnum):
     UP = "up"
     DOWN = "down"
@@ -55,6 +117,9 @@ class Node:
     `transit`: whether paths may cross this router when it is neither their source nor their
     destination. None (the default) is resolved from the role: `NON_TRANSIT_ROLES` (branch,
     cpe, stub, host) are non-transit, every other role transit.
+
+    `uplinks`: the site's uplink policies, (service class, policy) pairs overriding the class
+    table's defaults for paths that start or end here (see `controller.pathing.uplinks`).
     """
 
     name: str
@@ -65,6 +130,7 @@ class Node:
     lon: float | None = None
     max_sid_depth: int = 10
     transit: bool | None = None
+    uplinks: tuple[tuple[str, UplinkPolicy], ...] = ()
 
     def __post_init__(self) -> None:
         if self.transit is None:
@@ -213,6 +279,15 @@ class Topology:
         """`loader_warnings`, then the structural ones (computed on first use: topologies are
         rebuilt on every link change, and most of those copies are never asked)."""
         return self.loader_warnings + tuple(_warnings(self))
+
+    @functools.cached_property
+    def uplinks(self) -> dict[str, tuple[Link, ...]]:
+        """Per router, its links out that have a transport (its uplinks), in link order."""
+        out: dict[str, list[Link]] = {}
+        for link in self.links:
+            if link.transport:
+                out.setdefault(link.src, []).append(link)
+        return {name: tuple(links) for name, links in out.items()}
 
     # -- lookups -----------------------------------------------------------------------------
     def node(self, name: str) -> Node:

@@ -155,6 +155,9 @@ def test_limits_are_standard_json_schema_keywords() -> None:
             False,
         ),
         ({"name": "-a", "src": "DC1", "dst": "BR1"}, False),
+        ({"name": "a", "src": "DC1", "dst": "BR1", "match": {"ports": [443]}}, True),
+        ({"name": "a", "src": "DC1", "dst": "BR1", "match": {}}, False),  # would steer all
+        ({"name": "a", "src": "DC1", "dst": "BR1", "match": {"protocols": []}}, False),
     ],
 )
 def test_shorthands_are_described_and_the_model_agrees(body: dict[str, Any], valid: bool) -> None:

@@ -75,6 +75,8 @@ def _yaml_node(node: Node) -> dict[str, Any]:
         out["max_sid_depth"] = node.max_sid_depth
     if node.transit != default_transit(node.role):
         out["transit"] = node.transit
+    if node.uplinks:
+        out["uplinks"] = {c: p.to_dict() for c, p in node.uplinks}
     return out
 
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic import ValidationError as PydanticValidationError
 
 from controller.errors import TopologyError, UsageError
+from controller.intents import ServiceClass
+from controller.pathing.uplinks import UplinkSpec, topology_policy_problems
 from controller.topology import Link, LinkState, Node, Topology, fibre_delay_s
 from controller.units import parse_bandwidth, parse_duration
 from topologies.yamlio import read_yaml
@@ -88,6 +90,11 @@ class NodeSpec(BaseModel):
         description="May paths cross this router (when it is neither their source nor their "
         "destination)? Default from the role: branch, cpe, stub and host are non-transit, "
         "every other role transit.",
+    )
+    uplinks: dict[ServiceClass, UplinkSpec] = Field(
+        default_factory=dict,
+        description="This site's uplink policies per service class, overriding the class "
+        "table's defaults, e.g. {office: {prefer: [internet, 5g]}}.",
     )
 
 
@@ -182,6 +189,8 @@ def build(spec: TopologyFile, where: str) -> Topology:
         topo = Topology(spec.name, nodes, links)
     except TopologyError as error:
         problems += error.problems
+    else:
+        problems += topology_policy_problems(topo)
     if problems:
         raise TopologyError(where, problems)
     return topo
@@ -200,6 +209,7 @@ def _nodes(specs: list[NodeSpec]) -> list[Node]:
             lon=s.lon,
             max_sid_depth=s.max_sid_depth,
             transit=s.transit,
+            uplinks=tuple((c, p.policy()) for c, p in s.uplinks.items()),
         )
         for s in specs
     ]

@@ -29,10 +29,15 @@ EPS = 1e-12
 
 
 def link_allowed(link: Link, req: PathRequest) -> bool:
-    """Static constraints: exclusions and affinities (include-any, include-all, exclude-any)."""
+    """Static constraints: exclusions, uplink transports and metering, affinities (include-any,
+    include-all, exclude-any)."""
     if link.id in req.exclude_links or link.src in req.exclude_nodes:
         return False
     if link.dst in req.exclude_nodes or (req.exclude_srlgs and link.srlgs & req.exclude_srlgs):
+        return False
+    if link.transport and req.transports is not None and link.transport not in req.transports:
+        return False
+    if link.metered and not req.metered:
         return False
     if req.include_any and not link.affinities & req.include_any:
         return False
@@ -301,6 +306,10 @@ def _static_words(req: PathRequest) -> str:
         parts.append("avoiding the excluded nodes, links and SRLGs")
     if req.include_any or req.include_all or req.exclude_any:
         parts.append("meeting the affinity constraints")
+    if req.transports is not None:
+        parts.append(f"over {' or '.join(sorted(req.transports))} uplinks")
+    if not req.metered:
+        parts.append("off metered links")
     return " and ".join(parts)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -30,10 +30,12 @@ from controller.pathing.cspf import (
 )
 from controller.pathing.disjoint import disjoint_pair
 from controller.pathing.graph import PathGraph
-from controller.pathing.ledger import Ledger
+from controller.pathing.ledger import Ledger, Parts
 from controller.pathing.sids import IgpRouting, with_sids
+from controller.pathing.tiered import conflicts, place_tiers
+from controller.pathing.tiers import applied_policy
 from controller.pathing.types import PathRequest, Placement, PlacementResult
-from controller.topology import Link, Topology
+from controller.topology import Topology
 
 
 def place(
@@ -119,10 +121,10 @@ class Planner:
             old = existing.get(req.name)
             if old is None or old.request != req:
                 continue
-            links = self._still_valid(req, old)
-            current = old if links is None or not resegment else self._resegment(old)
-            if links is not None and current is not None:
-                self.ledger.reserve(req.name, req.hold_priority, req.bandwidth_bps, links)
+            parts = self._still_valid(req, old)
+            current = old if parts is None or not resegment else self._resegment(old)
+            if parts is not None and current is not None:
+                self.ledger.reserve(req.name, req.hold_priority, 0.0, (), parts)
                 self.result.placed[req.name] = current
                 kept.add(req.name)
         return kept
@@ -133,18 +135,29 @@ class Planner:
         try:
             primary = with_sids(self.routing, old.primary)
             backup = None if old.backup is None else with_sids(self.routing, old.backup)
+            shares = tuple((with_sids(self.routing, p), w) for p, w in old.shares)
         except PathError:
             return None
         old_backup = () if old.backup is None else old.backup.sids
-        if primary.sids == old.primary.sids and (backup is None or backup.sids == old_backup):
+        if (
+            primary.sids == old.primary.sids
+            and (backup is None or backup.sids == old_backup)
+            and [p.sids for p, _ in shares] == [p.sids for p, _ in old.shares]
+        ):
             return old
-        return Placement(old.request, primary, backup, old.shared_risks)
+        if shares:
+            primary = shares[0][0]
+        return replace(old, primary=primary, backup=backup, shares=shares)
 
-    def _still_valid(self, req: PathRequest, old: Placement) -> list[int] | None:
-        links: list[int] = []
-        for path in (old.primary, old.backup):
-            if path is None:
-                continue
+    def _still_valid(self, req: PathRequest, old: Placement) -> Parts | None:
+        """What `old` holds, if it may stay: its paths up, legal and within the free bandwidth."""
+        if old.shares:
+            total = sum(w for _, w in old.shares)
+            weighted = [(p, req.bandwidth_bps * w / total) for p, w in old.shares]
+        else:
+            weighted = [(p, req.bandwidth_bps) for p in (old.primary, old.backup) if p]
+        parts: list[tuple[float, list[int]]] = []
+        for path, bandwidth in weighted:
             ids = [self.graph.link_index.get(k, -1) for k in path.links]
             if -1 in ids or not Bounds.of(req).met(self.graph, ids):
                 return None
@@ -152,11 +165,10 @@ class Planner:
                 return None  # e.g. stored before the transit policy existed
             if not all(link_allowed(self.graph.links[e], req) for e in ids):
                 return None
-            links += ids
-        need = req.bandwidth_bps * (1 - 1e-9)
-        if any(self.ledger.free(e) < need for e in set(links)):
-            return None
-        return links
+            parts.append((bandwidth, ids))
+        if not old.shares:  # primary and backup hold the bandwidth once on a common link
+            parts = [(req.bandwidth_bps, [e for _, ids in parts for e in ids])]
+        return parts if self.ledger.fits(parts) else None
 
     # -- placing one request ---------------------------------------------------------------------
     def mask(self, req: PathRequest) -> np.ndarray:
@@ -167,6 +179,8 @@ class Planner:
             req.exclude_nodes,
             req.exclude_links,
             req.exclude_srlgs,
+            req.transports,
+            req.metered,
         )
         cached = self._masks.get(key)
         if cached is None:
@@ -179,7 +193,7 @@ class Planner:
             missing = unknown_endpoints(self.graph.topology, req)
             if missing is not None:
                 raise PathError(missing)
-            placement, links = self.compute(req, available)
+            placement, parts = self.compute(req, available)
         except PathError as error:
             reason = str(error)
             if req.name in self._preempted_by:
@@ -187,13 +201,22 @@ class Planner:
             self.result.unplaced[req.name] = reason
             self.result.placed.pop(req.name, None)
             return False
-        self._preempt_for(req, links)
-        self.ledger.reserve(req.name, req.hold_priority, req.bandwidth_bps, links)
+        self._preempt_for(req, parts)
+        self.ledger.reserve(req.name, req.hold_priority, 0.0, (), parts)
         self.result.placed[req.name] = placement
         self.result.unplaced.pop(req.name, None)
         return True
 
-    def compute(self, req: PathRequest, available: Room) -> tuple[Placement, list[int]]:
+    def compute(self, req: PathRequest, available: Room) -> tuple[Placement, Parts]:
+        """The placement of `req` on `available` bandwidth and what it would hold; under an
+        uplink policy the first tier that is up and fits."""
+        applied = applied_policy(self.graph.topology, req)
+        if applied is None:
+            placement, links = self.compute_plain(req, available)
+            return placement, [(req.bandwidth_bps, links)]
+        return place_tiers(self, req, applied, available)
+
+    def compute_plain(self, req: PathRequest, available: Room) -> tuple[Placement, list[int]]:
         if req.disjoint is None:
             links = cspf_links(self.graph, req, available=available, mask=self.mask(req))
             primary = self.graph.make_path(links, cost=path_cost(self.graph, req, links))
@@ -225,7 +248,7 @@ class Planner:
         )
         on_primary = [self.graph.links[e] for e in links]
         avoid = [
-            ok and not _conflicts(self.graph.links[e], on_primary, req.disjoint or "link")
+            ok and not conflicts(self.graph.links[e], on_primary, req.disjoint or "link")
             for e, ok in enumerate(self.mask(req))
         ]
         try:
@@ -235,14 +258,15 @@ class Planner:
         backup = self.graph.make_path(second, path_cost(self.graph, req, second))
         return Placement(req, primary, with_sids(self.routing, backup)), links + second
 
-    def _preempt_for(self, req: PathRequest, links: list[int]) -> None:
-        if req.bandwidth_bps <= 0:
-            return
-        for victim in self.ledger.victims(links, req.bandwidth_bps, req.setup_priority):
-            self.ledger.release(victim)
-            self.result.placed.pop(victim, None)
-            self.result.preempted.append(victim)
-            self._preempted_by[victim] = req.name
+    def _preempt_for(self, req: PathRequest, parts: Parts) -> None:
+        for bandwidth, links in parts:
+            if bandwidth <= 0:
+                continue
+            for victim in self.ledger.victims(links, bandwidth, req.setup_priority):
+                self.ledger.release(victim)
+                self.result.placed.pop(victim, None)
+                self.result.preempted.append(victim)
+                self._preempted_by[victim] = req.name
 
     def retry_preempted(self, requests: Sequence[PathRequest]) -> None:
         """Re-place preempted requests (once, in priority order) where room remains."""
@@ -250,15 +274,3 @@ class Planner:
         for name in sorted(self._preempted_by, key=lambda n: order_key(by_name[n])):
             if name not in self.result.placed and name in by_name:
                 self.place_one(by_name[name])
-
-
-def _conflicts(link: Link, primary: list[Link], mode: str) -> bool:
-    """Whether `link` shares what the backup must not share with the primary."""
-    if any(link.id == p.id for p in primary):
-        return True
-    if mode == "node":
-        inner = {p.dst for p in primary[:-1]}
-        return link.src in inner or link.dst in inner
-    if mode == "srlg":
-        return any(link.srlgs & p.srlgs for p in primary)
-    return False

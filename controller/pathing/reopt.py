@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controller.errors import PathError, UsageError
+from controller.pathing.ledger import Parts, parts_of
 from controller.pathing.optimizer import TunnelSet, normalise_split
 from controller.pathing.placement import Planner, _check_requests, order_key
 from controller.pathing.types import PathRequest, Placement, PlacementResult
@@ -95,36 +96,33 @@ def _improve(
     min_gain: float,
 ) -> tuple[list[str], list[str]]:
     by_name = {r.name: r for r in requests}
-    gains: list[tuple[float, str, Placement, list[int]]] = []
+    gains: list[tuple[float, str, Placement, Parts]] = []
     for name in sorted(kept, key=lambda n: order_key(by_name[n])):
         req, old = by_name[name], planner.result.placed[name]
         holding = planner.ledger.holdings[name]
         planner.ledger.release(name)
         try:
-            new, links = planner.compute(req, planner.ledger.available(7))
+            new, parts = planner.compute(req, planner.ledger.available(7))
         except PathError:
-            new, links = old, list(holding.links)
-        planner.ledger.reserve(name, holding.hold_priority, holding.bandwidth_bps, holding.links)
+            new, parts = old, parts_of(holding)
+        planner.ledger.reinstate(name, holding)
         gain = (old.primary.cost - new.primary.cost) / max(old.primary.cost, 1e-300)
         if gain >= min_gain and new.primary.links != old.primary.links:
-            gains.append((gain, name, new, links))
+            gains.append((gain, name, new, parts))
     gains.sort(key=lambda g: (-g[0], g[1]))
     improved: list[str] = []
     deferred: list[str] = []
-    for _, name, new, links in gains:
+    for _, name, new, parts in gains:
         if budget is not None and len(improved) >= budget:
             deferred.append(name)
             continue
         holding = planner.ledger.holdings[name]
         planner.ledger.release(name)
-        need = holding.bandwidth_bps * (1 - 1e-9)
-        if any(planner.ledger.free(e) < need for e in set(links)):  # taken by an earlier move
-            planner.ledger.reserve(
-                name, holding.hold_priority, holding.bandwidth_bps, holding.links
-            )
+        if not planner.ledger.fits(parts):  # taken by an earlier move
+            planner.ledger.reinstate(name, holding)
             deferred.append(name)
             continue
-        planner.ledger.reserve(name, holding.hold_priority, holding.bandwidth_bps, links)
+        planner.ledger.reserve(name, holding.hold_priority, 0.0, (), parts)
         planner.result.placed[name] = new
         improved.append(name)
     return improved, deferred

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from controller.topology import LinkKey
+from controller.topology import LinkKey, UplinkPolicy
 
 Objective = Literal["igp", "te", "latency", "hops"]
 Disjointness = Literal["link", "node", "srlg"]
@@ -31,6 +31,16 @@ class PathRequest:
     setup_priority: int = 7
     hold_priority: int = 7
     disjoint: Disjointness | None = None
+    service_class: str = ""
+    """Looks up the site's uplink policy for this class (`Node.uplinks`)."""
+    uplinks: UplinkPolicy | None = None
+    """The class default or, with `uplinks_from_intent`, the intent's own policy (which wins
+    over the site's)."""
+    uplinks_from_intent: bool = False
+    transports: frozenset[str] | None = None
+    """Only links with one of these transports, or none, may carry it (set per uplink tier)."""
+    metered: bool = True
+    """False: never on metered links."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,16 @@ class Placement:
     primary: Path
     backup: Path | None = None
     shared_risks: tuple[str, ...] = ()
+    shares: tuple[tuple[Path, int], ...] = ()
+    """Load-sharing over several uplinks: (path, weight) pairs, the primary first; empty when
+    the primary carries everything."""
+    tier: str = ""
+    """The uplink tier that carries it (e.g. `private-line`), when a policy applied."""
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every path that carries its traffic (the shares, or the primary)."""
+        return tuple(p for p, _ in self.shares) if self.shares else (self.primary,)
 
 
 @dataclass
