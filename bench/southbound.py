@@ -2,14 +2,22 @@
 
 The routers run in a separate process (one asyncio loop, one SSH port each); the controller side
 is NetconfSouthbound in this process. Topology: the first N routers (breadth-first) of TEAL's Kdl
-network (754 nodes, ../shared/data/teal/Kdl.json); each router gets 3 SR policies, 3 steering
-rules and 6 QoS classes (harness.sample). Reports connect time, a first full push, change pushes
-(repeated; median, min, max: the figure the issue's 2 s goal is about), ncclient's per-RPC
-latency with and without the per-session fast-send fix, file descriptors, threads, the routers'
-memory, and the machine's load average (other work on the machine skews the figures).
+network (754 nodes, ../shared/data/teal/Kdl.json). Routers speak `--flavor` (default mixed:
+netpilot, iosxr and openconfig round-robin). Each router gets 3 SR policies, 3 steering rules and
+6 QoS classes (harness.sample), or `--policies N` policies (and as many steering rules) for big
+configs. Reports connect time, a first full push, change pushes (repeated; median, min, max: the
+figure the issue's 2 s goal is about), ncclient's per-RPC latency with and without the
+per-session fast-send fix, file descriptors, threads, the routers' memory, and the machine's
+load average (other work on the machine skews the figures), and the CPU seconds both sides
+spend per push. ncclient's reader tick is set to the controller's (`IDLE_TICK_S`, 1 s) after
+the per-RPC latency is measured, as `controller/runtime/assemble.py` does. `--baseline` also
+times a plain sequential ncclient loop (connect, edit candidate, commit, close; one device
+after another) pushing the same change, for the ratio.
 
-    python bench/southbound.py --json            # 120 and 500 routers
-    python bench/southbound.py --sizes 120 --json
+    python bench/southbound.py --json            # 120 and 500 routers, mixed flavours
+    python bench/southbound.py --sizes 120 --baseline --json
+    python bench/southbound.py --sizes 120 --policies 84 --repeat 1 --json   # 10,080 policies
+    python bench/southbound.py --sizes 2 --policies 5000 --repeat 1 --json   # 5,000 per router
 """
 
 from __future__ import annotations
@@ -29,13 +37,29 @@ from pathlib import Path
 
 import networkx as nx
 
+from controller.desired import (
+    CandidatePath,
+    DeviceConfig,
+    SegmentList,
+    SrPolicy,
+    SteeringRule,
+)
+from controller.southbound.flavors import FLAVORS
 from controller.southbound.inventory import load_inventory
 from controller.southbound.netconf import NetconfSouthbound
-from controller.southbound.session import DeviceSession, SessionOptions
+from controller.southbound.session import (
+    IDLE_TICK_S,
+    DeviceSession,
+    SessionOptions,
+    set_reader_tick,
+)
 from controller.southbound.transaction import TransactionOptions
 from controller.topology import Topology
-from harness.sample import sample_network
+from harness.sample import sample_network, sample_qos
 from topologies.loader import load
+
+NCCLIENT_TICK_S = 0.1
+"""ncclient's own `TICK` (ncclient.transport.session), for the plain sequential loop."""
 
 
 def kdl_subset(n: int) -> Topology:
@@ -48,7 +72,63 @@ def kdl_subset(n: int) -> Topology:
     return Topology(f"kdl-{n}", nodes, links)
 
 
-def serve(names_file: Path, inventory: Path) -> None:
+def big_config(topo: Topology, node: str, revision: int, policies: int) -> DeviceConfig:
+    """`policies` SR policies (and one steering rule each) from `node` to the others in turn,
+    plus the 6 QoS classes; binding SIDs on the first 64 only (the iosxr label mapping's
+    limit, controller/southbound/flavors/iosxr_sids.py)."""
+    graph = nx.Graph(topo.up_graph())
+    paths = nx.single_source_shortest_path(graph, node)
+    others = sorted(n for n in paths if n != node)
+    index = topo.nodes[node].index
+    srs, rules = [], []
+    for k in range(policies):
+        dst = others[k % len(others)]
+        sids = tuple(topo.nodes[h].node_sid for h in paths[dst][1:][-8:])
+        endpoint = topo.nodes[dst].loopback.split("/")[0]
+        color = 1000 + k
+        lists = (SegmentList("sl1", sids),)
+        srs.append(
+            SrPolicy(color, endpoint, f"{node}-{color}",
+                     (CandidatePath(f"r{revision}", 100 + revision % 50, lists),),
+                     float(1_000_000 * (revision + k + 1)),
+                     f"fcbb:bb00:{index:x}:b{k:x}::" if k < 64 else None)
+        )  # fmt: skip
+        rules.append(SteeringRule(f"steer-{color}", color, endpoint, dscp=k % 64))
+    return DeviceConfig(node, tuple(srs), tuple(rules), sample_qos(revision))
+
+
+def network(topo: Topology, revision: int, policies: int) -> dict[str, DeviceConfig]:
+    if policies == 3:
+        return sample_network(topo, revision)
+    return {n: big_config(topo, n, revision, policies) for n in sorted(topo.nodes)}
+
+
+def sequential_push(
+    inventory: Path, desired: dict[str, DeviceConfig], previous: dict[str, DeviceConfig]
+) -> float:
+    """A plain sequential ncclient loop: per device connect, edit candidate, commit, close,
+    with ncclient as shipped (its 0.1 s reader tick, no fast send)."""
+    set_reader_tick(NCCLIENT_TICK_S)
+    start = time.perf_counter()
+    for entry in load_inventory(inventory).devices:
+        session = DeviceSession(entry, options=SessionOptions(fast_send=False))
+        try:
+            edit = session.flavor.edit(previous[entry.name], desired[entry.name], full=False)
+            if edit is not None:
+                _edit_commit(session, edit)
+        finally:
+            session.close()
+    seconds = time.perf_counter() - start
+    set_reader_tick(IDLE_TICK_S)
+    return seconds
+
+
+def _edit_commit(session: DeviceSession, edit: object) -> None:
+    session.rpc("edit", lambda m: m.edit_config(edit, target="candidate"))
+    session.rpc("commit", lambda m: m.commit())
+
+
+def serve(names_file: Path, inventory: Path, flavor: str = "mixed") -> None:
     """Router process: start the fleet, write the inventory, serve until stdin closes."""
     import asyncio
 
@@ -56,7 +136,7 @@ def serve(names_file: Path, inventory: Path) -> None:
 
     async def main() -> None:
         names = names_file.read_text().split()
-        fleet = Fleet(names, inventory.parent / "keys")
+        fleet = Fleet(names, inventory.parent / "keys", flavors=flavor)
         await fleet.start()
         fleet.write_inventory(inventory)
         print("READY", flush=True)
@@ -73,6 +153,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rpc_latency(inventory: Path, fast: bool, count: int = 40) -> float:
     entry = load_inventory(inventory).devices[0]
     session = DeviceSession(entry, options=SessionOptions(fast_send=fast))
@@ -87,51 +173,69 @@ def rpc_latency(inventory: Path, fast: bool, count: int = 40) -> float:
         session.close()
 
 
-def run(n: int, workers: int, repeat: int) -> dict[str, object]:
+def run(n: int, args: argparse.Namespace) -> dict[str, object]:
+    workers, repeat, policies = args.workers, args.repeat, args.policies
     topo = kdl_subset(n)
     tmp = Path(tempfile.mkdtemp(prefix="np-bench-"))
     (tmp / "names").write_text("\n".join(sorted(topo.nodes)))
     inventory = tmp / "inventory.yaml"
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(tmp / "names"), str(inventory)],
+        [sys.executable, __file__, "--serve", str(tmp / "names"), str(inventory),
+         "--flavor", args.flavor],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "READY"
-        out: dict[str, object] = {"routers": n, "topology": topo.name, "workers": workers}
+        out: dict[str, object] = {
+            "routers": n, "topology": topo.name, "workers": workers, "flavor": args.flavor,
+            "policies_per_router": policies,
+            "policies_total": policies * n if policies != 3 else 3 * n,
+        }  # fmt: skip
         out["load_avg_1m_before"] = round(os.getloadavg()[0], 2)
         out["rpc_s_default_tick"] = round(rpc_latency(inventory, fast=False), 4)
         out["rpc_s_fast_send"] = round(rpc_latency(inventory, fast=True), 4)
+        set_reader_tick(IDLE_TICK_S)  # as the controller ships (controller/runtime/assemble.py)
+        out["reader_tick_s"] = IDLE_TICK_S
         sb = NetconfSouthbound(
             load_inventory(inventory),
             transaction_options=TransactionOptions(confirm_timeout_s=120),
             max_workers=workers,
         )
-        r1 = sample_network(topo, 1)
+        r1 = network(topo, 1, policies)
         start = time.perf_counter()
         errors = sb.connect_all()
         out["connect_s"] = round(time.perf_counter() - start, 3)
         out["connect_failures"] = sum(e is not None for e in errors.values())
         out["client_fds"] = len(os.listdir("/proc/self/fd"))
         out["client_threads"] = threading.active_count()
-        start = time.perf_counter()
+        start, cpu0, rcpu0 = time.perf_counter(), time.process_time(), cpu_s(proc.pid)
         first = sb.apply_sync(1, r1, {})
         out["first_push_s"] = round(time.perf_counter() - start, 3)
+        out["first_push_cpu_s_client"] = round(time.process_time() - cpu0, 2)
+        out["first_push_cpu_s_routers"] = round(cpu_s(proc.pid) - rcpu0, 2)
+        cpu0, rcpu0 = time.process_time(), cpu_s(proc.pid)
         times, committed, failed = [], first.committed, list(first.failed_devices)
         previous = r1
         for revision in range(2, 2 + repeat):
-            desired = sample_network(topo, revision)
+            desired = network(topo, revision, policies)
             start = time.perf_counter()
             result = sb.apply_sync(revision, desired, previous)
             times.append(time.perf_counter() - start)
             committed, previous = committed and result.committed, desired
             failed += result.failed_devices
+        out["change_push_cpu_s_client_mean"] = round((time.process_time() - cpu0) / repeat, 2)
+        out["change_push_cpu_s_routers_mean"] = round((cpu_s(proc.pid) - rcpu0) / repeat, 2)
         out["change_push_s_median"] = round(statistics.median(times), 3)
         out["change_push_s_min"] = round(min(times), 3)
         out["change_push_s_max"] = round(max(times), 3)
         out["committed"] = committed
         out["failed_devices"] = failed
+        if args.baseline:
+            last = 2 + repeat
+            seq = sequential_push(inventory, network(topo, last, policies), previous)
+            out["sequential_ncclient_loop_s"] = round(seq, 3)
+            out["speedup_vs_sequential"] = round(seq / statistics.median(times), 1)
         out["router_process_rss_mb"] = round(rss_mb(proc.pid), 1)
         out["client_rss_mb"] = round(rss_mb(os.getpid()), 1)
         sb.close_sync()
@@ -147,17 +251,20 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[120, 500])
     parser.add_argument("--workers", type=int, default=128)
     parser.add_argument("--repeat", type=int, default=5, help="change pushes per size")
+    parser.add_argument("--flavor", default="mixed", choices=[*FLAVORS, "mixed"])
+    parser.add_argument("--policies", type=int, default=3, help="SR policies per router")
+    parser.add_argument("--baseline", action="store_true", help="time a sequential ncclient loop")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name in ("paramiko", "ncclient"):  # refused connections are counted, not printed
         logging.getLogger(name).addHandler(logging.NullHandler())
     if args.serve:
-        serve(*args.serve)
+        serve(args.serve[0], args.serve[1], flavor=args.flavor)
         return
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    results = [run(n, args.workers, args.repeat) for n in args.sizes]
+    results = [run(n, args) for n in args.sizes]
     if args.json:
         print(json.dumps({"bench": "southbound", "results": results}, indent=2))
     else:

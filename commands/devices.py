@@ -14,11 +14,12 @@ from rich.table import Table
 
 from commands.common import console, print_json
 from controller.desired import DeviceConfig
-from controller.errors import UsageError
+from controller.errors import NotFoundError, UsageError
+from controller.southbound.flavors import FLAVOR_CHOICES
 from controller.southbound.inventory import load_inventory
 from controller.southbound.netconf import NetconfSouthbound, journal_path
 from controller.southbound.recovery import Recovery
-from controller.southbound.render import render_config, to_string
+from controller.southbound.render import to_string
 from controller.southbound.serialize import config_to_dict, read_revision, write_revision
 from controller.southbound.transaction import result_summary
 from controller.topology import Topology
@@ -60,22 +61,29 @@ def start(  # noqa: PLR0917 (typer options)
     host_keys: str = typer.Option(
         "ed25519", "--host-keys", help="Routers' host key type: ed25519, rsa, ecdsa or mixed."
     ),
+    flavor: str = typer.Option(
+        "netpilot",
+        "--flavor",
+        help="YANG models the routers speak: netpilot, iosxr, openconfig or mixed (round-robin).",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Start one simulated NETCONF router per node and write an inventory; Ctrl-C stops them.
 
-    Example: netpilot devices start ring:8 --inventory /tmp/inv.yaml --base-port 40000
+    Example: netpilot devices start ring:8 --inventory /tmp/inv.yaml --flavor mixed
     """
     from harness.fleet import HOST_KEY_CHOICES
 
     if host_keys not in HOST_KEY_CHOICES:
         raise UsageError(f"--host-keys {host_keys!r}: use one of {', '.join(HOST_KEY_CHOICES)}")
+    if flavor not in FLAVOR_CHOICES:
+        raise UsageError(f"--flavor {flavor!r}: use one of {', '.join(FLAVOR_CHOICES)}")
     topology = load_topology(topo)
     key_dir = keys or inventory.parent / f"{inventory.stem}-keys"
     asyncio.run(
         _serve(
             topology, inventory, base_port=base_port, host=_loopback(host), keys=key_dir,
-            host_keys=host_keys, json_out=json_out,
+            host_keys=host_keys, flavor=flavor, json_out=json_out,
         )
     )  # fmt: skip
 
@@ -88,6 +96,7 @@ async def _serve(
     host: str,
     keys: Path,
     host_keys: str,
+    flavor: str,
     json_out: bool,
 ) -> None:
     from harness.fleet import Fleet
@@ -96,21 +105,24 @@ async def _serve(
     with console.status(f"starting {len(topology.nodes)} routers..."):
         fleet = Fleet(
             sorted(topology.nodes), keys, base_port=base_port, host=host,
-            provider=StaticStateProvider(topology), host_keys=host_keys,
+            provider=StaticStateProvider(topology), host_keys=host_keys, flavors=flavor,
         )  # fmt: skip
         try:
             await fleet.start()
         except OSError as error:
             raise UsageError(f"cannot listen ({error}); pick another --base-port") from None
+        except NotFoundError as error:  # a vendor flavour whose modules are not fetched
+            raise UsageError(str(error)) from None
     fleet.write_inventory(inventory)
     if json_out:
         print_json({"inventory": str(inventory), **fleet.inventory()})
     else:
         table = Table(
-            "router", "host", "port", title=f"{topology.name}: {len(fleet.routers)} routers"
-        )
+            "router", "host", "port", "flavor",
+            title=f"{topology.name}: {len(fleet.routers)} routers",
+        )  # fmt: skip
         for r in fleet.routers.values():
-            table.add_row(r.name, r.host, str(r.port))
+            table.add_row(r.name, r.host, str(r.port), r.options.flavor)
         console.print(table)
         console.print(f"inventory written to {inventory}; Ctrl-C to stop")
     stop = asyncio.Event()
@@ -154,7 +166,7 @@ def list_devices(
         for name, s in sb.sessions.items():
             caps = s.capabilities
             rows.append({
-                "name": name, "host": s.entry.host, "port": s.entry.port,
+                "name": name, "host": s.entry.host, "port": s.entry.port, "flavor": s.flavor.name,
                 "reachable": None if not connect else errors.get(name) is None,
                 "error": errors.get(name),
                 "candidate": caps.candidate, "confirmed_commit": caps.confirmed_commit,
@@ -166,14 +178,16 @@ def list_devices(
     if json_out:
         print_json(rows)
         return
-    table = Table("device", "address", "reachable", "candidate", "confirmed-commit", "1.1")
+    table = Table(
+        "device", "address", "flavor", "reachable", "candidate", "confirmed-commit", "1.1"
+    )
     for r in rows:
         ok = "-" if r["reachable"] is None else ("yes" if r["reachable"] else f"no: {r['error']}")
         ok = escape(ok)  # device errors hold [...] (addresses, paths): not rich markup
         flags = [
             ("yes" if r[k] else "no") for k in ("candidate", "confirmed_commit", "netconf_1_1")
         ]
-        table.add_row(str(r["name"]), f"{r['host']}:{r['port']}", ok, *flags)
+        table.add_row(str(r["name"]), f"{r['host']}:{r['port']}", str(r["flavor"]), ok, *flags)
     console.print(table)
 
 
@@ -182,7 +196,7 @@ def get_config(
     name: str = typer.Argument(..., help="Device name from the inventory."),
     inventory: Path = INVENTORY,
     secrets: Path = SECRETS,
-    xml: bool = typer.Option(False, "--xml", help="Print the YANG-modelled XML."),
+    xml: bool = typer.Option(False, "--xml", help="Print the XML in the device's flavour."),
     json_out: bool = JSON,
 ) -> None:
     """Show the running config netpilot manages on one device.
@@ -191,13 +205,14 @@ def get_config(
     """
     sb = _southbound(inventory, secrets)
     try:
-        cfg = sb._session(name).get_config("running")
+        session = sb._session(name)
+        cfg = session.get_config("running")
     finally:
         sb.close_sync()
     if json_out:
         print_json(config_to_dict(cfg))
     elif xml:
-        console.print(to_string(render_config(cfg)), highlight=False, soft_wrap=True)
+        console.print(to_string(session.flavor.render(cfg)), highlight=False, soft_wrap=True)
     else:
         _print_config(cfg)
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from controller.desired import DeviceConfig
 from controller.southbound.netconf import NetconfSouthbound
-from controller.southbound.render import canonical
 from controller.topology import Topology
 from harness.fleet import FleetThread
 from harness.sample import sample_network
@@ -84,8 +83,9 @@ def settle(runner: FleetThread, timeout_s: float) -> None:
 
 
 def _runs(runner: FleetThread, network: dict[str, DeviceConfig]) -> bool:
-    now = runner.call(lambda: {n: r.running_config() for n, r in runner.fleet.routers.items()})
-    return all(now[n] == canonical(cfg) for n, cfg in network.items())
+    routers = runner.fleet.routers
+    now = runner.call(lambda: {n: r.running_config() for n, r in routers.items()})
+    return all(now[n] == routers[n].flavor.carried(cfg) for n, cfg in network.items())
 
 
 def run_trials(

@@ -29,6 +29,8 @@ class RpcError(Exception):
     type: str = "application"
     path: str | None = None
     info: dict[str, str] = field(default_factory=dict)
+    prefixes: dict[str, str] = field(default_factory=dict)
+    """Namespace prefixes the error-path uses beyond `np:` (vendor module names)."""
 
     def __str__(self) -> str:
         return f"{self.tag}: {self.message}"
@@ -43,8 +45,14 @@ def content(root: Element) -> bytes:
     return b"".join(etree.tostring(child) for child in root)
 
 
-def _path_text(path: tuple[str, ...]) -> str:
-    return "/" + "/".join(f"np:{p}" for p in path)
+def _path_text(path: tuple[str, ...], ns: str | None = NS) -> str:
+    """An error-path: `np:` prefixes for the netpilot module, bare names for other modules."""
+    prefix = "np:" if ns == NS else ""
+    return "/" + "/".join(f"{prefix}{p}" for p in path)
+
+
+def _ns(el: Element) -> str | None:
+    return etree.QName(el).namespace
 
 
 def _clean_copy(el: Element) -> Element:
@@ -61,13 +69,14 @@ def _clean_copy(el: Element) -> Element:
 
 def _key_values(el: Element, keys: tuple[str, ...], path: tuple[str, ...]) -> tuple[str, ...]:
     values = []
+    ns = _ns(el)
     for key in keys:
-        child = el.find(f"{{{NS}}}{key}")
+        child = el.find(f"{{{ns}}}{key}")
         if child is None or not (child.text or "").strip():
             raise RpcError(
                 "missing-element",
-                f"list entry {_path_text(path)} needs its key <{key}>",
-                path=_path_text(path),
+                f"list entry {_path_text(path, ns)} needs its key <{key}>",
+                path=_path_text(path, ns),
                 info={"bad-element": key},
             )
         values.append((child.text or "").strip())
@@ -118,8 +127,9 @@ def _existing_key(el: Element, kind: NodeKind) -> tuple[str, ...] | None:
     if kind.kind == "leaf-list":
         return ((el.text or "").strip(),)
     values = []
+    ns = _ns(el)
     for key in kind.keys:
-        child = el.find(f"{{{NS}}}{key}")
+        child = el.find(f"{{{ns}}}{key}")
         if child is None or not (child.text or "").strip():
             return None
         values.append((child.text or "").strip())
@@ -131,13 +141,14 @@ def _kind_of(
 ) -> tuple[NodeKind, tuple[str, ...]]:
     qname = etree.QName(child)
     cpath = (*path, qname.localname)
-    kind = schema.kind(cpath) if qname.namespace == NS else None
+    kind = schema.kind(cpath) if qname.namespace in schema.namespaces else None
     if kind is None:
         raise RpcError(
             "unknown-element",
-            f"no element <{qname.localname}> in namespace {qname.namespace} at {_path_text(path)}",
+            f"no element <{qname.localname}> in namespace {qname.namespace} at "
+            f"{_path_text(path, qname.namespace)}",
             type="application",
-            path=_path_text(path),
+            path=_path_text(path, qname.namespace),
             info={"bad-element": qname.localname},
         )
     return kind, cpath
@@ -164,7 +175,7 @@ def apply_edit(
                 "bad-attribute",
                 f"operation {op!r} is not one of {OPERATIONS}",
                 type="rpc",
-                path=_path_text(cpath),
+                path=_path_text(cpath, _ns(child)),
                 info={"bad-attribute": "operation"},
             )
         _apply_one(schema, entries, child, (kind, cpath), op)
@@ -173,7 +184,7 @@ def apply_edit(
 def _path_of(el: Element) -> tuple[str, ...]:
     names: list[str] = []
     node: Element | None = el
-    while node is not None and etree.QName(node).namespace == NS:
+    while node is not None and etree.QName(node).namespace != NC:
         names.append(etree.QName(node).localname)
         node = node.getparent()
     return tuple(reversed(names))
@@ -194,8 +205,8 @@ def _apply_one(
         return
     if op == "create" and match is not None:
         raise RpcError(
-            "data-exists", f"{_path_text(cpath)} already exists; cannot create",
-            path=_path_text(cpath),
+            "data-exists", f"{_path_text(cpath, _ns(child))} already exists; cannot create",
+            path=_path_text(cpath, _ns(child)),
         )  # fmt: skip
     leaf = kind.kind in ("leaf", "leaf-list")
     if op in ("create", "replace") or (leaf and op == "merge" and match is None):
@@ -242,7 +253,7 @@ def _descend(
     if match is None:
         match = etree.SubElement(target, child.tag)
         for key in kind.keys:
-            key_el = child.find(f"{{{NS}}}{key}")
+            key_el = child.find(f"{{{_ns(child)}}}{key}")
             if key_el is not None:
                 match.append(_clean_copy(key_el))
         entries.put(match, kind, cpath)

@@ -4,7 +4,7 @@ Many routers share one asyncio loop, each listening on its own loopback port. Su
 hello with capabilities, get (subtree or xpath filter), get-config, edit-config (merge, replace,
 create, delete, remove; default-operation, test-option, error-option), lock/unlock with
 lock-denied, candidate, commit, confirmed-commit (timeout, persist, persist-id), cancel-commit,
-discard-changes, validate (against the netpilot YANG module, with libyang), close-session,
+discard-changes, validate (against the flavour's YANG modules, with libyang), close-session,
 rpc-error replies per RFC 6241. Operational state comes from a `StateProvider`.
 
 Fault hooks (`router.faults`) for tests: refuse connections (for good, or until a time), delay
@@ -34,9 +34,9 @@ import asyncssh
 
 from controller.desired import DeviceConfig
 from controller.devicestate import PolicyState
-from controller.southbound.render import parse_config
-from controller.southbound.state_xml import render_state
-from controller.southbound.yang import MODULE_CAPABILITY, Schema
+from controller.southbound.flavors import Flavor
+from controller.southbound.flavors import get as get_flavor
+from controller.southbound.yang import Schema
 from harness.datastore import (
     Element,
     apply_edit,
@@ -53,12 +53,15 @@ CAP = "urn:ietf:params:netconf:capability:"
 @dataclass
 class RouterOptions:
     """The capabilities a router offers. `running_only()` is a device without :candidate, as
-    many are: :writable-running, and :rollback-on-error unless `rollback_on_error=False`."""
+    many are: :writable-running, and :rollback-on-error unless `rollback_on_error=False`.
+    `flavor`: the YANG models it speaks (controller/southbound/flavors/): it announces them,
+    validates edits against them (libyang) and renders its state in them."""
 
     candidate: bool = True
     writable_running: bool = True
     netconf11: bool = True
     rollback_on_error: bool = True
+    flavor: str = "netpilot"
 
     @classmethod
     def running_only(cls, rollback_on_error: bool = True) -> RouterOptions:
@@ -76,7 +79,7 @@ class RouterOptions:
             caps += [f"{CAP}candidate:1.0", f"{CAP}confirmed-commit:1.1"]
         if self.writable_running:
             caps.append(f"{CAP}writable-running:1.0")
-        caps.append(MODULE_CAPABILITY)
+        caps += get_flavor(self.flavor).capabilities()
         return caps
 
 
@@ -116,9 +119,10 @@ class SimRouter:
         self.password = password
         self.host = host
         self.port = port
-        self.schema = schema or Schema()
-        self.provider: StateProvider = provider or StaticStateProvider()
         self.options = options or RouterOptions()
+        self.flavor: Flavor = get_flavor(self.options.flavor)
+        self.schema = schema or self.flavor.schema()
+        self.provider: StateProvider = provider or StaticStateProvider()
         self.faults = Faults()
         self.running = new_datastore()
         self.candidate = new_datastore()
@@ -193,7 +197,7 @@ class SimRouter:
 
     # -- views for tests and the CLI -------------------------------------------------------------
     def running_config(self) -> DeviceConfig:
-        return parse_config(self.name, self.running)
+        return self.flavor.parse(self.name, self.running)
 
     def set_running(self, cfg: Element) -> None:
         """Load a `<config>` into running and candidate (for fixtures: a router's boot config)."""
@@ -235,7 +239,9 @@ class SimRouter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def state_element(self) -> Element:
+    def state_elements(self) -> list[Element]:
+        """Operational state as the top-level elements of a `<get>` reply, in the flavour's
+        models (policy state derived from the running config when the provider has none)."""
         state = self.provider.device_state(self.name)
         if not state.sr_policies:
             cfg = self.running_config()
@@ -253,7 +259,7 @@ class SimRouter:
             state = type(state)(
                 state.device, state.timestamp, state.boot_id, state.interfaces, policies
             )
-        return render_state(state)
+        return self.flavor.render_state(state)
 
 
 class _Timer:

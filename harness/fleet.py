@@ -5,12 +5,14 @@ a background thread, for tests and for tools that are synchronous (the CLI, benc
 Keys: one Ed25519 client key pair for the fleet (written to `directory`, mode 0600) and one
 host key per router, Ed25519 by default, or RSA (2048 bits, the usual router key size) or ECDSA
 P-256 as many real routers have (`host_keys`: one type for all, or "mixed": round-robin);
-the inventory pins each router's host key.
+the inventory pins each router's host key. `flavors`: the YANG models the routers speak
+(netpilot, iosxr, openconfig, or mixed: round-robin), written into the inventory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable
@@ -21,7 +23,8 @@ from typing import Any, TypeVar
 import asyncssh
 import yaml
 
-from controller.southbound.yang import Schema
+from controller.southbound.flavors import flavor_at
+from controller.southbound.flavors import get as get_flavor
 from harness.device import RouterOptions, SimRouter
 from harness.state import StateProvider
 
@@ -60,6 +63,7 @@ class Fleet:
         provider: StateProvider | None = None,
         options: Callable[[str], RouterOptions] | None = None,
         host_keys: str = "ed25519",
+        flavors: str = "netpilot",
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -71,9 +75,13 @@ class Fleet:
         client_key.write_private_key(str(self.key_file))
         os.chmod(self.key_file, 0o600)
         client_key.write_public_key(str(self.key_file) + ".pub")
-        self.schema = Schema()
+        self.schema = get_flavor("netpilot").schema()
+        """The netpilot schema (for routers added by hand, e.g. harness/dataplane_router.py)."""
         self.routers: dict[str, SimRouter] = {}
         for i, name in enumerate(names):
+            opts = options(name) if options else RouterOptions()
+            if flavors != "netpilot":
+                opts = dataclasses.replace(opts, flavor=flavor_at(flavors, i))
             self.routers[name] = SimRouter(
                 name,
                 host_key=generate_host_key(host_key_type(host_keys, i)),
@@ -82,9 +90,8 @@ class Fleet:
                 password=password,
                 host=host,
                 port=base_port + i if base_port else 0,
-                schema=self.schema,
                 provider=provider,
-                options=options(name) if options else None,
+                options=opts,
             )
 
     async def start(self) -> None:
@@ -105,6 +112,7 @@ class Fleet:
                 "host_key": " ".join(
                     router.host_key.export_public_key("openssh").decode().split()[:2]
                 ),
+                "flavor": router.options.flavor,
             }
             devices.append(entry)
         return {"devices": devices}

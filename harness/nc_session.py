@@ -82,7 +82,7 @@ def _error_element(err: RpcError) -> Element:
     ):
         etree.SubElement(el, _nc(tag)).text = text
     if err.path:
-        path = etree.SubElement(el, _nc("error-path"), nsmap={"np": NS})
+        path = etree.SubElement(el, _nc("error-path"), nsmap={"np": NS, **err.prefixes})
         path.text = _clip(err.path)
     msg = etree.SubElement(el, _nc("error-message"))
     msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")

@@ -85,7 +85,14 @@ def _validate(session: OpSession, root: Element, name: str, full: bool = True) -
         session.router.schema.validate(content(root), f"{name} of {session.router.name}", full=full)
     except ValidationError as err:
         path = getattr(err, "path", None)  # the node at fault (yang.SchemaError), if known
-        raise RpcError("invalid-value", str(err), path=path, info={"bad-element": name}) from None
+        prefixes = {
+            module: ns
+            for ns, module in session.router.schema.namespaces.items()
+            if path and f"{module}:" in path
+        }
+        raise RpcError(
+            "invalid-value", str(err), path=path, info={"bad-element": name}, prefixes=prefixes
+        ) from None
 
 
 def _filtered(root: Element, op: Element) -> Element:
@@ -106,7 +113,7 @@ def op_get_config(session: OpSession, op: Element) -> Element:
 
 def op_get(session: OpSession, op: Element) -> Element:
     root = copy.deepcopy(session.router.running)
-    root.append(session.router.state_element())
+    root.extend(session.router.state_elements())
     return _filtered(root, op)
 
 

@@ -16,9 +16,12 @@ from harness.fleet import Fleet, FleetThread
 
 
 def start_fleet(
-    names: list[str], directory: Path, options: Callable[[str], RouterOptions] | None = None
+    names: list[str],
+    directory: Path,
+    options: Callable[[str], RouterOptions] | None = None,
+    flavors: str = "netpilot",
 ) -> FleetThread:
-    runner = FleetThread(lambda: Fleet(names, directory, options=options))
+    runner = FleetThread(lambda: Fleet(names, directory, options=options, flavors=flavors))
     runner.start()
     return runner
 

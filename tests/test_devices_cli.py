@@ -18,7 +18,7 @@ from cli import app
 from controller.desired import DeviceConfig
 from controller.southbound.errors import DeviceError
 from controller.southbound.inventory import load_inventory
-from controller.southbound.render import render_config, render_edit
+from controller.southbound.render import render_config
 from controller.southbound.serialize import config_from_dict
 from controller.southbound.session import DeviceSession, SessionOptions
 from harness.bigconfig import big_config
@@ -36,7 +36,7 @@ def test_fleet_push_drift_repair(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
     proc = subprocess.Popen(
         [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), "--host-keys", "mixed",
-         "--json"],
+         "--flavor", "mixed", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -46,7 +46,9 @@ def test_fleet_push_drift_repair(tmp_path: Path) -> None:
         assert inv.is_file()  # routers with each key type, all reached with host keys checked
         kinds = [d["host_key"].split()[0] for d in started["devices"]]
         assert kinds == ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256"]
+        assert [d["flavor"] for d in started["devices"]] == ["netpilot", "iosxr", "openconfig"]
         listed = _run("devices", "list", "-i", str(inv))
+        assert [row["flavor"] for row in listed] == ["netpilot", "iosxr", "openconfig"]
         assert all(row["reachable"] and row["candidate"] for row in listed)
         agreed = [row["host_key_algorithm"] for row in listed]
         assert agreed == ["ssh-ed25519", "rsa-sha2-512", "ecdsa-sha2-nistp256"]
@@ -58,7 +60,9 @@ def test_fleet_push_drift_repair(tmp_path: Path) -> None:
         # an operator removes r2's QoS behind netpilot's back
         session = DeviceSession(load_inventory(inv).get("r2"))
         try:
-            rogue = render_edit(cfg, DeviceConfig("r2", cfg.sr_policies, cfg.steering, ()))
+            rogue = session.flavor.edit(
+                cfg, DeviceConfig("r2", cfg.sr_policies, cfg.steering, ()), full=False
+            )
             session.rpc("edit", lambda m: m.edit_config(rogue, target="candidate"))
             session.rpc("commit", lambda m: m.commit())
         finally:
@@ -134,3 +138,6 @@ def test_start_refuses_an_unknown_host_key_type(tmp_path: Path) -> None:
     out = run_cli("devices", "start", "ring:3", "--host-keys", "dsa", "-i", str(tmp_path / "i"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "--host-keys 'dsa': use one of ed25519, rsa, ecdsa, mixed" in out.stderr
+    out = run_cli("devices", "start", "ring:3", "--flavor", "junos", "-i", str(tmp_path / "i"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--flavor 'junos': use one of netpilot, iosxr, openconfig, mixed" in out.stderr

@@ -1,6 +1,7 @@
 """Atomicity under faults: after every transaction each router runs the old revision or the new
 one, network-wide, never a mix (randomized fault injection against real NETCONF/SSH routers, on
-a fleet where two routers have :candidate and two only :writable-running)."""
+a mixed fleet: netpilot, iosxr and openconfig flavours; two routers have :candidate and two only
+:writable-running)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,11 @@ from harness.sample import ring, sample_network
 TRIALS = int(os.environ.get("NETPILOT_ATOMICITY_TRIALS", "200"))
 
 
-OPTIONS = {  # two routers with :candidate, two with only :writable-running
+OPTIONS = {  # two routers with :candidate, two with only :writable-running; mixed flavours
     "r1": RouterOptions(),
-    "r2": RouterOptions(),
+    "r2": RouterOptions(flavor="openconfig"),
     "r3": RouterOptions.running_only(),
-    "r4": RouterOptions.running_only(rollback_on_error=False),
+    "r4": dataclasses.replace(RouterOptions.running_only(rollback_on_error=False), flavor="iosxr"),
 }
 
 

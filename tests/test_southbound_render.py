@@ -3,8 +3,10 @@ simulated router's datastore code)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from controller.desired import (
     CandidatePath,
@@ -14,6 +16,7 @@ from controller.desired import (
     SrPolicy,
     SteeringRule,
 )
+from controller.errors import ValidationError
 from controller.southbound.render import (
     OPERATION,
     canonical,
@@ -52,7 +55,13 @@ def configs(draw: st.DrawFn) -> DeviceConfig:
     pols = draw(policies())
     rules = tuple(
         SteeringRule(f"s{i}", p.color, p.endpoint, dscp=draw(st.none() | st.integers(0, 63)),
-                     prefix=draw(st.none() | st.just("2001:db8::/32")))
+                     prefix=draw(st.none() | st.just("2001:db8::/32")),
+                     protocol=draw(st.none() | st.sampled_from([6, 17, 50])),
+                     ports=tuple(draw(st.lists(st.sampled_from(["443", "53", "5060-5061"]),
+                                               max_size=3))),
+                     src_prefixes=tuple(draw(st.lists(st.sampled_from(["10.8.1.0/24",
+                                                                       "2001:db8:8::/48"]),
+                                                      max_size=2))))
         for i, p in enumerate(pols) if draw(st.booleans())
     )  # fmt: skip
     classes = draw(st.sets(st.sampled_from(["voice", "video", "office"]), max_size=3))
@@ -110,3 +119,16 @@ def test_removed_entry_is_sent_as_remove_with_its_keys_only() -> None:
     (cls,) = [el for el in edit.iter() if el.get(OPERATION)]
     assert cls.get(OPERATION) == "remove"
     assert [child.tag.split("}")[1] for child in cls] == ["name"]
+
+
+def test_rule_ports_must_be_ports_or_ranges_for_the_module() -> None:
+    policy = SrPolicy(1, "r9", "p1", (CandidatePath("a", 1, (SegmentList("a", ("fcbb::1",)),)),))
+    for port, ok in (("443", True), ("16384-32767", True), ("70000", False), ("443-", False)):
+        rule = SteeringRule("s", 1, "r9", protocol=17, ports=(port,))
+        cfg = render_config(DeviceConfig("r1", (policy,), (rule,)))
+        doc = b"".join(etree.tostring(el) for el in cfg)
+        if ok:
+            SCHEMA.validate(doc, "config")
+        else:
+            with pytest.raises(ValidationError, match="port"):
+                SCHEMA.validate(doc, "config")

@@ -58,6 +58,8 @@ ISSUE_MODULES = {
         "Cisco-IOS-XR-infra-xtc-agent-cfg", "Cisco-IOS-XR-segment-routing-srv6-cfg",
         "Cisco-IOS-XR-qos-ma-cfg", "Cisco-IOS-XR-ifmgr-oper", "Cisco-IOS-XR-infra-statsd-oper",
         "Cisco-IOS-XR-ethernet-lldp-oper",
+        # class and policy maps: loads only from the copy patched in the cache (PATCHES)
+        "Cisco-IOS-XR-infra-policymgr-cfg",
     ],
     "openconfig": [
         "openconfig-interfaces", "openconfig-lldp", "openconfig-platform-transceiver",
@@ -85,3 +87,27 @@ def test_the_modules_the_flavours_need_load_from_the_real_sdists(flavor: str) ->
         )
         leaves = {child.name() for child in segment.children()}  # type: ignore[attr-defined]
         assert leaves == {"segment-index", "segment-type", "address", "mpls-label"}
+
+
+CYCLIC = """module p {
+  leaf a { when "count(../event-mode-match-first) = 0" { description "x { y }"; } type empty; }
+  leaf b { type empty; }
+}
+"""
+
+
+def test_patch_drops_the_cyclic_whens_in_the_cache_only_once(tmp_path: Path) -> None:
+    path = tmp_path / "Cisco-IOS-XR-infra-policymgr-cfg.yang"
+    path.write_text(CYCLIC)
+    assert vendor_yang.patch_cache("iosxr", tmp_path) == [path.name]
+    assert "when" not in path.read_text() and "leaf b" in path.read_text()
+    assert (tmp_path / f"{path.name}.orig").read_text() == CYCLIC
+    assert vendor_yang.patch_cache("iosxr", tmp_path) == []  # already patched
+
+
+def test_the_fetch_command_make_test_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m controller.southbound.vendor_yang` (cached here: no download)."""
+    assert vendor_yang.main(["openconfig"]) == 0
+    assert "ydk-models-openconfig-0.1.9" in capsys.readouterr().out
+    assert vendor_yang.main(["junos"]) == 1
+    assert "no vendor YANG for flavor 'junos'" in capsys.readouterr().err

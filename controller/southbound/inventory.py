@@ -9,6 +9,7 @@ devices:
     username: netpilot
     key_file: /path/to/client_ed25519   # or password: ..., or password_env: VAR
     host_key: ssh-ed25519 AAAAC3Nza...  # pinned host key (or rely on known_hosts)
+    flavor: iosxr                       # optional: netpilot (default) | iosxr | openconfig
 ```
 
 A secrets file (YAML `devices: {name: {username, password | key_file}}` plus an optional
@@ -30,6 +31,8 @@ from controller.southbound.errors import InventoryError
 from controller.textfile import CONFIG_LIMIT, load_yaml
 
 SECRET_KEYS = ("username", "password", "password_env", "key_file")
+FLAVORS = ("netpilot", "iosxr", "openconfig")
+"""The YANG models a device speaks (controller/southbound/flavors/, docs/southbound-flavors.md)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class DeviceEntry:
     port: int
     credentials: Credentials
     host_key: str | None = None  # "ssh-ed25519 AAAA..." (OpenSSH public key)
+    flavor: str = "netpilot"  # one of FLAVORS
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,15 @@ def _host_key(entry: Mapping[str, Any], where: str) -> str | None:
     return f"{parts[0]} {parts[1]}"
 
 
+def _flavor(entry: Mapping[str, Any], where: str) -> str:
+    flavor = entry.get("flavor", "netpilot")
+    if flavor not in FLAVORS:
+        raise InventoryError(
+            f"{where}: `flavor` is {flavor!r}; use one of {', '.join(FLAVORS)} (default netpilot)"
+        )
+    return str(flavor)
+
+
 def load_inventory(
     path: Path, secrets: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Inventory:
@@ -210,6 +223,7 @@ def load_inventory(
                 port=_port(entry, where),
                 credentials=_credentials(entry, secret, where, env),
                 host_key=host_key,
+                flavor=_flavor(entry, where),
             )
         )
     return Inventory(tuple(devices), known, Path(path))

@@ -31,13 +31,12 @@ from pathlib import Path
 
 from controller.desired import DeviceConfig
 from controller.devicestate import DeviceState
-from controller.errors import ValidationError
+from controller.errors import NotFoundError, ValidationError
 from controller.southbound.base import DeviceResult, TransactionResult
 from controller.southbound.drift import Drift, compare
 from controller.southbound.errors import DeviceError
 from controller.southbound.inventory import Inventory, load_inventory
 from controller.southbound.recovery import Recovery, recover
-from controller.southbound.render import render_config
 from controller.southbound.session import DeviceSession, SessionOptions
 from controller.southbound.transaction import (
     TransactionHooks,
@@ -45,7 +44,6 @@ from controller.southbound.transaction import (
     make_plans,
     run_transaction,
 )
-from controller.southbound.yang import Schema
 
 
 class NetconfSouthbound:
@@ -80,9 +78,7 @@ class NetconfSouthbound:
         self.pool = ThreadPoolExecutor(
             max_workers=max(1, min(max_workers, len(self.sessions))), thread_name_prefix="nc"
         )
-        self._schema_lock = threading.Lock()
         self._apply_lock = threading.Lock()  # one transaction at a time on these sessions
-        self._schema: Schema | None = None
 
     @classmethod
     def from_inventory(
@@ -204,16 +200,19 @@ class NetconfSouthbound:
         return {name: str(error) for name, error in self._problems(desired).items()}
 
     def _problems(self, desired: Mapping[str, DeviceConfig]) -> dict[str, ValidationError]:
+        """Each device's full config rendered in its flavour and validated against that
+        flavour's modules (libyang), before anything is sent."""
         problems: dict[str, ValidationError] = {}
-        with self._schema_lock:
-            if self._schema is None:
-                self._schema = Schema()
-            for name, cfg in desired.items():
-                try:
-                    doc = b"".join(_children(render_config(cfg)))
-                    self._schema.validate(doc, f"desired config of {name!r}")
-                except ValidationError as error:
-                    problems[name] = error
+        for name, cfg in desired.items():
+            flavor = self.sessions[name].flavor
+            what = f"desired config of {name!r} (flavor {flavor.name})"
+            try:
+                doc = b"".join(_children(flavor.render(cfg)))
+                flavor.schema().validate(doc, what)
+            except ValidationError as error:
+                problems[name] = error
+            except NotFoundError as error:  # the flavour's vendor modules are not fetched
+                problems[name] = ValidationError(what, [str(error)])
         return problems
 
     def connect_all(self, names: list[str] | None = None) -> dict[str, str | None]:
@@ -253,7 +252,9 @@ class NetconfSouthbound:
         known = [n for n in expected if n in self.sessions]
         actual: dict[str, DeviceConfig | str] = dict.fromkeys(expected, "not in the inventory")
         actual.update(self.running_all(known) if known else {})
-        return compare(expected, actual)
+        held = {n: self.sessions[n].expected(c) if n in self.sessions else c
+                for n, c in expected.items()}  # fmt: skip
+        return compare(held, actual)
 
     def close_sync(self) -> None:
         list(self.pool.map(lambda s: s.close(), list(self.sessions.values())))

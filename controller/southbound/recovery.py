@@ -25,7 +25,6 @@ from controller.southbound import journal
 from controller.southbound.drift import Drift
 from controller.southbound.errors import DeviceError
 from controller.southbound.journal import JournalEntry, JournalRecord
-from controller.southbound.render import canonical
 from controller.southbound.session import DeviceSession
 from controller.southbound.transaction import lock_with_retry, restore_edit
 
@@ -110,7 +109,7 @@ def _back(
 
 def _put_back(s: DeviceSession, entry: JournalEntry) -> None:
     target = "candidate" if entry.candidate else "running"
-    edit = restore_edit(entry.restore)
+    edit = restore_edit(entry.restore, s.flavor)
     lock_with_retry(s, target)
     try:
         if entry.candidate:
@@ -128,6 +127,6 @@ def _put_back(s: DeviceSession, entry: JournalEntry) -> None:
 
 def _differs(s: DeviceSession, want: DeviceConfig) -> str | None:
     got = s.get_config("running")
-    if got == canonical(want):
+    if got == s.expected(want):
         return None
     return f"running config is not the expected one: {Drift(s.name, want, got).summary()}"

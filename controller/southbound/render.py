@@ -49,9 +49,23 @@ def _sub(parent: Element, tag: str, text: object | None = None) -> Element:
 def canonical(cfg: DeviceConfig) -> DeviceConfig:
     """Sorted, rounded form: two configs with the same meaning compare equal."""
     policies = tuple(sorted((_canon_policy(p) for p in cfg.sr_policies), key=lambda p: p.key))
-    steering = tuple(sorted(cfg.steering, key=lambda r: r.name))
+    steering = tuple(sorted((_canon_rule(r) for r in cfg.steering), key=lambda r: r.name))
     qos = tuple(sorted((_canon_class(c) for c in cfg.qos), key=lambda c: c.service_class))
     return DeviceConfig(cfg.device, policies, steering, qos)
+
+
+def _port_key(port: str) -> tuple[int, ...]:
+    return tuple(int(n) if n.isdigit() else -1 for n in port.split("-"))
+
+
+def _canon_rule(r: SteeringRule) -> SteeringRule:
+    """Ports and source prefixes match any of them: sorted, each once (a leaf-list's values
+    are unique, and a device may return them in its own order)."""
+    ports = tuple(sorted(set(r.ports), key=_port_key))
+    sources = tuple(sorted(set(r.src_prefixes)))
+    if ports == r.ports and sources == r.src_prefixes:
+        return r
+    return replace(r, ports=ports, src_prefixes=sources)
 
 
 def _canon_class(c: QosQueue) -> QosQueue:
@@ -100,6 +114,7 @@ def policy_element(p: SrPolicy) -> Element:
 
 
 def rule_element(r: SteeringRule) -> Element:
+    r = _canon_rule(r)
     el = etree.Element(q("rule"), nsmap=NSMAP)
     _sub(el, "name", r.name)
     _sub(el, "color", r.color)
@@ -108,6 +123,12 @@ def rule_element(r: SteeringRule) -> Element:
         _sub(el, "dscp", r.dscp)
     if r.prefix is not None:
         _sub(el, "prefix", r.prefix)
+    if r.protocol is not None:
+        _sub(el, "protocol", r.protocol)
+    for port in r.ports:
+        _sub(el, "port", port)
+    for source in r.src_prefixes:
+        _sub(el, "source-prefix", source)
     return el
 
 
@@ -215,7 +236,7 @@ def render_edit(
         after=desired.steering,
         key=lambda r: r.name,
         build=rule_element,
-        canon=lambda r: r,
+        canon=_canon_rule,
     )
     changes += _diff_into(
         qos,
@@ -243,6 +264,11 @@ def _text(el: Element, tag: str, what: str) -> str:
 def _opt(el: Element, tag: str) -> str | None:
     child = el.find(q(tag))
     return None if child is None or child.text is None else child.text.strip()
+
+
+def _texts(el: Element, tag: str) -> tuple[str, ...]:
+    """The values of leaf-list `tag` in document order (a leaf-list keeps the order given)."""
+    return tuple(str(c.text).strip() for c in el.findall(q(tag)) if c.text is not None)
 
 
 def _int(value: str, tag: str, what: str) -> int:
@@ -276,13 +302,16 @@ def _parse_policy(el: Element, what: str) -> SrPolicy:
 
 
 def _parse_rule(el: Element, what: str) -> SteeringRule:
-    dscp = _opt(el, "dscp")
+    dscp, protocol = _opt(el, "dscp"), _opt(el, "protocol")
     return SteeringRule(
         name=_text(el, "name", what),
         color=_int(_text(el, "color", what), "color", what),
         endpoint=_text(el, "endpoint", what),
         dscp=None if dscp is None else _int(dscp, "dscp", what),
         prefix=_opt(el, "prefix"),
+        protocol=None if protocol is None else _int(protocol, "protocol", what),
+        ports=_texts(el, "port"),
+        src_prefixes=_texts(el, "source-prefix"),
     )
 
 

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lxml import etree
 from ncclient import manager as nc_manager
 from ncclient import transport
 from ncclient.operations import RPCError, TimeoutExpiredError
@@ -51,10 +50,10 @@ from ncclient.transport.session import NetconfBase
 from controller.desired import DeviceConfig
 from controller.devicestate import DeviceState
 from controller.southbound.errors import ConnectError, DeviceError
+from controller.southbound.flavors import Flavor
+from controller.southbound.flavors import get as get_flavor
 from controller.southbound.hostkeys import NO_KNOWN_HOSTS_CONFIG, HostKeyCheck, HostKeyError
 from controller.southbound.inventory import DeviceEntry
-from controller.southbound.render import config_filter, parse_config
-from controller.southbound.state_xml import parse_state
 
 T = TypeVar("T")
 IDLE_TICK_S = 1.0
@@ -147,6 +146,13 @@ def _shutdown(mgr: Any) -> None:
         transport.sock.shutdown(socket.SHUT_RDWR)
 
 
+def _rpc_error_text(error: RPCError) -> str:
+    """The device's own rpc-error: tag, message and, when given, its error-path."""
+    text = f"{error.tag}: {error.message}"
+    path = (getattr(error, "path", None) or "").strip()
+    return f"{text} (error-path {path})" if path and path not in text else text
+
+
 class DeviceSession:
     """A device's ncclient Manager, opened on first use and reopened after a failure."""
 
@@ -161,6 +167,7 @@ class DeviceSession:
     ) -> None:
         self.entry = entry
         self.name = entry.name
+        self.flavor: Flavor = get_flavor(entry.flavor)
         self.options = options or SessionOptions()
         self.known_hosts = known_hosts
         self.log = logger or logging.getLogger("netpilot.southbound")
@@ -280,24 +287,26 @@ class DeviceSession:
         try:
             return call(mgr)
         except RPCError as error:
-            raise DeviceError(self.name, doing, f"{error.tag}: {error.message}") from None
+            raise DeviceError(self.name, doing, _rpc_error_text(error)) from None
         except (TransportError, TimeoutExpiredError, OSError, EOFError) as error:
             self.drop()
             reason = f"session lost ({type(error).__name__}: {error})"
             raise DeviceError(self.name, doing, reason) from None
 
     def get_config(self, source: str = "running") -> DeviceConfig:
-        reply = self._retry_once(
-            f"get-config {source}", lambda m: m.get_config(source, filter=config_filter())
-        )
-        return parse_config(self.name, reply.data_ele)
+        """The managed config of `source`, read in the device's flavour."""
+        flt = self.flavor.config_filter()
+        reply = self._retry_once(f"get-config {source}", lambda m: m.get_config(source, filter=flt))
+        return self.flavor.parse(self.name, reply.data_ele)
 
     def get_state(self) -> DeviceState:
-        flt = etree.fromstring(
-            b'<filter type="subtree"><device-state xmlns="urn:netpilot:yang:srv6-te"/></filter>'
-        )
+        flt = self.flavor.state_filter()
         reply = self._retry_once("get state", lambda m: m.get(filter=flt))
-        return parse_state(self.name, reply.data_ele)
+        return self.flavor.parse_state(self.name, reply.data_ele)
+
+    def expected(self, cfg: DeviceConfig) -> DeviceConfig:
+        """`cfg` as this device holds it after a push (its flavour's canonical form)."""
+        return self.flavor.carried(cfg)
 
     def _retry_once(self, doing: str, call: Callable[[Any], T]) -> T:
         """Read-only RPCs are retried once on a fresh session."""

@@ -41,7 +41,7 @@ from controller.southbound import journal
 from controller.southbound.base import DeviceResult, TransactionResult
 from controller.southbound.drift import Drift
 from controller.southbound.errors import ConnectError, DeviceError
-from controller.southbound.render import canonical, render_edit
+from controller.southbound.flavors import Flavor
 from controller.southbound.session import DeviceSession
 
 Element: TypeAlias = Any  # lxml ships no type stubs; an lxml etree._Element
@@ -49,7 +49,9 @@ Element: TypeAlias = Any  # lxml ships no type stubs; an lxml etree._Element
 
 @dataclass
 class TransactionHooks:
-    """Test and tooling hooks; `before_confirm` runs after every device committed (confirmed)."""
+    """Test and tooling hooks; `before_confirm` runs after every device committed (confirmed).
+    If it raises, every device's pending commit is cancelled and its lock released at once, then
+    the exception goes on (a deposed leader's fence: controller.ha)."""
 
     before_confirm: Callable[[], None] | None = None
 
@@ -87,10 +89,10 @@ class TransactionOptions:
     """Where to keep the transaction journal (None: no journal; see journal.py)."""
 
 
-def restore_edit(saved: DeviceConfig) -> Element:
+def restore_edit(saved: DeviceConfig, flavor: Flavor) -> Element:
     """An edit that puts `saved` back whatever the device holds now: the managed subtrees are
     replaced whole, so it does not rely on the device honouring `remove` entry by entry."""
-    edit = render_edit(saved, saved, full=True)
+    edit = flavor.edit(saved, saved, full=True)
     assert edit is not None  # a full edit always has the replaced containers
     return edit
 
@@ -143,7 +145,7 @@ def _prepare_running(plan: Plan) -> None:
     plan.locked = True
     actual = s.get_config("running")
     plan.saved = actual
-    plan.edit = render_edit(actual, plan.desired)
+    plan.edit = s.flavor.edit(actual, plan.desired, full=False)
 
 
 LOCK_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4)
@@ -277,7 +279,7 @@ def _confirm(plan: Plan, options: TransactionOptions, persist: str) -> None:
 
 def _runs(session: DeviceSession, desired: DeviceConfig) -> bool:
     try:
-        return session.get_config("running") == canonical(desired)
+        return session.get_config("running") == session.expected(desired)
     except DeviceError:
         return False
 
@@ -297,7 +299,7 @@ def make_compensate(persist: str) -> Callable[[Plan], None]:
             if plan.saved is not None:
                 _restore_running(plan, plan.saved)
             return
-        undo = render_edit(plan.desired, plan.previous)
+        undo = s.flavor.edit(plan.desired, plan.previous, full=False)
         if undo is None:
             return
         plan.undone = True
@@ -322,7 +324,7 @@ def _restore_running(plan: Plan, saved: DeviceConfig) -> None:
     """Put a running-only device back on its saved config (full replace of the subtrees)."""
     s = plan.session
     plan.undone = True
-    edit = restore_edit(saved)
+    edit = restore_edit(saved, s.flavor)
     deadline = time.monotonic() + RESTORE_RETRY_S
     while True:
         try:
@@ -352,7 +354,7 @@ def verify_undone(plan: Plan) -> None:
             return
         _not_restored(plan, f"could not read it back after the undo: {why}")
         return
-    if got == canonical(old):
+    if got == plan.session.expected(old):
         plan.result.restored = True
         return
     diff = Drift(plan.session.name, old, got).summary()
@@ -418,7 +420,13 @@ def run_transaction(
         _undone(pool, active, log, "aborted in commit: committed devices rolled back")
         return done(False)
     if hooks is not None and hooks.before_confirm is not None:
-        hooks.before_confirm()
+        try:
+            hooks.before_confirm()
+        except BaseException:  # e.g. a deposed leader: roll back now, not on the timer
+            _parallel(pool, active, _quiet(make_cancel(persist)))
+            _parallel(pool, active, _quiet(abort))
+            _undone(pool, active, log, "not confirmed (before_confirm refused): rolled back")
+            raise
     log.write("confirm")
     _parallel(pool, active, make_confirm(options, persist))
     if any(p.result.failed for p in active):
@@ -515,7 +523,7 @@ def make_plans(
     plans: dict[str, Plan] = {}
     for name, want in desired.items():
         before = previous.get(name, DeviceConfig(name))
-        edit = render_edit(before, want, full=options.full_replace)
+        edit = sessions[name].flavor.edit(before, want, full=options.full_replace)
         plans[name] = Plan(sessions[name], want, before, edit)
     return plans
 

@@ -86,6 +86,68 @@ def extract_yang(archive: Path, target: Path) -> int:
     return count
 
 
+PATCHES: dict[str, dict[str, tuple[str, ...]]] = {
+    "iosxr": {
+        "Cisco-IOS-XR-infra-policymgr-cfg.yang": (
+            'when "count(../class-map-mode-match-all) = 0" {',
+            'when "count(../class-map-mode-match-any) = 0" {',
+            'when "count(../event-mode-match-first) = 0" {',
+            'when "count(../event-mode-match-all) = 0" {',
+        ),
+    },
+    "openconfig": {
+        "openconfig-platform-transceiver.yang": ('when "current()/oc-platform:state/" +',),
+    },
+}
+"""Flavour -> module file -> `when` statements taken out of the cached copy at fetch time.
+IOS-XR 6.6.3's `infra-policymgr-cfg` (class and policy maps) has two pairs of `when`s that
+refer to each other (`class-map-mode-match-any`/`-all`, `event-mode-match-all`/`-first`):
+libyang 2.1 refuses to load the module ("When condition cyclic dependency"). Removing them only
+drops the checks that a class map (or a subscriber event) has at most one match mode; the
+iosxr flavour always sets exactly one. OpenConfig 0.1.9's transceiver augment is conditioned on
+`oc-platform:type = 'TRANSCEIVER'`, comparing an identityref with a bare name: libyang
+compares the prefixed identity and the augment could never be used; the cached copy drops it.
+The patched copies live in the cache only (never in the repo), each original beside it as
+`*.orig`."""
+
+
+def patch_cache(flavor: str, directory: Path) -> list[str]:
+    """Apply the flavour's PATCHES to its cached modules (idempotent); the files patched."""
+    done = []
+    for name, whens in PATCHES.get(flavor, {}).items():
+        path = directory / name
+        if not path.is_file():
+            continue
+        original = path.with_name(f"{name}.orig")
+        text = original.read_text() if original.exists() else path.read_text()
+        patched = text
+        for when in whens:
+            patched = _drop_statement(patched, when)
+        if patched != path.read_text():
+            if not original.exists():
+                original.write_text(text)
+            path.write_text(patched)
+            done.append(name)
+    return done
+
+
+def _drop_statement(text: str, opening: str) -> str:
+    """`text` without the block statement that starts with `opening` (which ends in `{`)."""
+    start = text.find(opening)
+    if start < 0:
+        return text
+    depth, i = 0, start
+    while i < len(text):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[:start] + text[i + 1 :].lstrip(" ")
+        i += 1
+    return text
+
+
 def fetch(
     flavor: str,
     cache: Path | None = None,
@@ -94,6 +156,7 @@ def fetch(
     """The flavour's module directory, downloading and extracting it on first use."""
     target = modules_dir(flavor, cache)
     if (target / ".complete").is_file():
+        patch_cache(flavor, target)
         return target
     dist, version = _package(flavor)
     with tempfile.TemporaryDirectory(prefix="np-yang-") as tmp:
@@ -102,6 +165,7 @@ def fetch(
         count = extract_yang(archive, partial)
         if count == 0:
             raise NotFoundError(f"{archive.name} holds no ydk/models/*/_yang/*.yang files")
+        patch_cache(flavor, partial)
         (partial / ".complete").write_text(f"{dist}=={version}: {count} modules\n")
         if target.exists() and not (target / ".complete").is_file():
             _remove_tree(target)  # a fetch that died half way
@@ -129,3 +193,20 @@ def context(flavor: str, modules: Iterable[str], cache: Path | None = None) -> l
     for name in modules:
         ctx.load_module(name)
     return ctx
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m controller.southbound.vendor_yang [FLAVOR...]`: fetch (once per machine) and
+    patch the vendor modules into the cache; `make test` runs it before the suite."""
+    flavors = (argv if argv is not None else sys.argv[1:]) or list(PACKAGES)
+    for flavor in flavors:
+        try:
+            print(f"{flavor}: {fetch(flavor)}")
+        except (NotFoundError, subprocess.SubprocessError, OSError) as error:
+            print(f"{flavor}: cannot fetch the vendor YANG modules: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -21,7 +21,7 @@ from _libyang import ffi, lib
 from controller.errors import NotFoundError, ValidationError
 
 MODULE = "netpilot-srv6-te"
-REVISION = "2026-11-21"
+REVISION = "2026-12-02"
 NS = "urn:netpilot:yang:srv6-te"
 YANG_DIR = Path(__file__).resolve().parent / "yang"
 MODULE_CAPABILITY = f"{NS}?module={MODULE}&revision={REVISION}"
@@ -70,11 +70,21 @@ def error_path(location: str) -> str:
     return "".join(parts)
 
 
-def _split_location(message: str) -> tuple[str, str | None]:
+def _split_location(message: str, *, netpilot: bool = True) -> tuple[str, str | None]:
+    """(message, error-path): the netpilot module's paths get the `np:` prefix; other modules'
+    keep libyang's module-name prefixes (`/Cisco-IOS-XR-infra-policymgr-cfg:policy-manager/...`),
+    which name the module unambiguously."""
     match = LOCATION.search(message)
     if match is None:
         return message, None
-    return message[: match.start()].rstrip(": ."), error_path(match.group("path"))
+    where = match.group("path")
+    ours = netpilot and where.startswith(f"/{MODULE}:")
+    return message[: match.start()].rstrip(": ."), error_path(where) if ours else where
+
+
+def module_namespace(module: Any) -> str:
+    """A libyang module's XML namespace (the bindings do not expose it)."""
+    return str(ffi.string(module.cdata.ns).decode())
 
 
 def module_path() -> Path:
@@ -90,21 +100,38 @@ class NodeKind:
 
 
 class Schema:
-    """A loaded libyang context for the netpilot module. `validate` may be called from several
-    threads (the simulated routers validate edits in worker threads): calls are serialized."""
+    """A loaded libyang context: the netpilot module by default, or a flavour's modules
+    (`search` path and `modules` to load; controller/southbound/flavors/). `validate` may be
+    called from several threads (the simulated routers validate edits in worker threads): calls
+    are serialized. `kinds` maps each config node's path of local names to its shape; local
+    names are unique enough across one flavour's modules (a clash raises at load)."""
 
-    def __init__(self) -> None:
-        search = f"{YANG_DIR}:{ietf_modules_dir()}"
+    def __init__(
+        self,
+        search: str | None = None,
+        modules: tuple[str, ...] = (MODULE,),
+        label: str = f"module {MODULE}",
+    ) -> None:
+        search = search or f"{YANG_DIR}:{ietf_modules_dir()}"
         self._lock = threading.Lock()
+        self.label = label
         self.ctx = libyang.Context(search)
-        self.module = self.ctx.load_module(MODULE)
+        loaded = [self.ctx.load_module(name) for name in modules]
+        self.module = loaded[0]
+        self.netpilot = MODULE in modules
         self.kinds: dict[tuple[str, ...], NodeKind] = {}
-        for top in self.module.children():
-            self._walk(top, ())
+        self.namespaces: dict[str, str] = {}
+        """namespace -> module name of every module whose nodes the datastores may hold"""
+        for module in loaded:
+            self.namespaces[module_namespace(module)] = module.name()
+            for top in module.children():
+                if not top.config_false():
+                    self._walk(top, ())
 
     def _walk(self, node: Any, parent: tuple[str, ...]) -> None:
         path = (*parent, node.name())
         keyword = node.keyword()
+        self.namespaces.setdefault(module_namespace(node.module()), node.module().name())
         if keyword == "list":
             keys = tuple(k.name() for k in node.keys())  # noqa: SIM118 (libyang API)
             self.kinds[path] = NodeKind("list", keys)
@@ -116,7 +143,8 @@ class Schema:
             self.kinds[path] = NodeKind("container")
         if keyword in ("list", "container"):
             for child in node.children():
-                self._walk(child, path)
+                if not child.config_false():
+                    self._walk(child, path)
 
     def kind(self, path: tuple[str, ...]) -> NodeKind | None:
         return self.kinds.get(path)
@@ -138,9 +166,11 @@ class Schema:
         except libyang.LibyangError:
             with self._lock:
                 error = self._located_error(text, state=state, full=full)
-            message, path = _split_location(str(error).replace("failed to parse data tree: ", ""))
+            message, path = _split_location(
+                str(error).replace("failed to parse data tree: ", ""), netpilot=self.netpilot
+            )
             at = f" at {path}" if path else ""
-            raise SchemaError(what, [f"{message}{at} (module {MODULE})"], path) from None
+            raise SchemaError(what, [f"{message}{at} ({self.label})"], path) from None
 
     def _located_error(self, text: str, *, state: bool, full: bool) -> libyang.LibyangError:
         """The error of a document that failed, parsed again with libyang's path logging on, so

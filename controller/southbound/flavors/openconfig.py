@@ -1,0 +1,191 @@
+"""The openconfig flavour: OpenConfig models for state, netpilot's module for what they lack.
+
+As operators run OpenConfig devices (and vendors fill its gaps with native augments), it is a
+hybrid: interfaces, oper status and counters come from `openconfig-interfaces`, optics
+(receive power, laser bias) from `openconfig-platform-transceiver` (one transceiver component
+per interface, named after it); OpenConfig 0.1.9 has no SR-TE policy, no QoS and no
+policy-forwarding model, so SR policies, steering rules and QoS classes stay in netpilot's
+module (`netpilot-srv6-te`), as does what OpenConfig state lacks (timestamp, boot id, link
+delay, per-queue counters, SR policy oper status). docs/southbound-flavors.md has the gap table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from lxml import etree
+
+from controller.desired import DeviceConfig
+from controller.devicestate import DeviceState, InterfaceState
+from controller.southbound import render, state_xml
+from controller.southbound.flavors.base import (
+    Element,
+    LazySchema,
+    element,
+    schema_capabilities,
+    subtree_filter,
+    text_of,
+)
+from controller.southbound.vendor_yang import modules_dir
+from controller.southbound.yang import MODULE, NS, YANG_DIR, Schema
+from controller.southbound.yang import ietf_modules_dir as ietf
+
+OC_IF = "http://openconfig.net/yang/interfaces"
+OC_PLATFORM = "http://openconfig.net/yang/platform"
+OC_XCVR = "http://openconfig.net/yang/platform/transceiver"
+PT = "http://openconfig.net/yang/platform-types"
+IANA_IF = "urn:ietf:params:xml:ns:yang:iana-if-type"
+MODULES = (
+    MODULE,
+    "iana-if-type",
+    "openconfig-interfaces",
+    "openconfig-platform",
+    "openconfig-platform-types",
+    "openconfig-platform-transceiver",
+    "openconfig-lldp",
+)
+COUNTERS = {  # DeviceState attribute -> openconfig-interfaces counter
+    "in_octets": "in-octets", "out_octets": "out-octets",
+    "in_packets": "in-unicast-pkts", "out_packets": "out-unicast-pkts",
+    "in_errors": "in-errors", "out_errors": "out-errors",
+    "in_discards": "in-discards", "out_discards": "out-discards",
+}  # fmt: skip
+
+
+def _schema() -> Schema:
+    search = f"{YANG_DIR}:{modules_dir('openconfig')}:{ietf()}"
+    return Schema(search, MODULES, "modules of the openconfig flavour")
+
+
+class OpenConfig:
+    name = "openconfig"
+
+    def __init__(self) -> None:
+        self._schema = LazySchema(_schema)
+
+    def schema(self) -> Schema:
+        return self._schema.get()
+
+    def capabilities(self) -> list[str]:
+        return schema_capabilities(self.schema())
+
+    # config: netpilot's module (OpenConfig 0.1.9 has no SR-TE policy, QoS or steering model)
+    def render(self, cfg: DeviceConfig) -> Element:
+        return render.render_config(cfg)
+
+    def parse(self, device: str, root: Element) -> DeviceConfig:
+        return render.parse_config(device, root)
+
+    def carried(self, cfg: DeviceConfig) -> DeviceConfig:
+        return render.canonical(cfg)
+
+    def problems(self, cfg: DeviceConfig) -> list[str]:
+        return []
+
+    def edit(self, previous: DeviceConfig, desired: DeviceConfig, *, full: bool) -> Element | None:
+        return render.render_edit(previous, desired, full=full)
+
+    def config_filter(self) -> Element:
+        return render.config_filter()
+
+    # state: OpenConfig where it has a model, netpilot's device-state for the rest
+    def state_filter(self) -> Element:
+        return subtree_filter(
+            (OC_IF, "interfaces"), (OC_PLATFORM, "components"), (NS, "device-state")
+        )
+
+    def render_state(self, state: DeviceState) -> list[Element]:
+        interfaces = element(OC_IF, "interfaces")
+        components = element(OC_PLATFORM, "components")
+        for i in state.interfaces:
+            _oc_interface(interfaces, i)
+            if i.rx_power_dbm is not None or i.tx_bias_ma is not None:
+                _transceiver(components, i)
+        rest = dataclasses.replace(
+            state,
+            interfaces=tuple(
+                InterfaceState(i.name, i.oper_up, i.speed_bps, delay_s=i.delay_s, queues=i.queues)
+                for i in state.interfaces
+            ),
+        )
+        native = state_xml.render_state(rest)
+        for el in native.iterfind(f"{{{NS}}}interface"):  # oper status and counters: OpenConfig
+            for tag in ("oper-status", "counters"):
+                found = el.find(f"{{{NS}}}{tag}")
+                if found is not None:
+                    el.remove(found)
+        return [interfaces, components, native]
+
+    def parse_state(self, device: str, root: Element) -> DeviceState:
+        native = state_xml.parse_state(device, root)
+        optics = _optics(root)
+        by_name = {i.name: i for i in native.interfaces}
+        interfaces = []
+        for el in root.iterfind(f".//{{{OC_IF}}}interfaces/{{{OC_IF}}}interface"):
+            name = text_of(el, "name", ns=OC_IF) or ""
+            base = by_name.pop(name, InterfaceState(name))
+            counters = el.find(f"{{{OC_IF}}}state/{{{OC_IF}}}counters")
+            values: dict[str, Any] = {
+                a: int(text_of(counters, t, ns=OC_IF) or 0) for a, t in COUNTERS.items()
+            }
+            rx, bias = optics.get(name, (None, None))
+            interfaces.append(
+                dataclasses.replace(
+                    base,
+                    oper_up=text_of(el, "state", "oper-status", ns=OC_IF) == "UP",
+                    rx_power_dbm=rx,
+                    tx_bias_ma=bias,
+                    **values,
+                )
+            )
+        interfaces += by_name.values()
+        return dataclasses.replace(native, interfaces=tuple(interfaces))
+
+
+def _oc_interface(parent: Element, i: InterfaceState) -> None:
+    el = element(OC_IF, "interface", parent)
+    element(OC_IF, "name", el, i.name)
+    config = element(OC_IF, "config", el)
+    element(OC_IF, "name", config, i.name)
+    _iftype(config)
+    state = element(OC_IF, "state", el)
+    _iftype(state)
+    element(OC_IF, "admin-status", state, "UP")
+    element(OC_IF, "oper-status", state, "UP" if i.oper_up else "DOWN")
+    counters = element(OC_IF, "counters", state)
+    for attr, tag in COUNTERS.items():
+        element(OC_IF, tag, counters, getattr(i, attr) % 2**64)
+
+
+def _iftype(parent: Element) -> None:
+    """`type` is an identityref: its prefix is declared on the element itself."""
+    kind = etree.SubElement(parent, f"{{{OC_IF}}}type", nsmap={"ianaift": IANA_IF})
+    kind.text = "ianaift:ethernetCsmacd"
+
+
+def _transceiver(parent: Element, i: InterfaceState) -> None:
+    comp = element(OC_PLATFORM, "component", parent)
+    element(OC_PLATFORM, "name", comp, i.name)
+    element(OC_PLATFORM, "name", element(OC_PLATFORM, "config", comp), i.name)
+    kind = etree.SubElement(
+        element(OC_PLATFORM, "state", comp), f"{{{OC_PLATFORM}}}type", nsmap={"oc-pt": PT}
+    )
+    kind.text = "oc-pt:TRANSCEIVER"
+    state = element(OC_XCVR, "state", element(OC_XCVR, "transceiver", comp))
+    if i.rx_power_dbm is not None:
+        element(OC_XCVR, "instant", element(OC_XCVR, "input-power", state), f"{i.rx_power_dbm:.2f}")
+    if i.tx_bias_ma is not None:
+        bias = element(OC_XCVR, "laser-bias-current", state)
+        element(OC_XCVR, "instant", bias, f"{i.tx_bias_ma:.2f}")
+
+
+def _optics(root: Element) -> dict[str, tuple[float | None, float | None]]:
+    out = {}
+    for comp in root.iterfind(f".//{{{OC_PLATFORM}}}components/{{{OC_PLATFORM}}}component"):
+        state = comp.find(f"{{{OC_XCVR}}}transceiver/{{{OC_XCVR}}}state")
+        rx = text_of(state, "input-power", "instant", ns=OC_XCVR)
+        bias = text_of(state, "laser-bias-current", "instant", ns=OC_XCVR)
+        name = text_of(comp, "name", ns=OC_PLATFORM) or ""
+        out[name] = (None if rx is None else float(rx), None if bias is None else float(bias))
+    return out
