@@ -64,6 +64,17 @@ class ControllerProcess:
         except httpx.HTTPError:
             return False
 
+    def new_port(self) -> None:
+        """Listen on another free port next time (the old one may have been taken meanwhile)."""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        at = self.args.index("--listen") + 1
+        self.args[at] = f"127.0.0.1:{self.port}"
+
+    def ended(self) -> bool:
+        """It was started and is no longer running (killed, or exited by itself)."""
+        return self.proc is not None and self.proc.poll() is not None
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
         if self.proc is not None and self.proc.poll() is None:

@@ -99,8 +99,8 @@ def role(ctl: Replica) -> dict[str, Any] | None:
     return dict(r.json()) | {"status": r.status_code}
 
 
-def put(ctl: Replica, name: str, mbps: int) -> int:
-    body = {"name": name, "src": "HQ", "dst": "DC2", "service_class": "office",
+def put(ctl: Replica, name: str, mbps: int, ends: tuple[str, str] = ("HQ", "DC2")) -> int:
+    body = {"name": name, "src": ends[0], "dst": ends[1], "service_class": "office",
             "bandwidth": f"{mbps}M"}  # fmt: skip
     r = httpx.put(f"{ctl.url}/v1/intents/{name}", json=body, headers=ctl.auth, timeout=30)
     if r.status_code != 200:
@@ -166,8 +166,11 @@ class Writers:
     leaders die. Each acknowledged PUT (200) is a fact: (name, version, bandwidth). A request
     without an answer (connection reset by a kill, 503) may or may not have happened."""
 
-    def __init__(self, replicas: Sequence[Replica], count: int) -> None:
+    def __init__(
+        self, replicas: Sequence[Replica], count: int, ends: tuple[str, str] = ("HQ", "DC1")
+    ) -> None:
         self.replicas = replicas
+        self.ends = ends
         self.acked: dict[str, list[tuple[int, int]]] = {}
         self.unknown: dict[str, int] = {}
         self.outcomes: dict[str, int] = {}
@@ -198,8 +201,8 @@ class Writers:
                 current = httpx.get(f"{ctl.url}/v1/intents/{name}", headers=ctl.auth, timeout=10)
                 version = current.json()["version"] if current.status_code == 200 else 0
                 mbps = 1 + step % 50
-                body = {"name": name, "src": "HQ", "dst": "DC1", "bandwidth": f"{mbps}M",
-                        "version": version}  # fmt: skip
+                body = {"name": name, "src": self.ends[0], "dst": self.ends[1],
+                        "bandwidth": f"{mbps}M", "version": version}  # fmt: skip
                 r = httpx.put(f"{ctl.url}/v1/intents/{name}", json=body, headers=ctl.auth,
                               timeout=10)  # fmt: skip
             except httpx.HTTPError:

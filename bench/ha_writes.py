@@ -30,11 +30,13 @@ from bench.ha_failover import Replica, wait_leader
 from bench.live_common import machine, machine_line, percentile
 
 
-def writer(ctl: Replica, ident: int, writes: int, out: list[float]) -> None:
+def writer(
+    ctl: Replica, ident: int, writes: int, out: list[float], ends: tuple[str, str] = ("HQ", "DC2")
+) -> None:
     with httpx.Client(base_url=ctl.url, headers=ctl.auth, timeout=60) as http:
         for k in range(writes):
             name = f"w{ident}-{k // 2}"
-            body = {"name": name, "src": "HQ", "dst": "DC2", "service_class": "office",
+            body = {"name": name, "src": ends[0], "dst": ends[1], "service_class": "office",
                     "bandwidth": f"{1 + k % 2}M"}  # fmt: skip
             t0 = time.perf_counter()
             r = http.put(f"/v1/intents/{name}", json=body)
@@ -43,10 +45,13 @@ def writer(ctl: Replica, ident: int, writes: int, out: list[float]) -> None:
             out.append(time.perf_counter() - t0)
 
 
-def measure(ctl: Replica, writers: int, writes: int) -> dict[str, float]:
+def measure(
+    ctl: Replica, writers: int, writes: int, ends: tuple[str, str] = ("HQ", "DC2")
+) -> dict[str, float]:
     samples: list[float] = []
     threads = [
-        threading.Thread(target=writer, args=(ctl, i, writes, samples)) for i in range(writers)
+        threading.Thread(target=writer, args=(ctl, i, writes, samples, ends))
+        for i in range(writers)
     ]
     t0 = time.perf_counter()
     for t in threads:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -202,3 +203,67 @@ def run(
         ssl_certfile=None if cert is None else str(cert),
         ssl_keyfile=None if key is None else str(key),
     )  # fmt: skip
+
+
+@app.command("status")
+def status(
+    *,
+    server: Annotated[
+        str,
+        typer.Option(
+            "--server",
+            help="The replicas' URLs, comma-separated (env NETPILOT_SERVER).",
+            envvar="NETPILOT_SERVER",
+        ),
+    ] = "http://127.0.0.1:8080",
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="Token file (default ~/.config/netpilot/api-token; env NETPILOT_API_TOKEN); "
+            "without a token the last committed revision is not shown.",
+        ),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            help="For https replicas: the certificate (or CA) to trust.",
+            envvar="NETPILOT_CA_FILE",
+        ),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Show each replica of a cluster: its role, the leader it sees, its store, the last
+    committed revision and whether it is ready (or why not). Exit 0 when every replica answered
+    ready, 1 otherwise.
+
+    Example: netpilot controller status --server http://10.0.0.11:8080,http://10.0.0.12:8080
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from commands.common import console, print_json
+    from commands.ctlstatus import cluster_status, server_urls
+    from controller.auth import client_token
+
+    rows = cluster_status(server_urls(server), client_token(os.environ, token_file), ca_file)
+    if json:
+        print_json([r.view() for r in rows])
+    else:
+        table = Table(title="controller replicas")
+        for column in ("server", "id", "role", "leader", "store", "revision", "ready"):
+            table.add_column(column, no_wrap=column not in ("leader", "store"), overflow="fold")
+        for r in rows:
+            role = {"leader": "[bold green]leader[/]"}.get(r.role or "", r.role or "-")
+            table.add_row(
+                r.server, r.id or "-", role, r.leader or "-", r.store or "-",
+                "-" if r.revision is None else str(r.revision),
+                "[green]yes[/]" if r.ready else "[red]no[/]",
+            )  # fmt: skip
+        console.print(table)
+        for r in rows:  # causes below the table: whole at any terminal width
+            if r.cause:
+                console.print(f"{r.server}: {escape(r.cause)}", highlight=False, soft_wrap=True)
+    if not all(r.ready for r in rows):
+        raise typer.Exit(1)

@@ -25,8 +25,18 @@ Db = Annotated[
     Path | None,
     typer.Option("--db", help="Work directly on this database (embedded engine, no server)."),
 ]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Work directly on the intents in this etcd store, etcd://HOST:PORT (comma-separated "
+        "members, optionally /PREFIX after them) "
+        "(env NETPILOT_STORE when no --server or --db); the cluster's leader installs them.",
+    ),
+]
 Topo = Annotated[
-    str | None, typer.Option("--topology", help="With --db: the topology (stored in the db).")
+    str | None,
+    typer.Option("--topology", help="With --db or --store: the topology (default: the stored)."),
 ]
 TokenFile = Annotated[
     Path | None,
@@ -46,10 +56,17 @@ File = Annotated[Path, typer.Option("-f", "--file", help="Intents file (YAML).")
 
 @contextmanager
 def _client(
-    server: str | None, db: Path | None, topo: str | None, tf: Path | None, ca: Path | None
+    server: str | None,
+    db: Path | None,
+    topo: str | None,
+    tf: Path | None,
+    ca: Path | None,
+    *,
+    store: str | None = None,
 ) -> Iterator[IntentClient]:
-    """The controller at `server`, or an embedded one on `db`; closed on exit."""
-    client = connect(server, db, topo, tf, ca)
+    """The controller at `server`, an embedded one on `db`, or the etcd `store`; closed on
+    exit."""
+    client = connect(server, db, topo, tf, ca, store=store)
     try:
         yield client
     finally:
@@ -64,6 +81,7 @@ def apply(
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for states.")] = 30.0,
     server: Server = None,
     db: Db = None,
+    store: StoreOpt = None,
     topology: Topo = None,
     token_file: TokenFile = None,
     ca_file: CaFile = None,
@@ -75,7 +93,7 @@ def apply(
     """
     intents = load_intents(file)
     waiting = err_console.status(f"applying {len(intents)} intents, waiting for their states")
-    with _client(server, db, topology, token_file, ca_file) as client, waiting:
+    with _client(server, db, topology, token_file, ca_file, store=store) as client, waiting:
         changes = client.apply(intents, prune)
         rows = wait_settled(client, {c["name"] for c in changes}, wait)
     states = {r["name"]: r for r in rows}
@@ -106,6 +124,7 @@ def plan(
     prune: Annotated[bool, typer.Option("--prune", help="Plan deletions too.")] = False,
     server: Server = None,
     db: Db = None,
+    store: StoreOpt = None,
     topology: Topo = None,
     token_file: TokenFile = None,
     ca_file: CaFile = None,
@@ -116,7 +135,7 @@ def plan(
     Example: netpilot intent plan -f topologies/bank-wan.intents.yaml
     """
     intents = load_intents(file)
-    with _client(server, db, topology, token_file, ca_file) as client:
+    with _client(server, db, topology, token_file, ca_file, store=store) as client:
         result = client.plan(intents, prune)
     if json:
         print_json(result)
@@ -146,6 +165,7 @@ def list_(
     *,
     server: Server = None,
     db: Db = None,
+    store: StoreOpt = None,
     topology: Topo = None,
     token_file: TokenFile = None,
     ca_file: CaFile = None,
@@ -155,7 +175,7 @@ def list_(
 
     Example: netpilot intent list --json
     """
-    with _client(server, db, topology, token_file, ca_file) as client:
+    with _client(server, db, topology, token_file, ca_file, store=store) as client:
         rows = client.list()
     if json:
         print_json(rows)
@@ -185,6 +205,7 @@ def show(
     *,
     server: Server = None,
     db: Db = None,
+    store: StoreOpt = None,
     topology: Topo = None,
     token_file: TokenFile = None,
     ca_file: CaFile = None,
@@ -194,7 +215,7 @@ def show(
 
     Example: netpilot intent show dc1-dc2-production
     """
-    with _client(server, db, topology, token_file, ca_file) as client:
+    with _client(server, db, topology, token_file, ca_file, store=store) as client:
         record = client.get(name)
     if json:
         print_json(record)
@@ -212,6 +233,7 @@ def status(
     *,
     server: Server = None,
     db: Db = None,
+    store: StoreOpt = None,
     topology: Topo = None,
     token_file: TokenFile = None,
     ca_file: CaFile = None,
@@ -221,7 +243,7 @@ def status(
 
     Example: netpilot intent status br1-dc1-voice
     """
-    with _client(server, db, topology, token_file, ca_file) as client:
+    with _client(server, db, topology, token_file, ca_file, store=store) as client:
         st = client.status(name)
     if json:
         print_json(st)
@@ -266,6 +288,7 @@ def delete(
     *,
     server: Server = None,
     db: Db = None,
+    store: StoreOpt = None,
     topology: Topo = None,
     token_file: TokenFile = None,
     ca_file: CaFile = None,
@@ -275,7 +298,7 @@ def delete(
 
     Example: netpilot intent delete br1-dc1-test
     """
-    with _client(server, db, topology, token_file, ca_file) as client:
+    with _client(server, db, topology, token_file, ca_file, store=store) as client:
         record = client.delete(name)
     if json:
         print_json(record)

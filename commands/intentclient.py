@@ -1,4 +1,6 @@
-"""How the intent CLI reaches a controller: over HTTP (`--server`) or embedded (`--db FILE`)."""
+"""How the intent CLI reaches the intents: a controller over HTTP (`--server`), an embedded one
+(`--db FILE`), or an etcd store directly (`--store etcd://...`, where a cluster's leader
+installs what is written)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
+STORE_ENV = "NETPILOT_STORE"
 SETTLING = {"accepted", "compiled", "installing", "withdrawing"}
 
 
@@ -161,6 +164,54 @@ class EmbeddedClient:
         self.store.close()
 
 
+class StoreClient:
+    """The intents of an etcd store (`--store etcd://...`), read and written directly as a
+    follower replica does: writes go into etcd and the cluster's leader installs them (its
+    watch hears of them); `status` and `plan` use an engine loaded from the store that never
+    pushes and never aborts the leader's revisions in flight."""
+
+    def __init__(self, store: str, topology_spec: str | None) -> None:
+        from controller.store_open import open_store
+        from topologies.loader import load
+
+        self.store = open_store(store, None)
+        try:
+            spec = topology_spec or self.store.meta("topology")
+            if spec is None:
+                raise UsageError(
+                    f"--store {store}: the store names no topology (no controller ran on it "
+                    "yet); pass --topology TOPO"
+                )
+            self.engine = Engine(load(spec), self.store, MemorySouthbound(), time.time)
+            self.engine.load(recover=False)
+        except BaseException:
+            self.store.close()
+            raise
+
+    def list(self) -> list[dict[str, Any]]:
+        return [r.summary() for r in self.store.list_intents()]
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self.store.get_intent(name).summary()
+
+    def status(self, name: str) -> dict[str, Any]:
+        return intent_status(self.engine, name)
+
+    def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
+        self.engine.check_set(intents, self.engine.live_intent)
+        changes = self.store.apply_intents(intents, prune=prune, actor=_actor())
+        return [{"name": c.name, "action": c.action} for c in changes]
+
+    def plan(self, intents: Sequence[Intent], prune: bool) -> dict[str, Any]:
+        return self.engine.plan(intents, prune)
+
+    def delete(self, name: str) -> dict[str, Any]:
+        return self.store.delete_intent(name, actor=_actor()).summary()
+
+    def close(self) -> None:
+        self.store.close()
+
+
 def _actor() -> str:
     return f"cli:{os.environ.get('USER', 'unknown')}"
 
@@ -171,12 +222,18 @@ def connect(
     topology: str | None,
     token_file: Path | None,
     ca_file: Path | None = None,
+    *,
+    store: str | None = None,
 ) -> IntentClient:
-    """`ca_file` (else NETPILOT_CA_FILE): what an https server's certificate must chain to."""
-    if server and db:
-        raise UsageError("give either --server URL or --db FILE, not both")
+    """`ca_file` (else NETPILOT_CA_FILE): what an https server's certificate must chain to.
+    `store` (else NETPILOT_STORE, unless --server or --db is given): an etcd store, directly."""
+    if sum(x is not None for x in (server, db, store)) > 1:
+        raise UsageError("give one of --server URL, --db FILE or --store etcd://..., not several")
     if db is not None:
         return EmbeddedClient(db, topology)
+    store = store or (None if server else os.environ.get(STORE_ENV) or None)
+    if store is not None:
+        return StoreClient(store, topology)
     url = server or os.environ.get("NETPILOT_SERVER") or DEFAULT_SERVER
     ca = ca_file or (Path(os.environ[CA_ENV]) if os.environ.get(CA_ENV) else None)
     return HttpClient(url, client_token(os.environ, token_file), ca_file=ca)

@@ -196,9 +196,10 @@ class Engine:
         """Links to leave before they hurt, by `link/reason` (see `controller.avoid`)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def load(self) -> None:
-        """Load state from the store and abort the revisions a crash left pending."""
-        aborted = self.store.recover()
+    def load(self, recover: bool = True) -> None:
+        """Load state from the store and abort the revisions a crash left pending (not with
+        `recover=False`: a reader beside a running leader, e.g. the CLI on an etcd store)."""
+        aborted = self.store.recover() if recover else []
         if aborted:
             self._event("recover", "startup", f"aborted pending revisions {aborted}")
         self._placements = self.store.placements()

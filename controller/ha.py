@@ -126,8 +126,7 @@ class Election:
             try:
                 if await asyncio.to_thread(self._try_to_lead):
                     log.warning("%s elected leader (lease %x)", self.state.identity, self.lease)
-                    await on_elected()
-                    why = await self._hold()
+                    why = await self._lead_and_hold(on_elected)
                     self._lost = True
                     log.error("%s deposed: %s", self.state.identity, why)
                     on_deposed(why)
@@ -135,11 +134,33 @@ class Election:
                 self.state.cause = ""
             except StoreUnavailable as error:
                 self.state.cause = str(error)
+            except NetpilotError as error:  # e.g. our lease expired under us: a new one next
+                log.warning("%s: campaign: %s", self.state.identity, error)
+                self.lease = 0
             await asyncio.sleep(self.poll_s)
+
+    async def _lead_and_hold(self, on_elected: Callable[[], Awaitable[None]]) -> str:
+        """Refresh the lease from the moment of the election on, also while `on_elected` loads
+        the store and checks the devices (which may take longer than the TTL); return why the
+        leadership ended. Deposed meanwhile: `on_elected` is cancelled; if it fails, the error
+        goes on (the campaign records it and tries again)."""
+        hold = asyncio.ensure_future(self._hold())
+        lead = asyncio.ensure_future(on_elected())
+        try:
+            both: set[asyncio.Future[Any]] = {hold, lead}
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+            if not hold.done():
+                lead.result()  # raises what `on_elected` raised
+                return await hold
+            return hold.result()
+        finally:
+            for task in (hold, lead):
+                if not task.done():
+                    task.cancel()
 
     def _try_to_lead(self) -> bool:
         sent = time.monotonic()  # the lease runs at least TTL from here, whatever happens next
-        if self.lease == 0 or self.client.lease_keepalive(self.lease) == 0:
+        if self.lease == 0 or self._left(self.lease) == 0:
             sent = time.monotonic()
             self.lease = self.client.lease_grant(self.ttl_s)
         value = json.dumps({"id": self.state.identity, "url": self.url})
@@ -153,6 +174,17 @@ class Election:
         holder = json.loads(current.value) if current is not None else {}
         self.state.leader, self.state.leader_url = holder.get("id"), holder.get("url")
         return False
+
+    def _left(self, lease: int) -> int:
+        """The lease's TTL after a refresh; 0 when it expired (etcd may say "not found")."""
+        try:
+            return self.client.lease_keepalive(lease)
+        except StoreUnavailable:
+            raise
+        except NetpilotError as error:
+            if "lease not found" in str(error):
+                return 0
+            raise
 
     async def _hold(self) -> str:
         """Refresh the lease every TTL/6 while it holds (a refresh that fails or hangs, e.g.

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.etcd_proc import EtcdServer
@@ -92,3 +93,65 @@ def test_a_leader_cut_off_from_etcd_stops_within_its_ttl(etcd: EtcdServer) -> No
     assert at - election._renewed_at < election.ttl_s
     with pytest.raises(Deposed):
         election.check_fence()
+
+
+def test_a_follower_losing_etcd_answers_503_with_the_cause_and_comes_back(
+    etcd: EtcdServer,
+) -> None:
+    from tests.ha_support import InProcessReplica
+    from tests.intents_support import wait_for
+
+    url = etcd.store_url()
+    holder, leader = _replica(url, "a", ttl=60)  # holds the leadership through the test
+    assert leader._try_to_lead()
+    follower = InProcessReplica(url, "b", "t0ken", "ring:4", ttl=3)
+    body = {"name": "x", "src": "r1", "dst": "r3", "bandwidth": "5M"}
+    try:
+        follower.start()
+        with httpx.Client(base_url=follower.url, headers=follower.auth, timeout=30) as http:
+            assert wait_for(lambda: http.get("/readyz").json().get("leader") == "a")
+            assert http.get("/readyz").json()["role"] == "follower"
+            assert http.put("/v1/intents/x", json=body).status_code == 200
+            etcd.stop()
+            assert wait_for(lambda: http.get("/readyz").status_code == 503)
+            down = http.get("/readyz").json()
+            assert down["ready"] is False and etcd.endpoint in down["cause"], down
+            refused = http.put("/v1/intents/y", json=body | {"name": "y"})
+            assert refused.status_code == 503 and etcd.endpoint in refused.json()["detail"]
+            etcd.start()  # back: ready again, and what was acknowledged is there
+            assert wait_for(lambda: http.get("/readyz").status_code == 200, timeout=20)
+            assert http.get("/v1/intents/x").json()["version"] == 1
+            assert http.put("/v1/intents/y", json=body | {"name": "y"}).status_code == 200
+    finally:
+        follower.stop()
+        store_close(holder, leader)
+
+
+def store_close(store: EtcdStore, election: Election) -> None:
+    store.close()
+    election.client.close()
+
+
+def test_a_leader_keeps_its_lease_while_it_loads_for_longer_than_the_ttl(
+    etcd: EtcdServer,
+) -> None:
+    store, election = _replica(etcd.store_url(), "a", ttl=2)
+    loaded: list[bool] = []
+    deposed: list[str] = []
+
+    async def slow_load() -> None:  # loading the store and checking the devices, slowly
+        await asyncio.sleep(3.5)
+        loaded.append(election.leading)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(election.campaign(slow_load, deposed.append))
+        while not loaded and not task.done():
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(election.check_fence)  # the key is still ours: it may confirm
+        task.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store_close(store, election)
+    assert loaded == [True] and deposed == []

@@ -89,7 +89,7 @@ def test_unreachable_etcd_at_start_is_one_line_exit_2() -> None:
     port = free_port()  # nothing listens there
     out = run_cli(
         "controller", "run", "--topology", "bank-wan", "--store", f"etcd://127.0.0.1:{port}"
-    )  # a real `controller run --store` process: tests/test_ha_failover.py
+    )  # a real `controller run --store` process: tests/test_ha_chaos.py
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], out.stderr
