@@ -29,6 +29,7 @@ from controller.errors import NotFoundError, UsageError
 from controller.intentfile import load_intents
 from controller.southbound.inventory import Inventory
 from harness.build import SimSpec, build_simulation
+from harness.gnmi_network import GnmiNetwork
 from harness.netevents import EventLog, scenario_marks
 from harness.netsim import NetworkSimulator, StepSummary
 from harness.probes import watch_intents
@@ -57,6 +58,8 @@ class NetworkSpec:
     until_s: float | None = None
     keys: Path | None = None
     """Where the generated SSH keys go (default: `<inventory stem>-keys` beside the inventory)."""
+    gnmi: bool = True
+    """Also serve gNMI (one TLS port, routers by target; docs/streaming.md)."""
 
     @property
     def key_dir(self) -> Path:
@@ -131,6 +134,7 @@ class NetworkRun:
         self.sim: NetworkSimulator = build_simulation(sim_spec, _watch(spec.intents))
         self.log = EventLog(spec.events, listener=listener)
         self.devices: SimDevices | None = None
+        self.gnmi: GnmiNetwork | None = None
         self.stats = RunStats()
         self.reason = "stopped"
         self._marks = scenario_marks(self.sim.scenario)
@@ -152,11 +156,18 @@ class NetworkRun:
         """Start every router, write the inventory (atomically, once all listen), log `started`."""
         self.log.open()
         spec = self.spec
-        self.devices = SimDevices(self.sim, spec.key_dir, spec.inventory)
+        staging = spec.inventory.with_name(f".{spec.inventory.name}.netconf") if spec.gnmi else None
+        self.devices = SimDevices(self.sim, spec.key_dir, staging or spec.inventory)
         try:
             inventory = self.devices.start()
+            if staging is not None:  # gNMI's port and CA join the inventory before it appears
+                self.gnmi = GnmiNetwork(self.sim, spec.key_dir)
+                self.gnmi.start()
+                self.gnmi.add_to_inventory(staging, spec.inventory)
         except OSError as error:
             self.devices.stop()
+            if self.gnmi is not None:
+                self.gnmi.stop()
             self.log.close()
             raise UsageError(
                 f"cannot start the routers or write --inventory {spec.inventory} ({error}); "
@@ -200,6 +211,8 @@ class NetworkRun:
         self._stop.set()
         if self.devices is not None:
             self.devices.stop()
+        if self.gnmi is not None:
+            self.gnmi.stop()
         if self._started_at is not None:
             self._final_stats()
             stats = {k: v for k, v in self.stats.as_dict().items() if k != "sim_s"}
@@ -217,6 +230,8 @@ class NetworkRun:
         for ev in summary.events:
             where = "node" if ev.kind.startswith("node") else "link"
             self.log.emit(ev.kind, ev.t, **{where: ev.target})
+        if self.gnmi is not None:  # after the ground truth's stamp: detection times include it
+            self.gnmi.publish()
         self._apply_reachability(summary.t)
         self._emit_probes(summary.t)
         self.stats.steps += 1
@@ -243,9 +258,13 @@ class NetworkRun:
         now = unreachable_at(self.sim.scenario, t)
         for node in sorted(now - self._unreachable):
             self.devices.set_reachable(node, False)
+            if self.gnmi is not None:
+                self.gnmi.set_reachable(node, False)
             self.log.emit("unreachable", t, node=node)
         for node in sorted(self._unreachable - now):
             self.devices.set_reachable(node, True)
+            if self.gnmi is not None:
+                self.gnmi.set_reachable(node, True)
             self.log.emit("reachable", t, node=node)
         self._unreachable = now
 

@@ -100,7 +100,7 @@ class Runtime:
         if self.election is None:
             return ready, body
         state = self.election.state
-        body = {**body, **state.view()}
+        body = {**body, **state.view(), "store": self.settings.store}
         if state.role == "follower":
             ready = not state.cause
             body.pop("cause", None)
@@ -112,7 +112,7 @@ class Runtime:
     async def _lead(self) -> None:
         """Load, resync with the devices, then run every loop as a task."""
         engine = self.engine
-        engine.load()
+        await asyncio.to_thread(engine.load)  # store reads: the lease refresh goes on meanwhile
         if self.settings.inventory is not None and self.settings.drift != "off":
             await self.check_drift("startup")
         if self.watch is not None:  # writes through the other replicas wake the engine
@@ -127,6 +127,10 @@ class Runtime:
         engine.notify("startup")
         self._spawn("engine", engine.run())
         if self.live is not None:
+            from telemetry.stream_setup import start_streams  # gNMI streams, if any (issue 15)
+
+            loop = asyncio.get_running_loop()
+            await asyncio.to_thread(start_streams, self.live.collector, engine, loop)
             self._spawn("telemetry", self.live.run())
             self._spawn("signals", self.live.deliver_forever())
             if self.settings.drift != "off":
@@ -191,6 +195,9 @@ class Runtime:
                 f"southbound: NETCONF to {len(self.topology.nodes)} routers ({s.inventory}); "
                 f"telemetry every {s.interval_s:g}s, drift {s.drift} every {s.drift_interval_s:g}s"
             )
+            streams = getattr(self.live.collector, "streams", None) if self.live else None
+            if streams:  # gNMI (docs/streaming.md)
+                lines.append(f"telemetry: gNMI streams from {len(streams)} routers, others polled")
         lines.append(f"models: {self.models_note}")
         lines.append(f"store: {s.store}" if s.store else f"store: SQLite {s.db}")
         if self.engine.failpoints:
@@ -242,6 +249,9 @@ def build(
             settings, engine, models, metrics, runtime_metrics=runtime.runtime_metrics, clock=clock
         )
         runtime.live.model_step_s = model_step
+        from telemetry.stream_metrics import register_stream_metrics  # gNMI (issue 15)
+
+        register_stream_metrics(registry, runtime.live.collector)
         closers.append(runtime.live.collector.close)
         closers.append(runtime.live.close)
     if isinstance(store, EtcdStore):
@@ -322,22 +332,28 @@ def _live(
     runtime_metrics: RuntimeMetrics,
     clock: Clock,
 ) -> LiveTelemetry:
-    from controller.southbound.inventory import load_inventory
+    from controller.southbound.inventory import Inventory, load_inventory
     from controller.southbound.session import SessionOptions
     from telemetry.netconf_collector import NetconfCollector
+    from telemetry.stream_setup import round_collector
 
     assert settings.inventory is not None
     inventory = load_inventory(settings.inventory, settings.secrets)
     deadline = settings.round_deadline_s
-    collector = NetconfCollector(
-        inventory,
-        options=SessionOptions(
-            rpc_timeout_s=max(deadline, 1.0),
-            connect_timeout_s=max(deadline, 1.0),
-            connect_attempts=1,
-        ),
-        max_workers=64,
-    )
+
+    def poll(devices: Inventory) -> NetconfCollector:
+        return NetconfCollector(
+            devices,
+            options=SessionOptions(
+                rpc_timeout_s=max(deadline, 1.0),
+                connect_timeout_s=max(deadline, 1.0),
+                connect_attempts=1,
+            ),
+            max_workers=64,
+        )
+
+    # gNMI streams for the devices the inventory gives a gnmi_target, polling for the rest
+    collector = round_collector(inventory, settings.inventory, poll, settings.interval_s)
     return LiveTelemetry(
         engine,
         collector,

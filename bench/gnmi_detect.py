@@ -1,0 +1,213 @@
+"""Benchmark (issue 15): how fast a cut reaches the controller, streamed (gNMI ON_CHANGE) against
+polled (NETCONF `<get>` every `--poll` s), in the same run.
+
+bank-wan's routers (harness/netrun.py, gNMI on) are stepped by hand; random links carrying
+intents are cut and restored one after another (`--cuts`). For every cut, from the network's
+ground-truth `link_down` (stamped after the simulator's step, before the routers publish):
+
+- stream_rx: the streaming collector (telemetry/stream_collector.py) receives the ON_CHANGE;
+- stream_event: the real engine records the `topology` event (telemetry/stream_events.py ->
+  `Engine.link_state`);
+- stream_commit: the engine's `reconcile` with that cause has committed (in-memory devices:
+  the transaction cost of NETCONF is not in this figure; bench/live_cut.py has it);
+- poll_event: a NETCONF collector polling every `--poll` wall seconds first sees the link down.
+
+    .venv/bin/python bench/gnmi_detect.py [--cuts 100] [--poll 1.0] [--seed 1] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.live_common import machine, machine_line, percentile, write_scenario
+from controller.engine import Engine, EngineConfig
+from controller.intentfile import load_intents
+from controller.southbound.memory import MemorySouthbound
+from controller.store import Store
+from harness.netrun import NetworkRun, NetworkSpec
+from telemetry.gnmi_inventory import load_gnmi
+from telemetry.stream_collector import StreamCollector, StreamOptions
+from telemetry.stream_events import link_callback
+from topologies.loader import load
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPOLOGY = "bank-wan"
+STEP_S = 10.0
+
+
+def start_engine(db: Path) -> tuple[Engine, Store, asyncio.AbstractEventLoop, threading.Thread]:
+    store = Store(db)
+    engine = Engine(load(TOPOLOGY), store, MemorySouthbound(), time.time,
+                    config=EngineConfig(tick_s=3600, hold_time_s=0))  # fmt: skip
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    store.apply_intents(load_intents(ROOT / "topologies/bank-wan.intents.yaml"), actor="bench")
+    asyncio.run_coroutine_threadsafe(engine.start(), loop).result(120)
+    asyncio.run_coroutine_threadsafe(engine.reconcile("bench"), loop).result(120)
+    return engine, store, loop, thread
+
+
+def stop_engine(loop: asyncio.AbstractEventLoop, thread: threading.Thread, store: Store) -> None:
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    store.close()
+
+
+class Poller:
+    """NETCONF polling every `every` s; the first time each (link) is seen down."""
+
+    def __init__(self, collector: Any, every: float) -> None:
+        self.collector, self.every = collector, every
+        self.down_seen: dict[str, float] = {}
+        self.rounds = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            result = self.collector.collect(self.every)
+            now = time.time()
+            self.rounds += 1
+            down = {i.name for s in result.states for i in s.interfaces if not i.oper_up}
+            for link in down:
+                self.down_seen.setdefault(link, now)
+            for link in list(self.down_seen):
+                if link not in down:
+                    del self.down_seen[link]
+            self.stop.wait(max(0.0, self.every - (time.monotonic() - started)))
+
+
+def schedule(links: list[str], cuts: int, seed: int) -> list[tuple[str, float, float]]:
+    """(link, down at, up at): one cut every other step, mid-step (it takes effect at the
+    step's end)."""
+    rng = random.Random(seed)
+    return [(rng.choice(links), (2 * k + 1) * STEP_S - 5, (2 * k + 2) * STEP_S - 5)
+            for k in range(cuts)]  # fmt: skip
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    engine, store, loop, thread = start_engine(workdir / "np.db")
+    carrying = sorted({k[2] for p in engine.placements().values() for k in p.primary.links})
+    plan = schedule(carrying, args.cuts, args.seed)
+    events = [{"kind": "link_down", "link": lk, "at": f"{d:g}s"} for lk, d, _ in plan]
+    events += [{"kind": "link_up", "link": lk, "at": f"{u:g}s"} for lk, _, u in plan]
+    scen = write_scenario(workdir / "cuts.yaml", events)
+    truth: list[dict[str, Any]] = []
+    spec = NetworkSpec(topology=TOPOLOGY, inventory=workdir / "inv.yaml", scenario=scen, speed=3600)
+    rx: list[tuple[float, str, str, str]] = []
+    rows: list[dict[str, float]] = []
+    with NetworkRun(spec, listener=truth.append) as run:
+        access = load_gnmi(spec.inventory)
+        assert access is not None
+        collector = StreamCollector(access, StreamOptions(sample_s=10.0))
+        collector.start(on_link=link_callback(engine, loop, seen=rx, window_s=STEP_S / 4))
+        poller = Poller(run.devices.collector(), args.poll)  # type: ignore[union-attr]
+        poller.thread.start()
+        try:
+            deadline = time.monotonic() + 60  # every stream synced, a first poll done
+            while time.monotonic() < deadline and not (
+                poller.rounds and all(h["samples"] for h in collector.health().values())
+            ):
+                time.sleep(0.05)
+            for link, _down, _up in plan:
+                rows.append(
+                    one_cut(run, engine, poller, rx=rx, truth=truth, link=link, poll=args.poll)
+                )
+        finally:
+            poller.stop.set()
+            poller.thread.join(10)
+            poller.collector.close()
+            collector.close()
+    stop_engine(loop, thread, store)
+    return summarise(rows, args)
+
+
+def one_cut(run: NetworkRun, engine: Engine, poller: Poller, *, rx: list[Any],
+            truth: list[dict[str, Any]], link: str, poll: float) -> dict[str, float]:  # fmt: skip
+    """Step to the cut, wait for both detectors and the commit, step to the repair."""
+    run.step()
+    cut = next(e for e in reversed(truth) if e["kind"] == "link_down" and e["link"] == link)
+    t0 = cut["wall"]
+    deadline = time.monotonic() + poll * 2 + 10
+    row: dict[str, float] = {}
+    while time.monotonic() < deadline and len(row) < 4:
+        row.update(_times([e for e in list(engine.events) if e.at >= t0], rx, poller, link, t0))
+        time.sleep(0.005)
+    run.step()  # repair
+    time.sleep(0.05)
+    return row
+
+
+def _times(
+    events: list[Any], rx: list[Any], poller: Poller, link: str, t0: float
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    got = [w for w, _d, lk, state in rx if lk == link and state == "down" and w >= t0 - 1]
+    if got:
+        out["stream_rx"] = got[0] - t0
+    cause = None
+    for e in events:
+        if e.kind == "topology" and e.cause.endswith(f"{link} down") and "stream_event" not in out:
+            out["stream_event"], cause = e.at - t0, e.cause
+        elif e.kind == "reconcile" and cause is not None and e.cause == cause:
+            out["stream_commit"] = e.at - t0
+            break
+    if link in poller.down_seen:
+        out["poll_event"] = poller.down_seen[link] - t0
+    return out
+
+
+def summarise(rows: list[dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {"cuts": len(rows), "poll_interval_s": args.poll, "machine": machine()}
+    for key in ("stream_rx", "stream_event", "stream_commit", "poll_event"):
+        values = sorted(r[key] for r in rows if key in r)
+        out[key] = {
+            "n": len(values),
+            "p50_s": round(percentile(values, 50), 4) if values else None,
+            "p90_s": round(percentile(values, 90), 4) if values else None,
+            "p99_s": round(percentile(values, 99), 4) if values else None,
+            "max_s": round(values[-1], 4) if values else None,
+        }
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--cuts", type=int, default=100)
+    parser.add_argument("--poll", type=float, default=1.0, help="NETCONF poll interval, wall s")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    logging.getLogger("netpilot.telemetry").setLevel(logging.ERROR)  # the poller's stale lines
+    with tempfile.TemporaryDirectory(prefix="gnmi-detect-") as tmp:
+        result = measure(args, Path(tmp))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(machine_line(result["machine"]))
+    print(f"{result['cuts']} cuts on {TOPOLOGY}; NETCONF polled every {args.poll:g}s")
+    for key in ("stream_rx", "stream_event", "stream_commit", "poll_event"):
+        r = result[key]
+        print(f"  {key:14} n={r['n']:4}  p50 {r['p50_s']}s  p90 {r['p90_s']}s  "
+              f"p99 {r['p99_s']}s  max {r['max_s']}s")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""How the live controller picks its collector: stream where the inventory offers gNMI.
+
+`round_collector(inventory, path, poll, sample_s)` returns the NETCONF collector alone when the
+inventory file has no `gnmi:` section (telemetry/gnmi_inventory.py), else a `StreamCollector`
+over the devices with a `gnmi_target`, polling the others through `poll(sub-inventory)`.
+`start_streams(collector, engine, loop)` opens the streams once the engine's loop runs, with
+oper-status changes going straight to `engine.link_state` (telemetry/stream_events.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from controller.southbound.inventory import Inventory
+from telemetry.engine_bridge import LinkStateEngine
+from telemetry.gnmi_inventory import load_gnmi
+from telemetry.stream_collector import PollCollector, StreamCollector, StreamOptions
+from telemetry.stream_events import link_callback
+
+
+class TopologyEngine(LinkStateEngine, Protocol):
+    @property
+    def topology(self) -> Any: ...
+
+
+def round_collector(
+    inventory: Inventory,
+    path: Path,
+    poll: Callable[[Inventory], PollCollector],
+    sample_s: float,
+) -> PollCollector:
+    access = load_gnmi(path)
+    if access is None or not access.devices:
+        return poll(inventory)
+    rest = tuple(d for d in inventory.devices if d.name not in access.devices)
+    fallback = poll(dataclasses.replace(inventory, devices=rest)) if rest else None
+    return StreamCollector(access, StreamOptions(sample_s=sample_s), fallback=fallback)
+
+
+def start_streams(
+    collector: object, engine: TopologyEngine, loop: asyncio.AbstractEventLoop
+) -> bool:
+    """Open the streams of a `StreamCollector` (True), or do nothing for another collector."""
+    if not isinstance(collector, StreamCollector):
+        return False
+
+    def known(link: str) -> bool:
+        return any(lk.id == link for lk in engine.topology.links)
+
+    collector.start(on_link=link_callback(engine, loop, known=known))
+    return True
