@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from commands.common import err_console, print_json
+from controller.errors import UsageError
 from controller.units import parse_duration
 
 app = typer.Typer(help="Run the simulated network as its own process.", no_args_is_help=True)
@@ -73,6 +74,12 @@ def run(
         str | None, typer.Option(help="Stop at this simulated time (default: at a signal).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Final summary as JSON.")] = False,
+    dataplane: Annotated[
+        str, typer.Option(help="sim (flow-level) or linux (namespaces, kernel SRv6; root).")
+    ] = "sim",
+    gnmi: Annotated[
+        bool, typer.Option(help="Also serve gNMI (TLS, one port, routers by target).")
+    ] = True,
 ) -> None:
     """Run simulated NETCONF routers, traffic and faults free-running until Ctrl-C or SIGTERM.
 
@@ -86,14 +93,24 @@ def run(
         topology=topology, inventory=inventory, scenario=scenario, intents=intents, events=events,
         speed=speed, step_s=parse_duration(step, "--step"), traffic=traffic, load=load,
         flows=flows, seed=seed, until_s=parse_duration(until, "--until") if until else None,
+        gnmi=gnmi,
     )  # fmt: skip
-    net = NetworkRun(spec, listener=_show)
+    if dataplane not in ("sim", "linux"):
+        raise UsageError(f"--dataplane {dataplane!r}: give sim or linux")
+    if dataplane == "linux":  # docs/dataplane.md
+        from harness.dataplane_run import LinuxNetworkRun
+
+        net: Any = LinuxNetworkRun(spec, listener=_show)
+    else:
+        net = NetworkRun(spec, listener=_show)
     with _stop_on_signals(net.request_stop):
         try:
             inv = net.start()
             err_console.print(
                 f"{topology}: {len(inv.devices)} routers on 127.0.0.1, inventory {inventory}, "
-                f"speed {speed:g}x, step {spec.step_s:g}s; Ctrl-C stops",
+                f"speed {speed:g}x, step {spec.step_s:g}s"
+                + (f", gNMI on port {net.gnmi.server.port}" if net.gnmi and net.gnmi.server else "")
+                + "; Ctrl-C stops",
                 highlight=False,
                 soft_wrap=True,
             )
