@@ -26,6 +26,7 @@ from controller.api_asgi import BearerAuth, BodyLimit
 from controller.api_models import Health, IntentPut, IntentSet, PathQuery, Readiness
 from controller.api_openapi import install
 from controller.api_routes import intent_routes, network_routes
+from controller.api_ui import ui_routes
 from controller.api_work import Busy, Work
 from controller.engine import Engine
 from controller.errors import ConflictError, NetpilotError, NotFoundError, pydantic_message
@@ -132,6 +133,7 @@ def create_app(
     live = lifecycle.live if lifecycle is not None else None
     app.include_router(intent_routes(engine, pool, live))
     app.include_router(network_routes(engine, pool, live))
+    app.include_router(ui_routes(engine, pool, live))  # the web console (docs/console.md)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(BearerAuth, token=token)  # outermost: before the size, before the body
     install(app, [Intent, IntentPut, IntentSet, PathQuery])
