@@ -232,7 +232,10 @@ def eval_faults(
         1.0, help="Compress every episode by this factor (the closed loop's profile: 0.125)."
     ),
     leave_one_out: bool = typer.Option(
-        False, "--leave-one-out", help="Leave each fault kind out of training in turn."
+        False,
+        "--leave-one-out",
+        help="Leave each fault kind out of training in turn; adds the per-link baseline "
+        "detector alone and joined to the model.",
     ),
     new_kinds: bool = typer.Option(
         False, "--new-kinds", help="Also generate issue 18's crc_floor and loss_microbursts."
@@ -311,10 +314,10 @@ def eval_faults(
 
 
 def _leave_one_out(cfg: FaultEvalConfig, json_out: bool) -> None:
-    from models.fault_eval import evaluate_leave_one_kind_out
+    from models.deviation_eval import evaluate_combined
 
     with console.status("leave-one-kind-out", spinner="dots") as status:
-        result = evaluate_leave_one_kind_out(cfg, lambda st, d, t: status.update(st))
+        result = evaluate_combined(cfg, lambda st, d, t: status.update(st))
     if json_out:
         print_json(result)
         return

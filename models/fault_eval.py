@@ -13,13 +13,12 @@ alarm under 10 min before a failure is late: neither hit nor false). Lead time: 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from controller.errors import UsageError
 from models.alarms import Hysteresis, alarms
 from models.fault_features import link_features
 from models.faults import (
@@ -272,54 +271,3 @@ def evaluate_faults(
         "unseen_in_training": list(cfg.unseen),
     }
     return result, info
-
-
-def _model_and_mad(p: Prepared, model: FaultModel, mad: MadRule) -> dict[str, Outcome]:
-    up = p.link.oper_up
-    return {
-        "model": Outcome(model.alarms(p.features, up), model.score(p.features)),
-        "mad": Outcome(mad.alarms(p.features, up), mad.score(p.features)),
-    }
-
-
-def evaluate_leave_one_kind_out(cfg: FaultEvalConfig, progress: Progress) -> dict[str, Any]:
-    """Each fault kind of the generator left out of training in turn (`cfg.unseen` is replaced):
-    per held-out kind, the model's and the MAD rule's figures over every test failure and their
-    recall on the held-out kind; then the averages over kinds (issue 18's goals: recall >= 0.9,
-    <= 1 false alarm per 100 link-days, median lead >= 30 min, >= 0.7 on each held-out kind)."""
-    if len(cfg.generator.fault_kinds) < 2:
-        raise UsageError("leave-one-kind-out needs at least two fault kinds to train on")
-    prepared = prepare(cfg, progress)
-    tests = [p for p in prepared if not p.train]
-    link_days = len(tests) * cfg.generator.days / 2 / cfg.generator.time_scale
-    held: dict[str, Any] = {}
-    for kind in cfg.generator.fault_kinds:
-        model, mad = train_and_calibrate(prepared, replace(cfg, unseen=(kind,)), progress)
-        tallies = {"model": Tally(), "mad": Tally()}
-        for k, p in enumerate(tests):
-            progress(f"detecting ({kind} held out)", k, len(tests))
-            for name, outcome in _model_and_mad(p, model, mad).items():
-                tallies[name].add(p, outcome, start=len(p.y) // 2)
-        held[kind] = {
-            name: {
-                **t.summary(link_days),
-                "held_out_recall": _share(t.by_kind.get(kind, [0, 0])),
-                "held_out_failures": t.by_kind.get(kind, [0, 0])[1],
-            }
-            for name, t in tallies.items()
-        }
-    return {"held_out": held, "average": _averages(held), "test_link_days": link_days}
-
-
-def _share(hit_total: list[int]) -> float:
-    return hit_total[0] / hit_total[1] if hit_total[1] else 0.0
-
-
-def _averages(held: dict[str, Any]) -> dict[str, dict[str, float]]:
-    keys = ("recall", "false_alarms_per_100_link_days", "median_lead_minutes", "held_out_recall")
-    out: dict[str, dict[str, float]] = {}
-    for name in ("model", "mad"):
-        rows = [h[name] for h in held.values()]
-        out[name] = {k: float(np.mean([r[k] for r in rows])) for k in keys}
-        out[name]["worst_held_out_recall"] = float(min(r["held_out_recall"] for r in rows))
-    return out

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from controller.errors import UsageError
-from models.fault_eval import FaultEvalConfig, evaluate_leave_one_kind_out
+from models.deviation_eval import evaluate_combined
+from models.fault_eval import FaultEvalConfig
 from models.fault_features import crc_increments
 from models.precursors import ALL_FAULT_KINDS, FAULT_KINDS, GeneratorConfig, generate
 from tests.cli_inprocess import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _windows(link: object, kind: str) -> np.ndarray:
@@ -43,11 +48,14 @@ def test_new_kinds_leave_the_default_data_alone_and_show_their_signal() -> None:
 
 
 def test_leave_one_kind_out_smoke_run_of_the_documented_command() -> None:
-    """docs/ML.md's command, cut to one seed of 12 links and a 10-iteration model."""
-    out = run_cli(
-        "model", "eval", "faults", "--leave-one-out", "--new-kinds", "--seeds", "1",
-        "--train-seeds", "1", "--links", "12", "--days", "1.5", "--fit-iterations", "10", "--json",
-    )  # fmt: skip
+    """docs/ML.md's latest leave-one-kind-out command, cut to one seed of 12 links and a
+    10-iteration model (a repeated option: the last one counts)."""
+    blocks = (ROOT / "docs" / "ML.md").read_text().split("```sh\n")[1:]
+    lines = [x for b in blocks for x in b.split("```")[0].splitlines()]
+    documented = [x for x in lines if x.startswith("netpilot model eval faults --leave-one-out")]
+    assert documented, "docs/ML.md shows no leave-one-kind-out command"
+    tiny = ["--seeds", "1", "--train-seeds", "1", "--links", "12", "--days", "1.5"]
+    out = run_cli(*shlex.split(documented[-1])[1:], *tiny, "--fit-iterations", "10")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert set(result["held_out"]) == set(ALL_FAULT_KINDS)
@@ -55,9 +63,14 @@ def test_leave_one_kind_out_smoke_run_of_the_documented_command() -> None:
         for m in held.values():
             assert 0.0 <= m["held_out_recall"] <= 1.0 and m["held_out_failures"] >= 0
             assert m["false_alarms_per_100_link_days"] >= 0.0
-    avg = result["average"]["model"]
-    assert avg["worst_held_out_recall"] <= avg["held_out_recall"] <= 1.0
+    for name in ("model", "mad", "deviation", "combined"):
+        avg = result["average"][name]
+        assert avg["worst_held_out_recall"] <= avg["held_out_recall"] <= 1.0
+    # model-or-detector keeps every failure the model alone catches
+    for held in result["held_out"].values():
+        assert held["combined"]["recall"] >= held["model"]["recall"]
+    assert set(result["detector_rules"]) == set(ALL_FAULT_KINDS)
     with pytest.raises(UsageError, match="at least two fault kinds"):
-        evaluate_leave_one_kind_out(
+        evaluate_combined(
             FaultEvalConfig(generator=GeneratorConfig(fault_kinds=FAULT_KINDS[:1])), lambda *_: None
         )
