@@ -22,6 +22,7 @@ from controller.intents import Intent
 from controller.service import intent_status
 from controller.southbound.memory import MemorySouthbound
 from controller.store import Store
+from controller.store_api import IntentStore
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 STORE_ENV = "NETPILOT_STORE"
@@ -116,7 +117,35 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:200]
 
 
-class EmbeddedClient:
+class _LocalClient:
+    """What both local clients share: an engine on a store opened in this process."""
+
+    store: IntentStore
+    engine: Engine
+
+    def list(self) -> list[dict[str, Any]]:
+        return [r.summary() for r in self.store.list_intents()]
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self.store.get_intent(name).summary()
+
+    def status(self, name: str) -> dict[str, Any]:
+        return intent_status(self.engine, name)
+
+    def _write(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
+        # every problem of every intent at once; disjoint_from may name one of the same file
+        self.engine.check_set(intents, self.engine.live_intent)
+        changes = self.store.apply_intents(intents, prune=prune, actor=_actor())
+        return [{"name": c.name, "action": c.action} for c in changes]
+
+    def plan(self, intents: Sequence[Intent], prune: bool) -> dict[str, Any]:
+        return self.engine.plan(intents, prune)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class EmbeddedClient(_LocalClient):
     """An engine in this process on the database file, with the in-memory southbound."""
 
     def __init__(self, db: Path, topology_spec: str | None) -> None:
@@ -136,35 +165,18 @@ class EmbeddedClient:
         self.engine = Engine(topology, self.store, MemorySouthbound(), time.time)
         asyncio.run(self.engine.start())
 
-    def list(self) -> list[dict[str, Any]]:
-        return [r.summary() for r in self.store.list_intents()]
-
-    def get(self, name: str) -> dict[str, Any]:
-        return self.store.get_intent(name).summary()
-
-    def status(self, name: str) -> dict[str, Any]:
-        return intent_status(self.engine, name)
-
     def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
-        # every problem of every intent at once; disjoint_from may name one of the same file
-        self.engine.check_set(intents, self.engine.live_intent)
-        changes = self.store.apply_intents(intents, prune=prune, actor=_actor())
+        changes = self._write(intents, prune)
         asyncio.run(self.engine.reconcile("cli: apply"))
-        return [{"name": c.name, "action": c.action} for c in changes]
-
-    def plan(self, intents: Sequence[Intent], prune: bool) -> dict[str, Any]:
-        return self.engine.plan(intents, prune)
+        return changes
 
     def delete(self, name: str) -> dict[str, Any]:
         self.store.delete_intent(name, actor=_actor())
         asyncio.run(self.engine.reconcile(f"cli: delete {name}"))
         return self.store.find_intent(name).summary()  # type: ignore[union-attr]
 
-    def close(self) -> None:
-        self.store.close()
 
-
-class StoreClient:
+class StoreClient(_LocalClient):
     """The intents of an etcd store (`--store etcd://...`), read and written directly as a
     follower replica does: writes go into etcd and the cluster's leader installs them (its
     watch hears of them); `status` and `plan` use an engine loaded from the store that never
@@ -188,28 +200,11 @@ class StoreClient:
             self.store.close()
             raise
 
-    def list(self) -> list[dict[str, Any]]:
-        return [r.summary() for r in self.store.list_intents()]
-
-    def get(self, name: str) -> dict[str, Any]:
-        return self.store.get_intent(name).summary()
-
-    def status(self, name: str) -> dict[str, Any]:
-        return intent_status(self.engine, name)
-
     def apply(self, intents: Sequence[Intent], prune: bool) -> builtins.list[dict[str, str]]:
-        self.engine.check_set(intents, self.engine.live_intent)
-        changes = self.store.apply_intents(intents, prune=prune, actor=_actor())
-        return [{"name": c.name, "action": c.action} for c in changes]
-
-    def plan(self, intents: Sequence[Intent], prune: bool) -> dict[str, Any]:
-        return self.engine.plan(intents, prune)
+        return self._write(intents, prune)  # the leader installs them
 
     def delete(self, name: str) -> dict[str, Any]:
         return self.store.delete_intent(name, actor=_actor()).summary()
-
-    def close(self) -> None:
-        self.store.close()
 
 
 def _actor() -> str:

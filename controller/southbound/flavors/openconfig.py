@@ -16,9 +16,8 @@ from typing import Any
 
 from lxml import etree
 
-from controller.desired import DeviceConfig
 from controller.devicestate import DeviceState, InterfaceState
-from controller.southbound import render, state_xml
+from controller.southbound import state_xml
 from controller.southbound.flavors.base import (
     Element,
     LazySchema,
@@ -27,6 +26,7 @@ from controller.southbound.flavors.base import (
     subtree_filter,
     text_of,
 )
+from controller.southbound.flavors.netpilot import Netpilot
 from controller.southbound.vendor_yang import modules_dir
 from controller.southbound.yang import MODULE, NS, YANG_DIR, Schema
 from controller.southbound.yang import ietf_modules_dir as ietf
@@ -58,36 +58,17 @@ def _schema() -> Schema:
     return Schema(search, MODULES, "modules of the openconfig flavour")
 
 
-class OpenConfig:
+class OpenConfig(Netpilot):
+    """Config as the netpilot flavour has it (render, parse, edits: OpenConfig 0.1.9 has no
+    SR-TE policy, QoS or steering model); state, capabilities and modules its own."""
+
     name = "openconfig"
 
     def __init__(self) -> None:
         self._schema = LazySchema(_schema)
 
-    def schema(self) -> Schema:
-        return self._schema.get()
-
     def capabilities(self) -> list[str]:
         return schema_capabilities(self.schema())
-
-    # config: netpilot's module (OpenConfig 0.1.9 has no SR-TE policy, QoS or steering model)
-    def render(self, cfg: DeviceConfig) -> Element:
-        return render.render_config(cfg)
-
-    def parse(self, device: str, root: Element) -> DeviceConfig:
-        return render.parse_config(device, root)
-
-    def carried(self, cfg: DeviceConfig) -> DeviceConfig:
-        return render.canonical(cfg)
-
-    def problems(self, cfg: DeviceConfig) -> list[str]:
-        return []
-
-    def edit(self, previous: DeviceConfig, desired: DeviceConfig, *, full: bool) -> Element | None:
-        return render.render_edit(previous, desired, full=full)
-
-    def config_filter(self) -> Element:
-        return render.config_filter()
 
     # state: OpenConfig where it has a model, netpilot's device-state for the rest
     def state_filter(self) -> Element:
