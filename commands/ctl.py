@@ -202,6 +202,8 @@ def run(
         runtime.app(), host=host, port=port, log_level="warning", access_log=False,
         ssl_certfile=None if cert is None else str(cert),
         ssl_keyfile=None if key is None else str(key),
+        # open streams (the console's SSE) are closed after 3 s instead of holding up the stop
+        timeout_graceful_shutdown=3,
     )  # fmt: skip
 
 
