@@ -39,6 +39,8 @@ from controller.store_api import (
     Change,
     IntentRecord,
     Transition,
+    live_record,
+    no_intent,
 )
 
 __all__ = ["COLOR_STEP", "FIRST_COLOR", "Change", "IntentRecord", "Store", "Transition"]
@@ -184,10 +186,7 @@ class Store:
         return _readable(rows[0], self._cache) if rows else None
 
     def get_intent(self, name: str) -> IntentRecord:
-        record = self.find_intent(name)
-        if record is None or record.deleted:
-            raise NotFoundError(f"no intent named {name!r}; see `netpilot intent list`")
-        return record
+        return live_record(self.find_intent(name), name)
 
     def put_intent(
         self,
@@ -266,7 +265,7 @@ class Store:
     ) -> None:
         row = db.execute("SELECT * FROM intents WHERE name=?", (name,)).fetchone()
         if row is None or row["deleted"]:
-            raise NotFoundError(f"no intent named {name!r}; see `netpilot intent list`")
+            raise no_intent(name)
         if expected is not None and expected != row["version"]:
             raise ConflictError(
                 f"intent {name!r} is at version {row['version']}, not {expected}; re-read it"

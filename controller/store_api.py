@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller.desired import DeviceConfig
-from controller.errors import NetpilotError
+from controller.errors import NetpilotError, NotFoundError
 from controller.intents import Intent, IntentState
 from controller.pathing.types import Placement
 
@@ -71,6 +71,18 @@ class Change:
 
     name: str
     action: str  # create | update | delete | unchanged
+
+
+def no_intent(name: str) -> NotFoundError:
+    """What every backend answers for a name that has no live intent."""
+    return NotFoundError(f"no intent named {name!r}; see `netpilot intent list`")
+
+
+def live_record(record: IntentRecord | None, name: str) -> IntentRecord:
+    """`get_intent` of every backend: the record of `find_intent`, unless absent or deleted."""
+    if record is None or record.deleted:
+        raise no_intent(name)
+    return record
 
 
 class IntentStore(Protocol):

@@ -36,6 +36,8 @@ from controller.store_api import (
     IntentRecord,
     StoreUnavailable,
     Transition,
+    live_record,
+    no_intent,
 )
 from controller.store_etcd_client import JSON, EtcdClient, KeyValue, if_prefix_unchanged
 from controller.store_etcd_tx import EtcdTx, Keys, run_tx
@@ -142,10 +144,7 @@ class EtcdStore:
         return None if kv is None else self._readable(name, json.loads(kv.value))
 
     def get_intent(self, name: str) -> IntentRecord:
-        record = self.find_intent(name)
-        if record is None or record.deleted:
-            raise NotFoundError(f"no intent named {name!r}; see `netpilot intent list`")
-        return record
+        return live_record(self.find_intent(name), name)
 
     def put_intent(
         self,
@@ -226,7 +225,7 @@ class EtcdStore:
         key = self.keys.intent(name)
         row = tx.get_json(key)
         if row is None or row["deleted"]:
-            raise NotFoundError(f"no intent named {name!r}; see `netpilot intent list`")
+            raise no_intent(name)
         if expected is not None and expected != row["version"]:
             raise ConflictError(
                 f"intent {name!r} is at version {row['version']}, not {expected}; re-read it"
