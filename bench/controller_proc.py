@@ -40,7 +40,7 @@ class ControllerProcess:
         self.starts = 0
         self.start_s: list[float] = []
 
-    def start(self, timeout_s: float = 60.0) -> None:
+    def start(self, timeout_s: float = 180.0) -> None:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "NETPILOT_API_TOKEN": self.token, "PYTHONPATH": path}
         log = (self.work / f"controller-{self.starts}.log").open("wb")

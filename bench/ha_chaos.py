@@ -9,7 +9,7 @@ leader, wait a random 0..--max-delay s, SIGKILL it, then time (a) until another 
 /readyz says it leads and is ready (it loaded the last committed revision and checked the
 devices for drift) and (b) until an intent written through it is installed on the routers; the
 killed replica is started again as a follower (without --no-restart: then --kills must be
-below --replicas).
+below --replicas), and the next kill waits until some follower is ready to take over.
 
 At the end, with the writers stopped and every intent settled: every intent write acknowledged
 with 2xx is there with its content, the acknowledged versions of each intent have no gaps and
@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ class ChaosCluster:
         self.replicas: list[Replica] = []
         self.inventory = work / "inventory.yaml"
         self.restarts = 0
+        self.phases: list[dict[str, float]] = []
+        """Per kill, how the new leader spent the failover (`leader_phases`)."""
 
     def start(self, extra: Callable[[ChaosCluster, int], Replica | None] | None = None) -> None:
         """Start etcd, the routers and --replicas processes; `extra(cluster, i)` (tests) makes
@@ -158,17 +161,52 @@ def one_kill(
         if now is not None and now.get("role") == "leader":  # still (not deposed meanwhile)
             break
     target.kill()
-    t0 = time.monotonic()
+    t0, killed_at = time.monotonic(), time.time()
     new = wait_leader(replicas)  # the killed one is down (if it is back and wins, so be it)
     elected = time.monotonic() - t0
+    phases = leader_phases(replicas[new], killed_at)
     probe = f"after-{k}"
     installed(cluster, new, probe, 1 + k % 7, args.settle)
     written[probe] = 1 + k % 7
     committed = time.monotonic() - t0
+    cluster.phases.append(phases)
     print(f"kill {k}: ready {elected:.2f}s, committed {committed:.2f}s", file=sys.stderr)
-    if not args.no_restart:  # the supervisor starts it again; the next kill waits for it
-        wait_for(lambda: not target.ended() and target.ready(), 120)
+    if not args.no_restart:  # the supervisor starts it again; the next kill waits for a
+        wait_for(lambda: followers(replicas) >= 1, 120)  # follower to take over, not for it
     return elected, committed
+
+
+def leader_phases(ctl: Replica, killed_at: float) -> dict[str, float]:
+    """How the new leader spent the failover, from its log: `elected` (kill -> it won the
+    campaign: the lease TTL and the poll), then what `controller run` logs once ready, and
+    `ready_logged` (kill -> that line: ready as the leader itself saw it, without the time the
+    bench's own polling and a loaded API add to the `elected_s` it observes)."""
+    if not isinstance(ctl, ControllerProcess):
+        return {}
+    lines = (ctl.work / f"controller-{ctl.starts - 1}.log").read_text(errors="replace")
+    out: dict[str, float] = {}
+    for line in lines.splitlines():
+        stamp, _, rest = line.partition(" netpilot.")
+        try:
+            at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        except ValueError:
+            continue
+        if at < killed_at:
+            continue
+        if "elected leader" in rest and "elected" not in out:
+            out["elected"] = at - killed_at
+        elif "leader ready:" in rest and "elected" in out:
+            out["ready_logged"] = at - killed_at
+            for item in rest.split("leader ready:", 1)[1].split():
+                name, _, value = item.partition("=")
+                out[name] = float(value.rstrip("s"))
+    return out
+
+
+def followers(replicas: list[Replica]) -> int:
+    """How many replicas answer ready as followers (each could take over at the next kill)."""
+    views = [role(r) for r in replicas]
+    return sum(1 for v in views if v and v.get("role") == "follower" and v["status"] == 200)
 
 
 def installed(cluster: ChaosCluster, first: int, name: str, mbps: int, timeout_s: float) -> None:
@@ -189,9 +227,18 @@ def installed(cluster: ChaosCluster, first: int, name: str, mbps: int, timeout_s
 
 
 def settle_all(cluster: ChaosCluster, names: list[str], timeout_s: float) -> None:
-    leader = cluster.replicas[wait_leader(cluster.replicas)]
+    """Every name installed, as whichever replica leads says (the leader may change meanwhile:
+    on a loaded machine a starved leader steps down)."""
+    deadline = time.monotonic() + timeout_s
     for name in names:
-        wait_settled(leader, name, timeout_s)
+        while True:
+            try:
+                leader = cluster.replicas[wait_leader(cluster.replicas)]
+                wait_settled(leader, name, max(1.0, deadline - time.monotonic()))
+                break
+            except (httpx.HTTPError, SystemExit):
+                if time.monotonic() > deadline:
+                    raise
     wait_for(lambda: not cluster.devices()["pending"], timeout_s)
 
 
@@ -261,6 +308,10 @@ def run(
         "restarts": cluster.restarts,
         "elected_s": summary(elected),
         "can_commit_s": summary(committed),
+        "phases_s": {
+            name: summary([p[name] for p in cluster.phases if name in p])
+            for name in ("elected", "takeover", "load", "drift", "watch", "ready_logged")
+        },
         **result,
         "machine": machine(),
     }
@@ -325,6 +376,8 @@ def report(result: dict[str, Any]) -> None:
         f"{result['ttl_s']}s, {result['kills']} leader SIGKILLs under concurrent writes"
     )
     print(f"new leader ready: p50 {e['p50']:.2f}s  p99 {e['p99']:.2f}s  max {e['max']:.2f}s")
+    for name, p in result["phases_s"].items():
+        print(f"  {name}: p50 {p['p50']:.2f}s  p99 {p['p99']:.2f}s  max {p['max']:.2f}s")
     print(f"new leader committed: p50 {c['p50']:.2f}s  p99 {c['p99']:.2f}s  max {c['max']:.2f}s")
     w = result["writers"]
     print(

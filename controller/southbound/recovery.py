@@ -130,3 +130,27 @@ def _differs(s: DeviceSession, want: DeviceConfig) -> str | None:
     if got == s.expected(want):
         return None
     return f"running config is not the expected one: {Drift(s.name, want, got).summary()}"
+
+
+def cancel_pending(
+    persist: str, devices: list[str], sessions: Mapping[str, DeviceSession], pool: Executor
+) -> dict[str, str]:
+    """Send <cancel-commit><persist-id> (RFC 6241 8.4) to `devices` in parallel: a controller
+    that died between a confirmed commit and its confirm leaves that commit pending, and the
+    devices refuse every other commit until their confirm timer ends. Device -> "cancelled",
+    or why not ("refused: ..." when nothing of that persist-id is pending, the usual case of a
+    commit already confirmed or never sent; a device without :candidate has none)."""
+
+    def one(name: str) -> tuple[str, str]:
+        s = sessions.get(name)
+        if s is None:
+            return name, "not in the inventory"
+        try:
+            s.rpc("cancel-commit", lambda m: m.cancel_commit(persist_id=persist))
+        except DeviceError as error:
+            return name, f"refused: {error.reason}"
+        except Exception as error:  # a reply that does not parse, a library error
+            return name, f"refused: {type(error).__name__}: {error}"
+        return name, "cancelled"
+
+    return dict(pool.map(one, devices))

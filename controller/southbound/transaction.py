@@ -54,6 +54,10 @@ class TransactionHooks:
     the exception goes on (a deposed leader's fence: controller.ha)."""
 
     before_confirm: Callable[[], None] | None = None
+    persist_id: Callable[[int], str] | None = None
+    """The persist-id of a revision's confirmed commits (default: a random one). With HA it is
+    derived from what the store recorded before the commit (controller.ha_takeover), so that
+    the next leader can cancel the commits of a leader that died before confirming them."""
 
 
 @dataclass
@@ -155,6 +159,10 @@ a short bounded retry rides that out, a lock really held elsewhere still fails w
 
 
 def lock_with_retry(s: DeviceSession, target: str) -> None:
+    """Lock `target`; on `lock-denied`, retry (see LOCK_RETRY_DELAYS_S). A candidate refused
+    because it holds uncommitted changes that no session has locked (RFC 6241 7.5: left by a
+    controller that died or was stopped between its edit and its commit) is discarded first:
+    a candidate locked by another session refuses the discard, and stays untouched."""
     for delay in (*LOCK_RETRY_DELAYS_S, None):
         try:
             s.rpc(f"lock {target}", lambda m: m.lock(target))
@@ -162,6 +170,9 @@ def lock_with_retry(s: DeviceSession, target: str) -> None:
         except DeviceError as error:
             if delay is None or not error.reason.startswith("lock-denied"):
                 raise
+            if target == "candidate":
+                with contextlib.suppress(DeviceError):
+                    s.rpc("discard-changes (unlocked)", lambda m: m.discard_changes())
             s.sleep(delay)
 
 
@@ -391,7 +402,7 @@ def run_transaction(
 ) -> TransactionResult:
     """Apply `plans` all-or-nothing; returns a result per device (see the module doc)."""
     start = clock()
-    persist = f"netpilot-r{revision}-{uuid.uuid4().hex[:12]}"
+    persist = _persist_id(revision, hooks)
     active = [p for p in plans.values() if p.edit is not None]
     for plan in plans.values():
         if plan.edit is None:
@@ -402,19 +413,19 @@ def run_transaction(
         return TransactionResult(revision, committed, devices, clock() - start)
 
     _parallel(pool, active, prepare)
-    if any(p.result.failed for p in active):
+    if _agree(pool, any(p.result.failed for p in active)):
         _parallel(pool, active, _quiet(abort))
         _mark_aborted(active, "aborted in prepare: nothing changed")
         return done(False)
     log = _Journal(options.journal, revision, persist, active)
     problem = log.write("commit")
-    if problem is not None:  # no way back for running-only devices: do not start
+    if _agree(pool, problem is not None):  # no way back for running-only devices: do not start
         for plan in active:
-            _fail(plan, "journal", problem)
+            _fail(plan, "journal", problem or "another shard could not write its journal")
         _parallel(pool, active, _quiet(abort))
         return done(False)
     _parallel(pool, active, make_commit(options, persist))
-    if any(p.result.failed for p in active):
+    if _agree(pool, any(p.result.failed for p in active)):
         _parallel(pool, active, _quiet(make_cancel(persist)))
         _parallel(pool, active, _quiet(abort))
         _undone(pool, active, log, "aborted in commit: committed devices rolled back")
@@ -429,7 +440,7 @@ def run_transaction(
             raise
     log.write("confirm")
     _parallel(pool, active, make_confirm(options, persist))
-    if any(p.result.failed for p in active):
+    if _agree(pool, any(p.result.failed for p in active)):
         _parallel(pool, active, _quiet(make_compensate(persist)))
         _parallel(pool, active, _quiet(unlock))
         _undone(pool, active, log, "aborted in confirm: confirmed devices put back")
@@ -439,6 +450,20 @@ def run_transaction(
     for plan in active:
         plan.result.phase = "committed"
     return done(True)
+
+
+def _agree(pool: Executor, failed: bool) -> bool:
+    """Whether to take a failure branch: this pool's devices failed, or, when the devices are
+    sharded over worker processes (shard.py), any shard's did: every shard takes the same
+    branch, so the transaction stays all-or-nothing across them."""
+    agree = getattr(pool, "agree", None)
+    return failed if agree is None else bool(agree(failed))
+
+
+def _persist_id(revision: int, hooks: TransactionHooks | None) -> str:
+    if hooks is not None and hooks.persist_id is not None:
+        return hooks.persist_id(revision)
+    return f"netpilot-r{revision}-{uuid.uuid4().hex[:12]}"
 
 
 def _undone(pool: Executor, active: list[Plan], log: _Journal, why: str) -> None:
