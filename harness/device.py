@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import hmac
 import itertools
 import threading
@@ -37,6 +38,7 @@ from controller.devicestate import PolicyState
 from controller.southbound.flavors import Flavor
 from controller.southbound.flavors import get as get_flavor
 from controller.southbound.yang import Schema
+from controller.topology import Topology
 from harness.datastore import (
     Element,
     apply_edit,
@@ -256,10 +258,22 @@ class SimRouter:
                 )
                 for p in cfg.sr_policies
             )
-            state = type(state)(
-                state.device, state.timestamp, state.boot_id, state.interfaces, policies
-            )
+            state = dataclasses.replace(state, sr_policies=policies)
         return self.flavor.render_state(state)
+
+    def inventory_facts(self) -> dict[str, Any]:
+        """What the inventory says of this router for its flavour (iosxr: its SRv6 locator and
+        interfaces, from the state provider's topology; the others need none)."""
+        if self.options.flavor != "iosxr":
+            return {}
+        topology = getattr(self.provider, "topology", None)
+        topology = topology() if callable(topology) else topology  # NetworkSimulator: a view
+        facts: dict[str, Any] = {
+            "interfaces": [i.name for i in self.provider.device_state(self.name).interfaces]
+        }
+        if isinstance(topology, Topology) and self.name in topology.nodes:
+            facts["locator"] = topology.nodes[self.name].locator
+        return facts
 
 
 class _Timer:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from controller.devicestate import DeviceState, InterfaceState
+from controller.devicestate import DeviceState, InterfaceState, Neighbor
 from controller.topology import Topology
 
 
@@ -35,9 +35,12 @@ class StaticStateProvider:
 
     def device_state(self, name: str) -> DeviceState:
         interfaces: tuple[InterfaceState, ...] = ()
+        neighbors: tuple[Neighbor, ...] = ()  # LLDP, on up links
         if self.topology is not None and name in self.topology.nodes:
+            links = sorted(self.topology.out_links(name), key=lambda lk: lk.id)
             interfaces = tuple(
                 InterfaceState(name=link.id, oper_up=link.is_up, speed_bps=link.capacity_bps)
-                for link in sorted(self.topology.out_links(name), key=lambda lk: lk.id)
+                for link in links
             )
-        return DeviceState(device=name, timestamp=self.clock(), interfaces=interfaces)
+            neighbors = tuple(Neighbor(lk.id, lk.dst, lk.id) for lk in links if lk.is_up)
+        return DeviceState(name, self.clock(), interfaces=interfaces, neighbors=neighbors)

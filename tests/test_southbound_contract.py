@@ -150,9 +150,9 @@ def test_minimal_edit_touches_only_what_changed(backend: Backend, sb: NetconfSou
     touched = [
         el for el in edit.iter() if el.get("{urn:ietf:params:xml:ns:netconf:base:1.0}operation")
     ]
-    # one replace (the policy), one remove (the class; on iosxr its class map and its rule in
-    # the policy map)
-    assert len(touched) == (3 if backend.entry.flavor == "iosxr" else 2)
+    # one replace (the policy), one remove (the class; on iosxr its two class maps, ingress
+    # and egress, and its rule in each of the two policy maps)
+    assert len(touched) == (5 if backend.entry.flavor == "iosxr" else 2)
     assert sb.apply_sync(2, {"r1": second}, {"r1": first}).committed
     assert sb.running_all(["r1"])["r1"] == backend.held(second)
 

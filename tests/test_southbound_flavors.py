@@ -14,7 +14,7 @@ from lxml import etree
 from southbound_support import driver, running, start_fleet
 
 from controller.desired import DeviceConfig, SegmentList, SteeringRule
-from controller.devicestate import DeviceState, InterfaceState, PolicyState, QueueStats
+from controller.devicestate import DeviceState, InterfaceState, Neighbor, PolicyState, QueueStats
 from controller.errors import ValidationError
 from controller.southbound import vendor_yang
 from controller.southbound.errors import DeviceError, InventoryError
@@ -46,9 +46,9 @@ def _state() -> DeviceState:
         InterfaceState("r1-r2", True, 1e10, 1, 2, 3, 4, 5, 6, 7, 8, 9, -2.5, 6.25, 0.001, (queue,)),
         InterfaceState("r1-r5", False, 4e10),
     )
-    return DeviceState(
-        "r1", 1700000000.5, 7, interfaces, (PolicyState(100, "fc00:0:3::1", True, "r1"),)
-    )
+    policies = (PolicyState(100, "fc00:0:3::1", True, "r1"),)
+    lldp = (Neighbor("r1-r2", "r2", "r1-r2"), Neighbor("r1-r5", "r5", "r1-r5"))
+    return DeviceState("r1", 1700000000.5, 7, interfaces, policies, neighbors=lldp)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
@@ -71,8 +71,10 @@ def test_rendered_configs_and_state_validate_and_read_back(flavor: str) -> None:
     back = f.parse_state("r1", data)
     assert {i.name: i.oper_up for i in back.interfaces} == {"r1-r2": True, "r1-r5": False}
     assert back.interfaces[0].in_octets == 1 and back.interfaces[0].out_packets == 4
-    if flavor != "iosxr":  # netpilot's device-state carries these on the other two
-        assert back.interfaces[0].rx_power_dbm == -2.5 and back.sr_policies == _state().sr_policies
+    assert back.interfaces[0].rx_power_dbm == -2.5 and back.sr_policies == _state().sr_policies
+    assert dataclasses.astuple(back.interfaces[0].queues[0])[:5] == ("voice", 5, 10, 2, 1)
+    if flavor != "netpilot":  # LLDP: openconfig-lldp, Cisco-IOS-XR-ethernet-lldp-oper
+        assert back.neighbors == _state().neighbors
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)

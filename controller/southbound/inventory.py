@@ -10,6 +10,8 @@ devices:
     key_file: /path/to/client_ed25519   # or password: ..., or password_env: VAR
     host_key: ssh-ed25519 AAAAC3Nza...  # pinned host key (or rely on known_hosts)
     flavor: iosxr                       # optional: netpilot (default) | iosxr | openconfig
+    locator: fcbb:bb00:1::/48           # optional: the router's SRv6 locator (iosxr writes it)
+    interfaces: [r1-r2, r1-r3]          # optional: where iosxr attaches QoS and steering
 ```
 
 A secrets file (YAML `devices: {name: {username, password | key_file}}` plus an optional
@@ -20,6 +22,7 @@ never appear in `repr`, logs or error messages.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +46,16 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class DeviceFacts:
+    """What a flavour needs to know of the router itself (from the topology, written by
+    `devices start`): its SRv6 locator prefix and the interfaces its QoS and steering policies
+    are attached to (the iosxr flavour; docs/southbound-flavors.md)."""
+
+    locator: str | None = None
+    interfaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeviceEntry:
     name: str
     host: str
@@ -50,6 +63,7 @@ class DeviceEntry:
     credentials: Credentials
     host_key: str | None = None  # "ssh-ed25519 AAAA..." (OpenSSH public key)
     flavor: str = "netpilot"  # one of FLAVORS
+    facts: DeviceFacts = field(default_factory=DeviceFacts)
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,24 @@ def _flavor(entry: Mapping[str, Any], where: str) -> str:
     return str(flavor)
 
 
+def _facts(entry: Mapping[str, Any], where: str) -> DeviceFacts:
+    locator, interfaces = entry.get("locator"), entry.get("interfaces", [])
+    if locator is not None:
+        try:
+            net = ipaddress.IPv6Network(str(locator))
+        except ValueError:
+            net = None
+        if net is None or not 32 <= net.prefixlen <= 112:
+            raise InventoryError(
+                f"{where}: `locator` is {locator!r}; give an IPv6 prefix of length 32 to 112, "
+                "like fcbb:bb00:1::/48"
+            )
+        locator = str(net)
+    if not isinstance(interfaces, list) or not all(isinstance(i, str) for i in interfaces):
+        raise InventoryError(f"{where}: `interfaces` must be a list of interface names")
+    return DeviceFacts(locator, tuple(interfaces))
+
+
 def load_inventory(
     path: Path, secrets: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Inventory:
@@ -224,6 +256,7 @@ def load_inventory(
                 credentials=_credentials(entry, secret, where, env),
                 host_key=host_key,
                 flavor=_flavor(entry, where),
+                facts=_facts(entry, where),
             )
         )
     return Inventory(tuple(devices), known, Path(path))

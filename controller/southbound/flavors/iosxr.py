@@ -8,40 +8,32 @@ Config:
   path-name `<policy>@<candidate path>@<segment list>`. 6.6.3 cannot carry an explicit SRv6
   segment list: segments are SR-MPLS labels, and so is the binding SID (iosxr_sids.py has the
   documented mapping, which the parser reverses back to the SRv6 SIDs).
-- QoS: `Cisco-IOS-XR-infra-policymgr-cfg`: one `class-map` of type qos per service class
-  (match-any, `match/dscp`), and the qos `policy-map` `netpilot-qos` with a rule per class:
-  `set/traffic-class` = queue, `priority-level 1` or `bandwidth-remaining` ratio = weight,
-  `police/rate` for a rate limit (validated against a copy of the module patched in the cache,
-  vendor_yang.PATCHES).
-- Steering rules: a `class-map` of type traffic per rule (match-all: `match/dscp`,
-  `match/protocol` (the IANA number), the destination prefix as
-  `match/destination-address-ipv4` (address, netmask) or `-ipv6` (address, prefix-length),
-  `match/destination-port` ("N" or "N-M") and each source prefix as `match/source-address-ipv4`
-  or `-ipv6`); 6.6.3's PBR actions cannot name an SR policy, so the
-  rule's colour and endpoint are kept in the class map's `description`.
-State: interface oper status and bandwidth from `Cisco-IOS-XR-ifmgr-oper`, counters from
-`Cisco-IOS-XR-infra-statsd-oper`; SR policy oper status, optics, delay and queues are not read.
+- QoS and steering: `Cisco-IOS-XR-infra-policymgr-cfg` class and policy maps (iosxr_pm.py);
+  a steered policy gets `auto-route` with the forward class its steering rules set
+  (class-based traffic steering: the steering IOS-XR 6.6.3 can do for SR-TE policies).
+- Per router (iosxr_iface.py, from the inventory's facts): the SRv6 locator
+  (`Cisco-IOS-XR-segment-routing-srv6-cfg`) and the attachment of the QoS and steering policy
+  maps to the router's interfaces (`Cisco-IOS-XR-qos-ma-cfg`, `Cisco-IOS-XR-pbr-cfg`).
+State: iosxr_state.py (interfaces, counters, LLDP neighbours, SR policy oper state).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import ipaddress
-import time
 
 from lxml import etree
 
 from controller.desired import (
     CandidatePath,
     DeviceConfig,
-    QosQueue,
     SegmentList,
     SrPolicy,
-    SteeringRule,
 )
-from controller.devicestate import DeviceState, InterfaceState
+from controller.devicestate import DeviceState
 from controller.errors import ValidationError
+from controller.southbound.flavors import iosxr_iface as iface
+from controller.southbound.flavors import iosxr_pm as pm
 from controller.southbound.flavors import iosxr_state
 from controller.southbound.flavors.base import (
     Element,
@@ -60,6 +52,7 @@ from controller.southbound.flavors.iosxr_sids import (
     sid_to_label,
 )
 from controller.southbound.flavors.xmldiff import full_edit, keyed_edit
+from controller.southbound.inventory import DeviceFacts
 from controller.southbound.render import canonical
 from controller.southbound.vendor_yang import modules_dir
 from controller.southbound.yang import Schema
@@ -68,19 +61,15 @@ from controller.southbound.yang import ietf_modules_dir as ietf
 XR = "http://cisco.com/ns/yang/"
 MS = f"{XR}Cisco-IOS-XR-segment-routing-ms-cfg"
 TE = f"{XR}Cisco-IOS-XR-infra-xtc-agent-cfg"
-PM = f"{XR}Cisco-IOS-XR-infra-policymgr-cfg"
+PM = pm.PM
 MODULES = (
     "Cisco-IOS-XR-segment-routing-ms-cfg",
     "Cisco-IOS-XR-infra-xtc-agent-cfg",
-    "Cisco-IOS-XR-segment-routing-srv6-cfg",
     "Cisco-IOS-XR-infra-policymgr-cfg",
-    "Cisco-IOS-XR-qos-ma-cfg",
+    *iface.MODULES,
     *iosxr_state.MODULES,
 )
-QOS_POLICY = "netpilot-qos"
-STEER = "netpilot steer"
 SEP = "@"
-UINT32 = 2**32
 
 
 def _schema() -> Schema:
@@ -88,15 +77,22 @@ def _schema() -> Schema:
     return Schema(search, MODULES, "IOS-XR 6.6.3 modules of the iosxr flavour")
 
 
+SCHEMA = LazySchema(_schema)
+"""One libyang context per process, shared by every router's IosXr."""
+
+
 class IosXr:
+    """The iosxr flavour for one router's `facts` (locator, interfaces; none: neither is
+    written and QoS and steering are read as in effect)."""
+
     name = "iosxr"
 
-    def __init__(self) -> None:
-        self._schema = LazySchema(_schema)
-        self._rendered = functools.lru_cache(maxsize=1024)(self._render_bytes)
+    def __init__(self, facts: DeviceFacts | None = None) -> None:
+        self.facts = facts or DeviceFacts()
+        self._rendered = functools.lru_cache(maxsize=64)(self._render_bytes)
 
     def schema(self) -> Schema:
-        return self._schema.get()
+        return SCHEMA.get()
 
     def capabilities(self) -> list[str]:
         return schema_capabilities(self.schema())
@@ -111,33 +107,38 @@ class IosXr:
         if problems:
             raise ValidationError(f"config of device {cfg.device!r} (flavor iosxr)", problems)
         config = config_root()
-        te = element(TE, "traffic-engineering", element(MS, "sr", config))
+        sr = element(MS, "sr", config)
+        te = element(TE, "traffic-engineering", sr)
         segments, policies = element(TE, "segments", te), element(TE, "policies", te)
+        classes = pm.forward_classes(cfg)
         for p in canonical(cfg).sr_policies:
-            _policy(policies, segments, p)
-        pm = element(PM, "policy-manager", config)
-        class_maps = element(PM, "class-maps", pm)
-        for rule in sorted(cfg.steering, key=lambda r: r.name):
-            _steering_class(class_maps, rule)
-        qos = sorted(cfg.qos, key=lambda c: c.service_class)
-        if qos:
-            pmap = element(PM, "policy-map", element(PM, "policy-maps", pm))
-            element(PM, "type", pmap, "qos")
-            element(PM, "name", pmap, QOS_POLICY)
-            for c in qos:
-                _qos_class(class_maps, pmap, c)
+            _policy(policies, segments, p, classes.get(p.key))
+        if cfg.sr_policies or cfg.steering or cfg.qos:  # an empty config: none of netpilot's
+            iface.render_locator(sr, self.facts)
+        pm.render(config, cfg)
+        iface.render_attachments(config, self.facts, bool(cfg.qos), bool(cfg.steering))
         return bytes(etree.tostring(prune(config)))
 
     def parse(self, device: str, root: Element) -> DeviceConfig:
+        """The running config; QoS and steering rules count only where they are in effect
+        (attached on every fact interface; a rule's forward class is its policy's)."""
         what = f"config of device {device!r} (flavor iosxr)"
         lists = _segment_lists(root, what)
-        policies = tuple(
-            _parse_policy(el, lists, what)
-            for el in root.iterfind(f".//{{{TE}}}policies/{{{TE}}}policy")
+        policies, classes = [], {}
+        for el in root.iterfind(f".//{{{TE}}}policies/{{{TE}}}policy"):
+            policy = _parse_policy(el, lists, what)
+            policies.append(policy)
+            fc = text_of(el, "auto-route", "forward-class", ns=TE)
+            classes[policy.key] = None if fc is None else int(fc)
+        read = pm.parse(root)
+        qos_on, steer_on = iface.in_effect(root, self.facts)
+        steering = tuple(
+            rule
+            for rule, fc in read.rules
+            if steer_on and classes.get((rule.color, rule.endpoint)) == fc
         )
-        steering, classes = _parse_class_maps(root)
-        qos = tuple(_parse_qos(root, classes))
-        return canonical(DeviceConfig(device, policies, steering, qos))
+        qos = read.qos if qos_on else ()
+        return canonical(DeviceConfig(device, tuple(policies), steering, qos))
 
     def carried(self, cfg: DeviceConfig) -> DeviceConfig:
         policies = tuple(
@@ -148,24 +149,40 @@ class IosXr:
             dataclasses.replace(
                 c,
                 weight=1 if c.priority else c.weight,
-                rate_limit_bps=None if c.rate_limit_bps is None else _carried_rate(c),
+                rate_limit_bps=None if c.rate_limit_bps is None else pm.carried_rate(c),
             )
             for c in cfg.qos
         )
         return canonical(DeviceConfig(cfg.device, policies, cfg.steering, qos))
 
     def problems(self, cfg: DeviceConfig) -> list[str]:
-        return _problems(cfg)
+        return _problems(cfg) + pm.problems(cfg)
 
     def edit(self, previous: DeviceConfig, desired: DeviceConfig, *, full: bool) -> Element | None:
-        new = self.render(desired)
+        """Minimal edits (keyed diff), or with `full` netpilot's subtrees replaced whole:
+        `sr/traffic-engineering`, the locator `netpilot` (with one), `policy-manager`, and
+        the `qos` and `pbr` containers of each fact interface (never the interface entry)."""
+        new, old = self.render(desired), self.render(previous)
+        new_ifs, old_ifs = iface.take(new), iface.take(old)
         if full:
             points = (((MS, "sr"), (TE, "traffic-engineering")), ((PM, "policy-manager"),))
-            return full_edit(new, points)
-        return keyed_edit(self.schema(), self.render(previous), new)
+            out: Element | None = full_edit(new, points)
+            iface.replace_locator(out, f"{{{MS}}}sr", self.facts)
+        else:
+            out = keyed_edit(self.schema(), old, new)
+            if out is not None and new.find(f"{{{MS}}}sr/{{{iface.SRV6}}}srv6") is not None:
+                iface.reassert_locator(out, f"{{{MS}}}sr", self.facts)
+        ifs = iface.edit(old_ifs, new_ifs, self.facts, full)
+        if ifs is not None:
+            out = config_root() if out is None else out
+            out.append(ifs)
+        return out
 
     def config_filter(self) -> Element:
-        return subtree_filter((MS, "sr"), (PM, "policy-manager"))
+        flt = subtree_filter((MS, "sr"), (PM, "policy-manager"))
+        if self.facts.interfaces:
+            flt.append(iface.config_filter_part())
+        return flt
 
     def state_filter(self) -> Element:
         return iosxr_state.state_filter()
@@ -174,8 +191,7 @@ class IosXr:
         return iosxr_state.render_state(state)
 
     def parse_state(self, device: str, root: Element) -> DeviceState:
-        interfaces: tuple[InterfaceState, ...] = iosxr_state.parse_interfaces(root)
-        return DeviceState(device, time.time(), interfaces=interfaces)
+        return iosxr_state.parse_state(device, root)
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -183,7 +199,7 @@ def _list_name(p: SrPolicy, cp: CandidatePath, sl: SegmentList) -> str:
     return SEP.join((p.name, cp.name, sl.name))
 
 
-def _policy(policies: Element, segments: Element, p: SrPolicy) -> None:
+def _policy(policies: Element, segments: Element, p: SrPolicy, fc: int | None) -> None:
     el = element(TE, "policy", policies)
     element(TE, "policy-name", el, p.name)
     pce = element(TE, "policy-color-endpoint", el)
@@ -198,6 +214,10 @@ def _policy(policies: Element, segments: Element, p: SrPolicy) -> None:
         bsid = element(TE, "binding-sid", el)
         element(TE, "binding-sid-type", bsid, "mpls-label-specified")
         element(TE, "mpls-label", bsid, binding_to_label(p.binding_sid))
+    if fc is not None:  # steered: autoroute, selected by the forward class its rules set
+        route = element(TE, "auto-route", el)
+        element(TE, "forward-class", route, fc)
+        element(TE, "enable", route)
     prefs = element(TE, "preferences", element(TE, "candidate-paths", el))
     for cp in p.candidate_paths:
         pref = element(TE, "preference", prefs)
@@ -221,78 +241,6 @@ def _segment_list(segments: Element, name: str, sids: tuple[str, ...]) -> None:
         element(TE, "segment-index", s, index)
         element(TE, "segment-type", s, "mpls-label")
         element(TE, "mpls-label", s, sid_to_label(sid))
-
-
-def _class_map(class_maps: Element, kind: str, name: str, mode: str) -> Element:
-    cm = element(PM, "class-map", class_maps)
-    element(PM, "type", cm, kind)
-    element(PM, "name", cm, name)
-    element(PM, f"class-map-mode-match-{mode}", cm)
-    return cm
-
-
-def _steering_class(class_maps: Element, r: SteeringRule) -> None:
-    cm = _class_map(class_maps, "traffic", r.name, "all")
-    match = element(PM, "match", cm)
-    if r.dscp is not None:
-        element(PM, "dscp", match, r.dscp)
-    if r.protocol is not None:
-        element(PM, "protocol", match, r.protocol)
-    if r.prefix is not None:
-        _address(match, "destination", r.prefix)
-    for port in sorted(set(r.ports), key=_port_key):
-        element(PM, "destination-port", match, port)
-    for source in sorted(set(r.src_prefixes)):
-        _address(match, "source", source)
-    element(PM, "description", cm, f"{STEER} color={r.color} endpoint={r.endpoint}")
-
-
-def _port_key(port: str) -> tuple[int, ...]:
-    return tuple(int(n) if n.isdigit() else -1 for n in port.split("-"))
-
-
-def _address(match: Element, side: str, prefix: str) -> None:
-    """`match/<side>-address-ipv4` (address, netmask) or `-ipv6` (address, prefix-length)."""
-    net = ipaddress.ip_network(prefix, strict=False)
-    entry = element(PM, f"{side}-address-ipv{net.version}", match)
-    element(PM, "address", entry, net.network_address)
-    if net.version == 4:
-        element(PM, "netmask", entry, net.netmask)
-    else:
-        element(PM, "prefix-length", entry, net.prefixlen)
-
-
-def _carried_rate(c: QosQueue) -> float:
-    value, _, unit = _rate(c)
-    return float(value * unit)
-
-
-def _rate(c: QosQueue) -> tuple[int, str, int]:
-    """(value, unit, unit in bps) of a class's police rate: bps while it fits a uint32."""
-    bps = round(c.rate_limit_bps or 0)
-    return (bps, "bps", 1) if bps < UINT32 else (round(bps / 1000), "kbps", 1000)
-
-
-def _qos_class(class_maps: Element, pmap: Element, c: QosQueue) -> None:
-    cm = _class_map(class_maps, "qos", c.service_class, "any")
-    match = element(PM, "match", cm)
-    for d in sorted(set(c.dscp)):
-        element(PM, "dscp", match, d)
-    rule = element(PM, "policy-map-rule", pmap)
-    element(PM, "class-name", rule, c.service_class)
-    element(PM, "class-type", rule, "qos")
-    if c.priority:
-        element(PM, "priority-level", rule, 1)
-    else:
-        remaining = element(PM, "bandwidth-remaining", rule)
-        element(PM, "value", remaining, c.weight)
-        element(PM, "unit", remaining, "ratio")
-    if c.rate_limit_bps is not None:
-        value, unit, _ = _rate(c)
-        rate = element(PM, "rate", element(PM, "police", rule))
-        element(PM, "value", rate, value)
-        element(PM, "units", rate, unit)
-    element(PM, "traffic-class", element(PM, "set", rule), c.queue)
 
 
 def _problems(cfg: DeviceConfig) -> list[str]:
@@ -375,72 +323,3 @@ def _parse_policy(el: Element, lists: dict[str, tuple[str, ...]], what: str) -> 
         bandwidth_bps=float(kbps * 1000),
         binding_sid=None if bsid is None else label_to_binding(_int(bsid, what, "mpls-label")),
     )
-
-
-def _parse_class_maps(root: Element) -> tuple[tuple[SteeringRule, ...], dict[str, tuple[int, ...]]]:
-    rules, classes = [], {}
-    for cm in root.iterfind(f".//{{{PM}}}class-maps/{{{PM}}}class-map"):
-        kind, name = text_of(cm, "type", ns=PM), text_of(cm, "name", ns=PM) or ""
-        dscp = tuple(int(d.text) for d in cm.iterfind(f"{{{PM}}}match/{{{PM}}}dscp"))
-        if kind == "qos":
-            classes[name] = dscp
-            continue
-        note = text_of(cm, "description", ns=PM) or ""
-        if kind != "traffic" or not note.startswith(STEER):
-            continue  # a class map netpilot did not write
-        fields = dict(part.split("=", 1) for part in note[len(STEER) :].split() if "=" in part)
-        match = cm.find(f"{{{PM}}}match")
-        protocol = text_of(match, "protocol", ns=PM)
-        rules.append(
-            SteeringRule(
-                name,
-                int(fields.get("color", "0")),
-                fields.get("endpoint", ""),
-                dscp=dscp[0] if dscp else None,
-                prefix=next(iter(_addresses(match, "destination")), None),
-                protocol=None if protocol is None else int(protocol),
-                ports=_texts(match, "destination-port"),
-                src_prefixes=_addresses(match, "source"),
-            )
-        )
-    return tuple(rules), classes
-
-
-def _texts(match: Element | None, tag: str) -> tuple[str, ...]:
-    if match is None:
-        return ()
-    return tuple(str(el.text).strip() for el in match.iterfind(f"{{{PM}}}{tag}") if el.text)
-
-
-def _addresses(match: Element | None, side: str) -> tuple[str, ...]:
-    """The prefixes of `match/<side>-address-ipv4` and `-ipv6` entries."""
-    out: list[str] = []
-    if match is None:
-        return ()
-    for version, length in ((4, "netmask"), (6, "prefix-length")):
-        for entry in match.iterfind(f"{{{PM}}}{side}-address-ipv{version}"):
-            address, size = text_of(entry, "address", ns=PM), text_of(entry, length, ns=PM)
-            out.append(str(ipaddress.ip_network(f"{address}/{size}", strict=False)))
-    return tuple(out)
-
-
-def _parse_qos(root: Element, classes: dict[str, tuple[int, ...]]) -> list[QosQueue]:
-    out = []
-    for pmap in root.iterfind(f".//{{{PM}}}policy-maps/{{{PM}}}policy-map"):
-        if text_of(pmap, "type", ns=PM) != "qos" or text_of(pmap, "name", ns=PM) != QOS_POLICY:
-            continue
-        for rule in pmap.iterfind(f"{{{PM}}}policy-map-rule"):
-            name = text_of(rule, "class-name", ns=PM) or ""
-            rate = text_of(rule, "police", "rate", "value", ns=PM)
-            unit = 1000 if text_of(rule, "police", "rate", "units", ns=PM) == "kbps" else 1
-            out.append(
-                QosQueue(
-                    service_class=name,
-                    queue=int(text_of(rule, "set", "traffic-class", ns=PM) or "0"),
-                    dscp=classes.get(name, ()),
-                    priority=text_of(rule, "priority-level", ns=PM) is not None,
-                    weight=int(text_of(rule, "bandwidth-remaining", "value", ns=PM) or "1"),
-                    rate_limit_bps=None if rate is None else float(int(rate) * unit),
-                )
-            )
-    return out

@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from controller.devicestate import DeviceState, InterfaceState
+from controller.devicestate import DeviceState, InterfaceState, Neighbor
 from controller.southbound import state_xml
 from controller.southbound.flavors.base import (
     Element,
@@ -32,6 +32,7 @@ from controller.southbound.yang import MODULE, NS, YANG_DIR, Schema
 from controller.southbound.yang import ietf_modules_dir as ietf
 
 OC_IF = "http://openconfig.net/yang/interfaces"
+OC_LLDP = "http://openconfig.net/yang/lldp"
 OC_PLATFORM = "http://openconfig.net/yang/platform"
 OC_XCVR = "http://openconfig.net/yang/platform/transceiver"
 PT = "http://openconfig.net/yang/platform-types"
@@ -73,8 +74,9 @@ class OpenConfig(Netpilot):
     # state: OpenConfig where it has a model, netpilot's device-state for the rest
     def state_filter(self) -> Element:
         return subtree_filter(
-            (OC_IF, "interfaces"), (OC_PLATFORM, "components"), (NS, "device-state")
-        )
+            (OC_IF, "interfaces"), (OC_PLATFORM, "components"), (OC_LLDP, "lldp"),
+            (NS, "device-state"),
+        )  # fmt: skip
 
     def render_state(self, state: DeviceState) -> list[Element]:
         interfaces = element(OC_IF, "interfaces")
@@ -96,7 +98,7 @@ class OpenConfig(Netpilot):
                 found = el.find(f"{{{NS}}}{tag}")
                 if found is not None:
                     el.remove(found)
-        return [interfaces, components, native]
+        return [interfaces, components, _lldp(state), native]
 
     def parse_state(self, device: str, root: Element) -> DeviceState:
         native = state_xml.parse_state(device, root)
@@ -121,7 +123,8 @@ class OpenConfig(Netpilot):
                 )
             )
         interfaces += by_name.values()
-        return dataclasses.replace(native, interfaces=tuple(interfaces))
+        neighbors = _neighbors(root)
+        return dataclasses.replace(native, interfaces=tuple(interfaces), neighbors=neighbors)
 
 
 def _oc_interface(parent: Element, i: InterfaceState) -> None:
@@ -159,6 +162,38 @@ def _transceiver(parent: Element, i: InterfaceState) -> None:
     if i.tx_bias_ma is not None:
         bias = element(OC_XCVR, "laser-bias-current", state)
         element(OC_XCVR, "instant", bias, f"{i.tx_bias_ma:.2f}")
+
+
+def _lldp(state: DeviceState) -> Element:
+    """`openconfig-lldp` `lldp/interfaces/interface[name]/neighbors/neighbor[id]/state/
+    {system-name, port-id}` (the neighbour's id is its system name)."""
+    lldp = element(OC_LLDP, "lldp")
+    interfaces = element(OC_LLDP, "interfaces", lldp)
+    by_interface: dict[str, Element] = {}
+    for n in state.neighbors:
+        neighbors = by_interface.get(n.interface)
+        if neighbors is None:
+            el = element(OC_LLDP, "interface", interfaces)
+            element(OC_LLDP, "name", el, n.interface)
+            element(OC_LLDP, "name", element(OC_LLDP, "config", el), n.interface)
+            neighbors = by_interface[n.interface] = element(OC_LLDP, "neighbors", el)
+        neighbor = element(OC_LLDP, "neighbor", neighbors)
+        element(OC_LLDP, "id", neighbor, n.system)
+        st = element(OC_LLDP, "state", neighbor)
+        element(OC_LLDP, "id", st, n.system)
+        element(OC_LLDP, "system-name", st, n.system)
+        element(OC_LLDP, "port-id", st, n.port)
+    return lldp
+
+
+def _neighbors(root: Element) -> tuple[Neighbor, ...]:
+    out = []
+    for el in root.iterfind(f".//{{{OC_LLDP}}}lldp/{{{OC_LLDP}}}interfaces/{{{OC_LLDP}}}interface"):
+        name = text_of(el, "name", ns=OC_LLDP) or ""
+        for n in el.iterfind(f"{{{OC_LLDP}}}neighbors/{{{OC_LLDP}}}neighbor/{{{OC_LLDP}}}state"):
+            system = text_of(n, "system-name", ns=OC_LLDP) or text_of(n, "id", ns=OC_LLDP) or ""
+            out.append(Neighbor(name, system, text_of(n, "port-id", ns=OC_LLDP) or ""))
+    return tuple(sorted(out, key=lambda n: (n.interface, n.system)))
 
 
 def _optics(root: Element) -> dict[str, tuple[float | None, float | None]]:
