@@ -1,14 +1,21 @@
 """Benchmark: simulator steps per second on teal:Kdl with 10,000 flows, and one NETCONF telemetry
 round over 120 simulated routers (SSH, <get> with a subtree filter, in parallel).
 
+`--sharded-sizes N...` instead measures NETCONF telemetry rounds at fleet scale: the first N
+routers of bank-wan:N (static state) over `--router-procs` processes, polled by a
+ShardedSouthbound (`--shards` worker processes, controller/southbound/shard.py): connect, then
+`--rounds` rounds of <get> device-state on every router; wall time and CPU of both sides.
+
     .venv/bin/python bench/telemetry_rounds.py [--json] [--routers 120] [--flows 10000]
         [--steps 100]
+    .venv/bin/python bench/telemetry_rounds.py --sharded-sizes 1000 --shards 4 --router-procs 4
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -19,7 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from controller.southbound.inventory import load_inventory
+from controller.southbound.shard import ShardedSouthbound
 from harness.build import peak_utilisation
+from harness.fleet_procs import FleetProcesses
 from harness.netsim import NetworkSimulator
 from harness.routing import LinkIndex
 from harness.simdevices import SimDevices
@@ -93,6 +103,57 @@ def bench_telemetry(routers: int, rounds: int) -> dict[str, float]:
     }
 
 
+def bench_sharded(n: int, shards: int, router_procs: int, rounds: int) -> dict[str, object]:
+    """Telemetry rounds over n routers spread over processes, polled by a sharded southbound."""
+    spec = f"bank-wan:{n}"
+    names = sorted(load(spec).nodes)[:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        routers = FleetProcesses(names, Path(tmp) / "keys", processes=router_procs, topology=spec)
+        with routers:
+            inventory = load_inventory(routers.write_inventory(Path(tmp) / "inventory.yaml"))
+            sb = ShardedSouthbound(inventory, shards=shards)
+            try:
+                return _rounds(sb, routers.pids, rounds) | {
+                    "routers": n,
+                    "shards": shards,
+                    "router_processes": router_procs,
+                }
+            finally:
+                sb.close_sync()
+
+
+def _rounds(sb: ShardedSouthbound, rpids: list[int], rounds: int) -> dict[str, object]:
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    errors = sum(e is not None for e in sb.connect_all().values())
+    connect = time.perf_counter() - t0
+    pids = [os.getpid(), *sb.pids]
+    cpu0, rcpu0 = _cpu(pids), _cpu(rpids)
+    walls, failed = [], 0
+    for _ in range(rounds):
+        t1 = time.perf_counter()
+        states = sb.state_all()
+        walls.append(time.perf_counter() - t1)
+        failed += sum(isinstance(v, str) for v in states.values())
+    return {
+        "connect_s": round(connect, 2), "connect_failures": errors,
+        "round_median_s": round(statistics.median(walls), 3), "round_max_s": round(max(walls), 3),
+        "round_cpu_s_client": round((_cpu(pids) - cpu0) / rounds, 2),
+        "round_cpu_s_routers": round((_cpu(rpids) - rcpu0) / rounds, 2),
+        "failed_reads": failed, "rounds": rounds,
+        "load_avg_1m": [round(load0, 1), round(os.getloadavg()[0], 1)],
+    }  # fmt: skip
+
+
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) these processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
@@ -100,7 +161,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--routers", type=int, default=120)
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--sharded-sizes", type=int, nargs="*", default=[])
+    ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--router-procs", type=int, default=4)
     args = ap.parse_args()
+    if args.sharded_sizes:
+        sizes = [bench_sharded(n, args.shards, args.router_procs, args.rounds)
+                 for n in args.sharded_sizes]  # fmt: skip
+        print(json.dumps({"bench": "telemetry_rounds_sharded", "results": sizes}, indent=2))
+        return
     result = {
         "simulator": bench_simulator(args.flows, args.steps),
         "telemetry": bench_telemetry(args.routers, args.rounds),

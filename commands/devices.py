@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -23,6 +24,9 @@ from controller.southbound.render import to_string
 from controller.southbound.serialize import config_to_dict, read_revision, write_revision
 from controller.southbound.transaction import result_summary
 from controller.topology import Topology
+
+if TYPE_CHECKING:
+    from harness.fleet_procs import FleetProcesses
 
 app = typer.Typer(
     help="Start simulated routers and inspect devices over NETCONF.", no_args_is_help=True
@@ -66,6 +70,9 @@ def start(  # noqa: PLR0917 (typer options)
         "--flavor",
         help="YANG models the routers speak: netpilot, iosxr, openconfig or mixed (round-robin).",
     ),
+    processes: int = typer.Option(
+        1, "--processes", help="Spread the routers over this many processes (large fleets)."
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Start one simulated NETCONF router per node and write an inventory; Ctrl-C stops them.
@@ -78,8 +85,19 @@ def start(  # noqa: PLR0917 (typer options)
         raise UsageError(f"--host-keys {host_keys!r}: use one of {', '.join(HOST_KEY_CHOICES)}")
     if flavor not in FLAVOR_CHOICES:
         raise UsageError(f"--flavor {flavor!r}: use one of {', '.join(FLAVOR_CHOICES)}")
+    if processes < 1:
+        raise UsageError(f"--processes {processes}: give 1 or more")
     topology = load_topology(topo)
     key_dir = keys or inventory.parent / f"{inventory.stem}-keys"
+    if processes > 1:
+        from harness.fleet_procs import FleetProcesses
+
+        fleet = FleetProcesses(
+            sorted(topology.nodes), key_dir, processes=processes, flavors=flavor,
+            host_keys=host_keys, host=_loopback(host), base_port=base_port, topology=topo,
+        )  # fmt: skip
+        _serve_processes(fleet, topology.name, inventory, json_out)
+        return
     asyncio.run(
         _serve(
             topology, inventory, base_port=base_port, host=_loopback(host), keys=key_dir,
@@ -131,6 +149,33 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await fleet.stop()
+
+
+def _serve_processes(fleet: FleetProcesses, name: str, inventory: Path, json_out: bool) -> None:
+    """Routers over several processes (harness/fleet_procs.py) until SIGINT or SIGTERM."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # children inherit: Ctrl-C stops us only
+    with console.status(f"starting {len(fleet.names)} routers in {fleet.count} processes..."):
+        try:
+            fleet.start()
+        except RuntimeError as error:
+            raise UsageError(f"{error}; pick another --base-port") from None
+    try:
+        fleet.write_inventory(inventory)
+        devices = fleet.inventory()["devices"]
+        if json_out:
+            print_json({"inventory": str(inventory), "devices": devices})
+        else:
+            table = Table(
+                "router", "host", "port", "flavor", title=f"{name}: {len(devices)} routers"
+            )
+            for d in devices:
+                table.add_row(d["name"], d["host"], str(d["port"]), d["flavor"])
+            console.print(table)
+            console.print(f"inventory written to {inventory}; Ctrl-C to stop")
+        signal.sigwait(signals)
+    finally:
+        fleet.stop()
 
 
 def quiet_transport_logs() -> None:

@@ -64,7 +64,10 @@ class Fleet:
         options: Callable[[str], RouterOptions] | None = None,
         host_keys: str = "ed25519",
         flavors: str = "netpilot",
+        first_index: int = 0,
     ) -> None:
+        """`first_index`: the index of the first router in a fleet cut over several processes
+        (harness/fleet_procs.py), for round-robin flavours and host keys across the whole."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.host = host
@@ -78,7 +81,7 @@ class Fleet:
         self.schema = get_flavor("netpilot").schema()
         """The netpilot schema (for routers added by hand, e.g. harness/dataplane_router.py)."""
         self.routers: dict[str, SimRouter] = {}
-        for i, name in enumerate(names):
+        for i, name in enumerate(names, start=first_index):
             opts = options(name) if options else RouterOptions()
             if flavors != "netpilot":
                 opts = dataclasses.replace(opts, flavor=flavor_at(flavors, i))
@@ -89,7 +92,7 @@ class Fleet:
                 username=username,
                 password=password,
                 host=host,
-                port=base_port + i if base_port else 0,
+                port=base_port + i - first_index if base_port else 0,
                 provider=provider,
                 options=opts,
             )
@@ -113,6 +116,7 @@ class Fleet:
                     router.host_key.export_public_key("openssh").decode().split()[:2]
                 ),
                 "flavor": router.options.flavor,
+                **router.inventory_facts(),
             }
             devices.append(entry)
         return {"devices": devices}

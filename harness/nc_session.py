@@ -36,6 +36,7 @@ BIG_MESSAGE = 64 * 1024
 """Messages at least this long are parsed in a worker thread (with a parser of their own), and
 so is the operation they carry."""
 BIG_CONFIG = 5000
+_COUNT = etree.XPath("count(//*)")  # compiled once: this runs before every config operation
 """Elements in a datastore from which the `OFF_LOOP` operations run in a worker thread (about
 400 SR policies); below it they run on the loop, where they take a millisecond or two."""
 MAX_TEXT = 1024
@@ -288,7 +289,7 @@ class NetconfSession:
         if self.router.faults.hold is not None:
             return True  # tests hold operations in their thread
         sizes = (self.router.running, self.router.candidate)
-        return any(float(tree.xpath("count(//*)")) >= BIG_CONFIG for tree in sizes)
+        return any(float(_COUNT(tree)) >= BIG_CONFIG for tree in sizes)
 
     async def _run(self, name: str, op: Element) -> Element | None:
         """Run an operation in a worker thread (after the router's `faults.hold`, if set)."""

@@ -82,6 +82,28 @@ def test_fleet_push_drift_repair(tmp_path: Path) -> None:
         assert proc.wait(timeout=30) == 0
 
 
+def test_start_spreads_routers_over_processes(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    proc = subprocess.Popen(
+        [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), "--processes", "2",
+         "--flavor", "mixed", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        started = json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")
+        assert [d["flavor"] for d in started["devices"]] == ["netpilot", "iosxr", "openconfig"]
+        listed = _run("devices", "list", "-i", str(inv))
+        assert [row["name"] for row in listed] == ["r1", "r2", "r3"]
+        assert all(row["reachable"] and row["candidate"] for row in listed)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 2  # the routers' processes
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+
+
 def _give_up_on_a_big_edit(inv: Path) -> None:
     """A client sends r1 a 3,000-policy edit and times out before the reply."""
     s = DeviceSession(load_inventory(inv).get("r1"), options=SessionOptions(rpc_timeout_s=0.3))

@@ -136,7 +136,7 @@ class NetconfSouthbound:
                 for n in unknown
             }
             return TransactionResult(revision, False, devices)
-        problems = self._problems(desired)
+        problems = self._problems(to_send(desired, previous, full_replace))
         if problems:
             devices = {
                 n: DeviceResult(n, True, str(error), "validate", exception=error)
@@ -264,6 +264,17 @@ class NetconfSouthbound:
         if device not in self.sessions:
             self.inventory.get(device)  # raises a clear InventoryError
         return self.sessions[device]
+
+
+def to_send(
+    desired: Mapping[str, DeviceConfig], previous: Mapping[str, DeviceConfig], full: bool
+) -> dict[str, DeviceConfig]:
+    """The devices a transaction sends something to, so whose config must be validated first:
+    every device for a full replace, else those whose config changes (an unchanged device gets
+    no edit). A network-wide revision often changes a few devices of many."""
+    if full:
+        return dict(desired)
+    return {n: cfg for n, cfg in desired.items() if previous.get(n) != cfg}
 
 
 def journal_path(inventory: Path) -> Path:

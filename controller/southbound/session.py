@@ -167,7 +167,7 @@ class DeviceSession:
     ) -> None:
         self.entry = entry
         self.name = entry.name
-        self.flavor: Flavor = get_flavor(entry.flavor)
+        self.flavor: Flavor = get_flavor(entry.flavor, entry.facts)
         self.options = options or SessionOptions()
         self.known_hosts = known_hosts
         self.log = logger or logging.getLogger("netpilot.southbound")
