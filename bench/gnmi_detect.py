@@ -1,7 +1,8 @@
 """Benchmark (issue 15): how fast a cut reaches the controller, streamed (gNMI ON_CHANGE) against
 polled (NETCONF `<get>` every `--poll` s), in the same run.
 
-bank-wan's routers (harness/netrun.py, gNMI on) are stepped by hand; random links carrying
+bank-wan's routers (or `--topology`'s, e.g. zoo:Cogentco with `--intents` random intents
+between its routers; harness/netrun.py, gNMI on) are stepped by hand; random links carrying
 intents are cut and restored one after another (`--cuts`). For every cut, from the network's
 ground-truth `link_down` (stamped after the simulator's step, before the routers publish):
 
@@ -13,6 +14,7 @@ ground-truth `link_down` (stamped after the simulator's step, before the routers
 - poll_event: a NETCONF collector polling every `--poll` wall seconds first sees the link down.
 
     .venv/bin/python bench/gnmi_detect.py [--cuts 100] [--poll 1.0] [--seed 1] [--json]
+        [--topology zoo:Cogentco --intents 100]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.intents import make_intents
 from bench.live_common import machine, machine_line, percentile, write_scenario
 from controller.engine import Engine, EngineConfig
 from controller.intentfile import load_intents
@@ -47,14 +50,21 @@ TOPOLOGY = "bank-wan"
 STEP_S = 10.0
 
 
-def start_engine(db: Path) -> tuple[Engine, Store, asyncio.AbstractEventLoop, threading.Thread]:
+def start_engine(
+    db: Path, topology: str, intents: int
+) -> tuple[Engine, Store, asyncio.AbstractEventLoop, threading.Thread]:
     store = Store(db)
-    engine = Engine(load(TOPOLOGY), store, MemorySouthbound(), time.time,
+    topo = load(topology)
+    engine = Engine(topo, store, MemorySouthbound(), time.time,
                     config=EngineConfig(tick_s=3600, hold_time_s=0))  # fmt: skip
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    store.apply_intents(load_intents(ROOT / "topologies/bank-wan.intents.yaml"), actor="bench")
+    if topology == TOPOLOGY:
+        wanted = load_intents(ROOT / "topologies/bank-wan.intents.yaml")
+    else:  # the intents bench's mix of classes, random pairs
+        wanted = make_intents(sorted(topo.nodes), intents, seed=1)
+    store.apply_intents(wanted, actor="bench")
     asyncio.run_coroutine_threadsafe(engine.start(), loop).result(120)
     asyncio.run_coroutine_threadsafe(engine.reconcile("bench"), loop).result(120)
     return engine, store, loop, thread
@@ -100,14 +110,16 @@ def schedule(links: list[str], cuts: int, seed: int) -> list[tuple[str, float, f
 
 
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    engine, store, loop, thread = start_engine(workdir / "np.db")
+    engine, store, loop, thread = start_engine(workdir / "np.db", args.topology, args.intents)
     carrying = sorted({k[2] for p in engine.placements().values() for k in p.primary.links})
     plan = schedule(carrying, args.cuts, args.seed)
     events = [{"kind": "link_down", "link": lk, "at": f"{d:g}s"} for lk, d, _ in plan]
     events += [{"kind": "link_up", "link": lk, "at": f"{u:g}s"} for lk, _, u in plan]
     scen = write_scenario(workdir / "cuts.yaml", events)
     truth: list[dict[str, Any]] = []
-    spec = NetworkSpec(topology=TOPOLOGY, inventory=workdir / "inv.yaml", scenario=scen, speed=3600)
+    spec = NetworkSpec(
+        topology=args.topology, inventory=workdir / "inv.yaml", scenario=scen, speed=3600
+    )
     rx: list[tuple[float, str, str, str]] = []
     rows: list[dict[str, float]] = []
     with NetworkRun(spec, listener=truth.append) as run:
@@ -172,7 +184,8 @@ def _times(
 
 
 def summarise(rows: list[dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"cuts": len(rows), "poll_interval_s": args.poll, "machine": machine()}
+    out: dict[str, Any] = {"topology": args.topology, "cuts": len(rows),
+                           "poll_interval_s": args.poll, "machine": machine()}  # fmt: skip
     for key in ("stream_rx", "stream_event", "stream_commit", "poll_event"):
         values = sorted(r[key] for r in rows if key in r)
         out[key] = {
@@ -192,6 +205,9 @@ def main() -> int:
     parser.add_argument("--cuts", type=int, default=100)
     parser.add_argument("--poll", type=float, default=1.0, help="NETCONF poll interval, wall s")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--topology", default=TOPOLOGY, help="bank-wan, zoo:Cogentco, ...")
+    parser.add_argument("--intents", type=int, default=100,
+                        help="random intents off bank-wan (bench/intents.py's mix)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.getLogger("netpilot.telemetry").setLevel(logging.ERROR)  # the poller's stale lines
@@ -201,7 +217,7 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(machine_line(result["machine"]))
-    print(f"{result['cuts']} cuts on {TOPOLOGY}; NETCONF polled every {args.poll:g}s")
+    print(f"{result['cuts']} cuts on {args.topology}; NETCONF polled every {args.poll:g}s")
     for key in ("stream_rx", "stream_event", "stream_commit", "poll_event"):
         r = result[key]
         print(f"  {key:14} n={r['n']:4}  p50 {r['p50_s']}s  p90 {r['p90_s']}s  "

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from commands import topodiff
 from commands.common import console, err_console, print_json
 from controller.errors import ValidationError
 from controller.topology import Link, Topology, TopologyStats
@@ -23,6 +24,8 @@ app = typer.Typer(
     help=f"Load, validate, inspect and export topologies.\n\nTOPO is {SPEC_HELP}.",
     no_args_is_help=True,
 )
+
+app.command("diff")(topodiff.diff)  # routers' LLDP against the file (commands/topodiff.py)
 
 TOPO_ARG = typer.Argument(
     ..., metavar="TOPO", help=f"The topology: {SPEC_HELP}.", show_default=False

@@ -24,6 +24,8 @@ class SimSpec:
     step_s: float = 10.0
     flows: int = 2000
     load: float = 0.6
+    extra_links: tuple[str, ...] = ()
+    """`A:B` pairs the network has and the topology file lacks (harness/extra_links.py)."""
 
 
 def peak_utilisation(index: LinkIndex, traffic: GravityTraffic) -> float:
@@ -65,7 +67,12 @@ def make_traffic(spec: SimSpec, index: LinkIndex, rng: np.random.Generator) -> T
 def build_simulation(spec: SimSpec, watch: list[WatchIntent] | None = None) -> NetworkSimulator:
     if spec.step_s <= 0:
         raise UsageError("--step must be a positive duration, e.g. 10s")
-    index = LinkIndex(load_topology(spec.topology))
+    topology = load_topology(spec.topology)
+    if spec.extra_links:
+        from harness.extra_links import add_links
+
+        topology = add_links(topology, spec.extra_links)
+    index = LinkIndex(topology)
     scenario = load_scenario(spec.scenario) if spec.scenario else Scenario()
     if watch:
         scenario = scenario.model_copy(update={"intents": [*scenario.intents, *watch]})

@@ -25,22 +25,30 @@ import yaml
 from harness.devstate import SimView, render_device
 from harness.gnmi_server import GnmiServer, Snapshot
 from harness.gnmi_tls import GnmiPki, make_pki
-from telemetry.gnmi_model import encode_containers, encode_events, neighbors_of
+from telemetry.gnmi_model import Leaf, encode_containers, neighbors_of, oper_path
+
+
+def router_events(sim: SimView, name: str) -> list[Leaf]:
+    """The leaves router `name` publishes ON_CHANGE: each interface's oper-status, and its LLDP
+    neighbours (the far end of each link that is up; a down link's neighbour is gone)."""
+    idx = sim.index
+    up = sim.routing().igp.up
+    leaves: list[Leaf] = []
+    neighbors = {}
+    for i in idx.out_links[idx.node_idx[name]]:
+        link = idx.links[i]
+        leaves.append((oper_path(link.id), "UP" if up[i] else "DOWN"))
+        if bool(up[i]):
+            neighbors[link.id] = (link.dst, link.id)
+    return leaves + neighbors_of(neighbors)
 
 
 def router_leaves(sim: SimView, name: str, epoch: float = 0.0) -> Snapshot:
     """(device clock, every leaf) of router `name`, LLDP included; the clock is `epoch` plus
     the simulated time (gNMI stamps are Unix nanoseconds)."""
     state = render_device(sim, name)
-    idx = sim.index
-    up = sim.routing().igp.up
-    neighbors = {}
-    for i in idx.out_links[idx.node_idx[name]]:
-        if bool(up[i]):
-            link = idx.links[i]
-            neighbors[link.id] = (link.dst, link.id)
-    leaves = encode_events(state) + neighbors_of(neighbors)
-    return Snapshot(epoch + state.timestamp, leaves, tuple(encode_containers(state)))
+    return Snapshot(epoch + state.timestamp, router_events(sim, name),
+                    tuple(encode_containers(state)))  # fmt: skip
 
 
 class GnmiNetwork:
@@ -64,9 +72,12 @@ class GnmiNetwork:
         """Every router's current state to the server (ON_CHANGE updates go out at once)."""
         if self.server is None:
             return
-        self.server.publish(
-            {name: router_leaves(self.sim, name, self.epoch) for name in self.sim.index.nodes}
-        )
+        # what changed on each router first (cheap, no rendering), as real routers each report
+        # their own change at once; then every router's full state for the SAMPLEs
+        ts = self.epoch + self.sim.t
+        nodes = self.sim.index.nodes
+        self.server.publish_events({n: (ts, router_events(self.sim, n)) for n in nodes})
+        self.server.publish({n: router_leaves(self.sim, n, self.epoch) for n in nodes})
 
     def set_reachable(self, name: str, reachable: bool) -> None:
         if self.server is not None:

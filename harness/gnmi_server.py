@@ -212,6 +212,11 @@ class GnmiServer:
         out at once to ON_CHANGE subscribers. Callable from any thread."""
         self.loop.call_soon_threadsafe(self._publish, dict(states))
 
+    def publish_events(self, events: Mapping[str, tuple[float, list[Leaf]]]) -> None:
+        """Only the published leaves (oper-status, LLDP) of some targets, their containers kept:
+        a router's own state change goes out ON_CHANGE before the slower full `publish`."""
+        self.loop.call_soon_threadsafe(self._publish_events, dict(events))
+
     def inject(self, target: str, fault: str | None) -> None:
         """Make a target misbehave (FAULTS) from now on, or behave again (None)."""
         self.loop.call_soon_threadsafe(self._inject, target, fault)
@@ -245,15 +250,30 @@ class GnmiServer:
             same = same and old is not None and old.containers.keys() == encoded.keys()
             shape = 0 if old is None else old.shape + (not same)
             self.states[target] = TargetState(ts, new, shape, encoded, tuple(containers))
-            if old is None:
+            if old is not None:
+                self._changes(target, ts, old.leaves, new)
+
+    def _publish_events(self, events: dict[str, tuple[float, list[Leaf]]]) -> None:
+        for target, (ts, leaves) in events.items():
+            old = self.states.get(target)
+            new = dict(leaves)
+            if old is None or new == old.leaves:
                 continue
-            watchers = [s for s in self._streams.get(target, ()) if s.on_change]
-            if not watchers or self.faults.get(target) == "stall":
-                continue
-            changed = [(e, v) for e, v in new.items() if old.leaves.get(e) != v]
-            gone = [e for e in old.leaves if e not in new]
-            for stream in watchers:
-                self._notify(stream, ts, changed, gone)
+            shape = old.shape + (new.keys() != old.leaves.keys())
+            self.states[target] = TargetState(ts, new, shape, old.containers, old.raw)
+            self._changes(target, ts, old.leaves, new)
+
+    def _changes(
+        self, target: str, ts: float, old: dict[Elems, Scalar], new: dict[Elems, Scalar]
+    ) -> None:
+        """ON_CHANGE: the leaves that changed or went, to the target's watchers."""
+        watchers = [s for s in self._streams.get(target, ()) if s.on_change]
+        if not watchers or self.faults.get(target) == "stall":
+            return
+        changed = [(e, v) for e, v in new.items() if old.get(e) != v]
+        gone = [e for e in old if e not in new]
+        for stream in watchers:
+            self._notify(stream, ts, changed, gone)
 
     def _notify(self, stream: Stream, ts: float, changed: list[Leaf], gone: list[Elems]) -> None:
         mine = [(e, v) for e, v in changed if any(matches(p, e) for p in stream.on_change)]

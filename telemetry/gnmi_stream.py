@@ -12,6 +12,11 @@ server gone), an update for a path not in the model or with a wrong value (the s
 dropped: one bad router must not feed wrong numbers), or nothing arrives for `stall_s`.
 Back-off doubles from `backoff_s` to `max_backoff_s` (with jitter) and resets once a stream
 has synced.
+
+Set-up is gated: with a `gate` (a semaphore the collector shares between its streams), a stream
+holds a slot from its Subscribe until its `sync_response` (the first full dump, the expensive
+part on both sides), so a thousand streams come up a few dozen at a time, and a stream's wait
+for its first answer starts only once it has its slot (it cannot time out behind the others).
 """
 
 from __future__ import annotations
@@ -55,6 +60,13 @@ class StreamHealth:
     """The cause of the last restart (kept once the stream is back)."""
     seq: int = 0
     """Increases with every sample applied (the collector reports a state once per sample)."""
+    lag_s: float | None = None
+    """Wall time of arrival minus the device's timestamp, of the last notification (meaningful
+    when the device clock is real time: real routers, or `network run --speed 1`)."""
+    dumps: int = 0
+    """Initial dumps applied (one per subscription, before its sync; counted in `samples`)."""
+    lldp_changes: int = 0
+    """LLDP neighbour updates and deletes received after the first sync."""
 
 
 def subscribe_request(target: str, sample_s: float) -> Any:
@@ -95,6 +107,10 @@ class DeviceStream:
     backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     clock: Callable[[], float] = time.monotonic
+    gate: asyncio.Semaphore | None = None
+    """Shared between streams: at most this many set-ups (Subscribe to sync) at once."""
+    on_lldp: Callable[[str], None] | None = None
+    """Called with the device name when its LLDP neighbours change (or on a fresh sync)."""
     health: StreamHealth = field(default_factory=StreamHealth)
     assembler: DeviceAssembler = field(init=False)
     _oper: dict[str, bool] = field(default_factory=dict)
@@ -139,6 +155,10 @@ class DeviceStream:
             await done.wait()  # keep our side open: closing it ends nothing, but be polite
 
         meta = (("username", self.access.username), ("password", self.access.password))
+        held = self.gate is not None
+        if self.gate is not None:
+            await self.gate.acquire()
+        self.assembler.neighbors.clear()  # the sync's dump says who is there now
         call = stub.Subscribe(requests(), metadata=meta)
         try:
             responses = call.__aiter__()
@@ -154,9 +174,19 @@ class DeviceStream:
                 except StopAsyncIteration:
                     raise StreamTrouble(f"gNMI {self.where}: server ended the stream") from None
                 self._take(response)
+                if held and self.health.synced:
+                    held = False
+                    self.gate.release()  # type: ignore[union-attr]
+                    self._lldp_changed()
         finally:
+            if held:
+                self.gate.release()  # type: ignore[union-attr]
             done.set()
             call.cancel()
+
+    def _lldp_changed(self) -> None:
+        if self.on_lldp is not None:
+            self.on_lldp(self.device.name)
 
     def _take(self, response: Any) -> None:
         h = self.health
@@ -167,6 +197,7 @@ class DeviceStream:
             h.synced = True
             return
         if response.HasField("update"):
+            h.dumps += not h.synced
             try:
                 self.apply(response.update)
             except PathError as error:
@@ -177,9 +208,11 @@ class DeviceStream:
         asm = self.assembler
         prefix = from_proto(note.prefix)
         ts = note.timestamp / 1e9
-        sample = False
+        self.health.lag_s = time.time() - ts
+        sample = lldp = False
         for elems in (prefix + from_proto(p) for p in note.delete):
             asm.delete(elems)
+            lldp = lldp or elems[0][0] == "lldp"
         for update in note.update:
             raw = update.path.SerializeToString()
             cached = self._paths.get(raw)
@@ -187,7 +220,10 @@ class DeviceStream:
                 cached = self._paths[raw] = from_proto(update.path)
             elems = prefix + cached
             asm.apply(elems, untyped(update.val))
-            sample = sample or (elems[0][0] != "lldp" and elems[-1][0] != "oper-status")
+            if elems[0][0] == "lldp":
+                lldp = True
+            elif elems[-1][0] != "oper-status":
+                sample = True
         self.health.notifications += 1
         if sample:
             asm.timestamp = max(asm.timestamp, ts)
@@ -200,3 +236,6 @@ class DeviceStream:
         if self.on_link is not None:
             for iface, up in changed:
                 self.on_link(self.device.name, iface, up, ts)
+        if lldp and self.health.synced:
+            self.health.lldp_changes += 1
+            self._lldp_changed()

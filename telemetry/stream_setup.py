@@ -4,7 +4,8 @@
 inventory file has no `gnmi:` section (telemetry/gnmi_inventory.py), else a `StreamCollector`
 over the devices with a `gnmi_target`, polling the others through `poll(sub-inventory)`.
 `start_streams(collector, engine, loop)` opens the streams once the engine's loop runs, with
-oper-status changes going straight to `engine.link_state` (telemetry/stream_events.py).
+oper-status changes going straight to `engine.link_state` (telemetry/stream_events.py) and LLDP
+changes to the topology discovery (telemetry/stream_discovery.py).
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from controller.discovery_watch import GraphEngine
 from controller.southbound.inventory import Inventory
 from telemetry.engine_bridge import LinkStateEngine
 from telemetry.gnmi_inventory import load_gnmi
 from telemetry.stream_collector import PollCollector, StreamCollector, StreamOptions
+from telemetry.stream_discovery import start_discovery
 from telemetry.stream_events import link_callback
 
 
-class TopologyEngine(LinkStateEngine, Protocol):
-    @property
-    def topology(self) -> Any: ...
+class TopologyEngine(LinkStateEngine, GraphEngine, Protocol):
+    pass
 
 
 def round_collector(
@@ -38,11 +40,17 @@ def round_collector(
         return poll(inventory)
     rest = tuple(d for d in inventory.devices if d.name not in access.devices)
     fallback = poll(dataclasses.replace(inventory, devices=rest)) if rest else None
-    return StreamCollector(access, StreamOptions(sample_s=sample_s), fallback=fallback)
+    collector = StreamCollector(access, StreamOptions(sample_s=sample_s), fallback=fallback)
+    collector.inventory_path = path
+    return collector
 
 
 def start_streams(
-    collector: object, engine: TopologyEngine, loop: asyncio.AbstractEventLoop
+    collector: object,
+    engine: TopologyEngine,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    discovery_every_s: float = 10.0,
 ) -> bool:
     """Open the streams of a `StreamCollector` (True), or do nothing for another collector."""
     if not isinstance(collector, StreamCollector):
@@ -51,5 +59,7 @@ def start_streams(
     def known(link: str) -> bool:
         return any(lk.id == link for lk in engine.topology.links)
 
-    collector.start(on_link=link_callback(engine, loop, known=known))
+    # topology from LLDP (issue 15 item 4)
+    watch = start_discovery(collector, engine, loop, every_s=discovery_every_s)
+    collector.start(on_link=link_callback(engine, loop, known=known), on_lldp=watch.changed)
     return True

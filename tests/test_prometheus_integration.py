@@ -75,7 +75,9 @@ def dashboard_queries() -> list[str]:
 
 def rule_queries() -> list[str]:
     doc = yaml.safe_load(RULES.read_text())
-    return [r["expr"] for g in doc["groups"] for r in g["rules"]]
+    # the netpilot-gnmi group's alerts are about trouble a healthy run does not have: they are
+    # unit-tested with promtool (deploy/rules/netpilot-gnmi-alerts.test.yml) instead
+    return [r["expr"] for g in doc["groups"] if g["name"] == "netpilot" for r in g["rules"]]
 
 
 def test_promtool_checks_rules_and_config() -> None:
@@ -83,6 +85,7 @@ def test_promtool_checks_rules_and_config() -> None:
     for args in (
         ["check", "rules", str(RULES)],
         ["check", "config", str(DEPLOY / "prometheus.yml")],
+        ["test", "rules", str(DEPLOY / "rules" / "netpilot-gnmi-alerts.test.yml")],
     ):
         out = subprocess.run([promtool, *args], check=False, capture_output=True, timeout=60)
         assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
