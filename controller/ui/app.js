@@ -7,7 +7,7 @@ import { applyResult, intentDetail, intentRows, planErrors, planResult, timeline
 const KEY = 'netpilot.token';
 const $ = (id) => document.getElementById(id);
 const ui = { view: null, live: null, selected: null, selectedPaths: '', stream: null, paths: null, topoKey: '',
-             shownEvents: new Set(['link', 'move', 'tx', 'device']), planBody: null };
+             shownEvents: new Set(['incident', 'link', 'move', 'tx', 'device']), planBody: null };
 
 function token() { return sessionStorage.getItem(KEY); }
 

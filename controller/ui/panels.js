@@ -76,6 +76,7 @@ const LINK_KINDS = new Set(['topology', 'avoid', 'avoid-clear', 'telemetry']);
 const DEVICE_KINDS = new Set(['device-stale', 'device-recovered', 'drift', 'drift-repaired']);
 
 export function category(event) {
+  if (event.kind === 'incident') return 'incident';  // alarm correlation (docs/incidents.md)
   if (LINK_KINDS.has(event.kind)) return 'link';
   if (DEVICE_KINDS.has(event.kind)) return 'device';
   if (event.kind === 'optimize' || (event.kind === 'reconcile' && /moved=[1-9]/.test(event.detail))) {
