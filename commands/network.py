@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from commands.common import err_console, print_json
 from controller.errors import UsageError
-from controller.units import parse_duration
+from controller.units import parse_bandwidth, parse_duration
 
 app = typer.Typer(help="Run the simulated network as its own process.", no_args_is_help=True)
 
@@ -80,6 +80,14 @@ def run(
     gnmi: Annotated[
         bool, typer.Option(help="Also serve gNMI (TLS, one port, routers by target).")
     ] = True,
+    traffic_rate: Annotated[
+        str | None,
+        typer.Option(help="--dataplane linux: send real packets, this bit/s per flow (200k)."),
+    ] = None,
+    add_link: Annotated[
+        list[str] | None,
+        typer.Option(help="A link A:B the routers have and the topology file lacks (repeat)."),
+    ] = None,
 ) -> None:
     """Run simulated NETCONF routers, traffic and faults free-running until Ctrl-C or SIGTERM.
 
@@ -93,10 +101,13 @@ def run(
         topology=topology, inventory=inventory, scenario=scenario, intents=intents, events=events,
         speed=speed, step_s=parse_duration(step, "--step"), traffic=traffic, load=load,
         flows=flows, seed=seed, until_s=parse_duration(until, "--until") if until else None,
-        gnmi=gnmi,
+        gnmi=gnmi, extra_links=tuple(add_link or ()),
+        traffic_rate=parse_bandwidth(traffic_rate, "--traffic-rate") if traffic_rate else None,
     )  # fmt: skip
     if dataplane not in ("sim", "linux"):
         raise UsageError(f"--dataplane {dataplane!r}: give sim or linux")
+    if traffic_rate and dataplane != "linux":
+        raise UsageError("--traffic-rate sends real packets: give it with --dataplane linux")
     if dataplane == "linux":  # docs/dataplane.md
         from harness.dataplane_run import LinuxNetworkRun
 
@@ -119,6 +130,8 @@ def run(
             stats = net.stop()
     summary = {"topology": topology, "inventory": str(inventory), "speed": speed,
                "step_s": spec.step_s, "reason": net.reason, **stats.as_dict()}  # fmt: skip
+    if getattr(net, "traffic", None) is not None:  # --dataplane linux's real packets
+        summary["traffic"] = net.traffic.stats()
     if json_out:
         print_json(summary)
     err_console.print(

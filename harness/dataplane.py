@@ -33,6 +33,7 @@ from harness.dataplane_routes import (
     MAX_SEGMENTS,
     NsState,
     Plan,
+    Port,
     Route,
     Rule,
     desired,
@@ -56,6 +57,8 @@ RTMGRP_LINK = 0x1
 DEFAULT_RATE_SCALE = 1e-3
 """tbf shapes each veth at the link's capacity times this (10 Gbit/s -> 10 Mbit/s): the real
 capacities are beyond what veths on a small machine forward."""
+MIN_SHAPED_BPS = 1_000_000
+"""Branch lines (4-200 Mbit/s) would shrink to a few kbit/s, which a stream of probes fills."""
 
 
 class KernelError(Exception):
@@ -123,6 +126,12 @@ def on_worker(
 
     run.__doc__ = method.__doc__
     return run
+
+
+def shaped_bps(port: Port, rate_scale: float = DEFAULT_RATE_SCALE) -> int:
+    """The tbf rate of `port`: its link's capacity times rate_scale, MIN_SHAPED_BPS at least."""
+    capacity = port.out.capacity_bps if port.out is not None else 1e9
+    return max(int(capacity * rate_scale), MIN_SHAPED_BPS)
 
 
 def parse_proc_net_dev(text: str) -> dict[str, tuple[int, ...]]:
@@ -225,16 +234,28 @@ class LinuxDataPlane:
             self.ifindex[(port.router, port.ifname)] = index
             macs[port.router] = ns.get_links(index)[0].get_attr("IFLA_ADDRESS")
             ns.addr("add", index=index, address=port.addr, prefixlen=64, flags=IFA_F_NODAD)
-            capacity = port.out.capacity_bps if port.out is not None else 1e9
-            rate = max(int(capacity * self.rate_scale), 64_000)
-            ns.tc("add", "tbf", index, rate=f"{rate}bit", burst=max(rate // 80, 16_000),
-                  latency="100ms")  # fmt: skip
+            self._shape(port, "add", self.shaped_bps(port))
             ns.link("set", index=index, state="up")
         for port in (a, b):
             self.handles[port.router].neigh(
                 "add", dst=port.peer_addr, lladdr=macs[port.peer],
                 ifindex=self.ifindex[(port.router, port.ifname)], state=NUD_PERMANENT,
             )  # fmt: skip
+
+    def shaped_bps(self, port: Port) -> int:
+        return shaped_bps(port, self.rate_scale)
+
+    def _shape(self, port: Port, how: str, rate: int) -> None:
+        index = self.ifindex[(port.router, port.ifname)]
+        self.handles[port.router].tc(how, "tbf", index, rate=f"{rate}bit",
+                                     burst=max(rate // 80, 16_000), latency="100ms")  # fmt: skip
+
+    @on_worker
+    def set_capacity(self, router: str, link_id: str, factor: float) -> None:
+        """Shape `router`'s end of `link_id` to `factor` of its rate (a brownout; 1 restores)."""
+        with self.lock:
+            port = self.plan.port_of_link[(router, link_id)]
+            self._shape(port, "change", max(int(self.shaped_bps(port) * factor), 8_000))
 
     @on_worker
     def teardown(self) -> int:
@@ -254,13 +275,15 @@ class LinuxDataPlane:
 
     # -- links -----------------------------------------------------------------------------------
     @on_worker
-    def set_link(self, link_id: str, *, up: bool) -> None:
-        """Set both ends of physical link `link_id` up or down (a cut), then reconverge."""
+    def set_link(self, link_id: str, *, up: bool, reconverge: bool = True) -> None:
+        """Set both ends of physical link `link_id` up or down (a cut), then reconverge (or
+        leave that to the next `poll_links`)."""
         with self.lock:
             for router, port in self._ends(link_id):
                 index = self.ifindex[(router, port)]
                 self.handles[router].link("set", index=index, state="up" if up else "down")
-        self.poll_links()
+        if reconverge:
+            self.poll_links()
 
     def _ends(self, link_id: str) -> list[tuple[str, str]]:
         first = next(p for ports in self.plan.ports.values() for p in ports if p.link_id == link_id)

@@ -16,10 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from scapy.layers.inet import IP
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
-from scapy.layers.l2 import Ether
-
 from controller.errors import UsageError
 from harness.linuxnet import in_namespace, live_runs
 from harness.linuxnet_capture import Frame, Ring
@@ -92,20 +88,35 @@ def _send(namespace: str, addrs: tuple[str, str], dscp: int, payload: bytes) -> 
     return None
 
 
+ETH_HLEN = 14
+ETH_P_IPV6 = 0x86DD
+ETH_P_IP = 0x0800
+IPPROTO_ROUTING = 43
+
+
 def _outer(frame: Frame) -> tuple[str, int | None]:
-    pkt = Ether(frame.data)
-    srh = pkt.getlayer(IPv6ExtHdrSegmentRouting)
-    if IPv6 in pkt:
-        return str(pkt[IPv6].dst), None if srh is None else int(srh.segleft)
-    return str(pkt[IP].dst) if IP in pkt else "?", None
+    """The outer destination and, for an SRv6 packet, the SRH's Segments Left (read from the
+    headers directly: scapy takes a tenth of a millisecond per frame, too slow for a stream)."""
+    data = frame.data
+    kind = int.from_bytes(data[12:14], "big") if len(data) >= ETH_HLEN else 0
+    if kind == ETH_P_IPV6 and len(data) >= ETH_HLEN + 40:
+        dst = str(ipaddress.IPv6Address(data[ETH_HLEN + 24 : ETH_HLEN + 40]))
+        srh = ETH_HLEN + 40
+        if data[ETH_HLEN + 6] == IPPROTO_ROUTING and len(data) >= srh + 4 and data[srh + 2] == 4:
+            return dst, data[srh + 3]
+        return dst, None
+    if kind == ETH_P_IP and len(data) >= ETH_HLEN + 20:
+        return str(ipaddress.IPv4Address(data[ETH_HLEN + 16 : ETH_HLEN + 20])), None
+    return "?", None
 
 
-def _is_probe(frame: Frame) -> bool:
+def is_probe(frame: Frame) -> bool:
     """The probe itself, not an ICMP error quoting it (a port unreachable from the endpoint)."""
-    pkt = Ether(frame.data)
-    if IPv6 in pkt:
-        return int(pkt[IPv6].nh) != ICMPV6
-    return not (IP in pkt and int(pkt[IP].proto) == ICMPV4)
+    data = frame.data
+    kind = int.from_bytes(data[12:14], "big") if len(data) >= ETH_HLEN else 0
+    if kind == ETH_P_IPV6 and len(data) > ETH_HLEN + 6:
+        return data[ETH_HLEN + 6] != ICMPV6
+    return not (kind == ETH_P_IP and len(data) > ETH_HLEN + 9 and data[ETH_HLEN + 9] == ICMPV4)
 
 
 def _captured(rings: dict[str, Ring], token: bytes) -> list[tuple[str, Frame]]:
@@ -113,12 +124,12 @@ def _captured(rings: dict[str, Ring], token: bytes) -> list[tuple[str, Frame]]:
         (router, f)
         for router, ring in rings.items()
         for f in ring.frames()
-        if token in f.data and _is_probe(f)
+        if token in f.data and is_probe(f)
     ]
     return sorted(seen, key=lambda rf: rf[1].time_ns)
 
 
-def _chain(state: dict[str, Any], src: str, dst_node: str, seen: list[tuple[str, Frame]]) -> Trace:
+def chain(state: dict[str, Any], src: str, dst_node: str, seen: list[tuple[str, Frame]]) -> Trace:
     """The first probe's hops: follow its outgoing copies from `src`, link by link."""
     ports: dict[str, dict[str, str]] = state["ports"]
     links: dict[str, list[list[str]]] = state["links"]
@@ -134,7 +145,10 @@ def _chain(state: dict[str, Any], src: str, dst_node: str, seen: list[tuple[str,
         frame = step[1]
         link = ports[node][frame.ifname]
         dst, sl = _outer(frame)
-        hops.append(Hop(node, link, dst, sl))
+        hop = Hop(node, link, dst, sl)
+        if hop in hops:  # the same packet left the same router the same way twice
+            return Trace((*hops, hop), False, "forwarding loop")
+        hops.append(hop)
         far = next(by_ns[ns] for ns, ifname in links[link]
                    if not (by_ns[ns] == node and ifname == frame.ifname))  # fmt: skip
         node = far
@@ -186,7 +200,7 @@ class Prober:
                 break
         seen.sort(key=lambda rf: rf[1].time_ns)
         traces = [
-            _chain(self.state, src, dst_node, [(r, f) for r, f in seen if tag in f.data])
+            chain(self.state, src, dst_node, [(r, f) for r, f in seen if tag in f.data])
             for tag in tags
         ]
         return next((t for t in traces if t.delivered), traces[0])

@@ -25,28 +25,33 @@ from harness.fleet import Fleet
 
 RX_POWER_UP_DBM = -3.0
 RX_POWER_DOWN_DBM = -40.0
+TX_BIAS_MA = 35.0
 
 
 class KernelState:
-    """Interface state from the kernel: a veth's counters are the interface's."""
+    """Interface state from the kernel: a veth's counters are the interface's, its speed the
+    rate its tbf shapes it to (so utilisation is of what the veth can carry). `optics` holds
+    a scenario's drift of receive power (dB) and transmit bias (mA) per (router, link)."""
 
     def __init__(self, plane: LinuxDataPlane) -> None:
         self.plane = plane
         self.started = time.time()
         self.boot_id = int(self.started)
+        self.optics: dict[tuple[str, str], tuple[float, float]] = {}
 
     def device_state(self, name: str) -> DeviceState:
         interfaces = []
         for c in self.plane.counters(name):
             port = self.plane.plan.port_of_link[(name, c.link_id)]
             assert port.out is not None
+            rx_drift, bias_drift = self.optics.get((name, c.link_id), (0.0, 0.0))
+            rx = RX_POWER_UP_DBM + rx_drift if c.oper_up else RX_POWER_DOWN_DBM
             interfaces.append(InterfaceState(
-                name=c.link_id, oper_up=c.oper_up, speed_bps=port.out.capacity_bps,
+                name=c.link_id, oper_up=c.oper_up, speed_bps=self.plane.shaped_bps(port),
                 in_octets=c.rx_bytes, out_octets=c.tx_bytes, in_packets=c.rx_packets,
                 out_packets=c.tx_packets, in_errors=c.rx_errors, out_errors=c.tx_errors,
                 in_discards=c.rx_dropped, out_discards=c.tx_dropped, crc_errors=0,
-                rx_power_dbm=RX_POWER_UP_DBM if c.oper_up else RX_POWER_DOWN_DBM,
-                tx_bias_ma=35.0, delay_s=port.out.delay_s,
+                rx_power_dbm=rx, tx_bias_ma=TX_BIAS_MA + bias_drift, delay_s=port.out.delay_s,
             ))  # fmt: skip
         return DeviceState(name, time.time() - self.started, self.boot_id, tuple(interfaces), ())
 
@@ -80,11 +85,11 @@ class KernelRouter(SimRouter):
         self._running = value
 
 
-def kernel_fleet(plane: LinuxDataPlane, directory: Path) -> Fleet:
-    """A Fleet (keys, inventory) of KernelRouters, one per router of the data plane."""
+def kernel_fleet(plane: LinuxDataPlane, directory: Path, provider: KernelState) -> Fleet:
+    """A Fleet (keys, inventory) of KernelRouters, one per router of the data plane, their
+    state from `provider`."""
     fleet = Fleet([], directory)
     client = asyncssh.read_private_key(str(fleet.key_file)).convert_to_public()
-    provider = KernelState(plane)
     schema = fleet.schema
     for name in sorted(plane.topology.nodes, key=lambda n: plane.topology.nodes[n].index):
         fleet.routers[name] = KernelRouter(

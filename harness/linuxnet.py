@@ -45,6 +45,7 @@ ROUTER_SYSCTLS = {
     "net.ipv6.conf.default.mldv2_unsolicited_report_interval": "0",
     "net.ipv6.conf.default.mldv1_unsolicited_report_interval": "0",
     "net.ipv4.ip_forward": "1",
+    "net.ipv6.icmp.ratelimit": "1000",  # errors (traffic to a prefix nobody serves) 1/s, not 10
 }
 _LIBC = ctypes.CDLL(None, use_errno=True)
 

@@ -60,6 +60,10 @@ class NetworkSpec:
     """Where the generated SSH keys go (default: `<inventory stem>-keys` beside the inventory)."""
     gnmi: bool = True
     """Also serve gNMI (one TLS port, routers by target; docs/streaming.md)."""
+    traffic_rate: float | None = None
+    """--dataplane linux: real packets, this many bit/s per flow (harness/trafficgen.py)."""
+    extra_links: tuple[str, ...] = ()
+    """`--add-link A:B`: links the routers have and the topology file lacks (discovery)."""
 
     @property
     def key_dir(self) -> Path:
@@ -129,7 +133,7 @@ class NetworkRun:
         self.sleep = sleep
         sim_spec = SimSpec(
             spec.topology, spec.traffic, spec.scenario, spec.seed, spec.step_s, spec.flows,
-            spec.load,
+            spec.load, spec.extra_links,
         )  # fmt: skip
         self.sim: NetworkSimulator = build_simulation(sim_spec, _watch(spec.intents))
         self.log = EventLog(spec.events, listener=listener)
