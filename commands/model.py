@@ -243,6 +243,9 @@ def eval_faults(
     fit_iterations: int = typer.Option(
         200, min=1, help="Boosting iterations of the fault model (fewer: a faster smoke run)."
     ),
+    detector_seeds: int = typer.Option(
+        10, min=1, help="With --leave-one-out: validation seeds the detector's rules are chosen on."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Fault prediction on generated telemetry: model against MAD, threshold and Holt.
@@ -271,6 +274,7 @@ def eval_faults(
             links=links, days=days, step_s=step_s, time_scale=time_scale, fault_kinds=known
         ),
         model_iterations=fit_iterations,
+        detector_seeds=detector_seeds,
     )
     if leave_one_out:
         _leave_one_out(cfg, json_out)
@@ -416,22 +420,72 @@ def train_loop(
     console.print(table)
 
 
+@train_app.command("periods")
+def train_periods(
+    *,
+    out: Path = typer.Option(..., "--out", help="Model file to write."),
+    links: int = typer.Option(4, min=1, help="Generated links (each its own scale)."),
+    days: float = typer.Option(14.0, help="Days of 5-min samples per link."),
+    held_out_days: float = typer.Option(3.0, help="Last days kept out to measure the band."),
+    seed: int = typer.Option(0, help="Seed of the first link."),
+    json_out: bool = typer.Option(False, "--json", help="Print the training facts as JSON."),
+) -> None:
+    """Learn per class and link the daily traffic profile (p10, p50, p90) and save it.
+
+    Trains on generated per-class traffic (no dataset here carries classes); the band's
+    coverage is measured on the held-out last days. Example: netpilot model train periods
+    --out periods.model && netpilot model show periods.model --plot periods.png
+    """
+    from models.periods import learn_generated
+    from models.saved import save_periods
+
+    if days - held_out_days < 1 or held_out_days <= 0:
+        raise UsageError("--days must exceed --held-out-days by at least 1; both > 0")
+    model, coverage = learn_generated(links, days, held_out_days, seed)
+    info = {"source": "generated per-class traffic", "days": days, "held_out_days": held_out_days,
+            "band_coverage_held_out": {c: round(v, 3) for c, v in coverage.items()}}  # fmt: skip
+    header = save_periods(out, model, info)
+    _show_header(out, header.to_json(), json_out)
+
+
 @app.command("show")
 def show(
     path: Path = typer.Argument(..., help="A model file written by `netpilot model train`."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Periods model: draw the learned profile and band to this PNG."
+    ),
+    link: str | None = typer.Option(None, help="With --plot: the link to draw (default first)."),
     json_out: bool = typer.Option(False, "--json", help="Print the header as JSON."),
 ) -> None:
     """Show a model file's header after checking it (kind, version, schema, hash).
 
-    Example: netpilot model show geant.model
+    Example: netpilot model show geant.model; a periods model's profile as a PNG:
+    netpilot model show periods.model --plot periods.png
     """
     from models.persist import read_header
-    from models.saved import load_faults, load_forecast
+    from models.saved import load_detector, load_faults, load_forecast, load_periods
 
     header, _ = read_header(path)
-    loader = load_forecast if header.kind == "forecast" else load_faults
-    checked, _model = loader(path)
+    loaders = {"forecast": load_forecast, "detector": load_detector, "periods": load_periods}
+    checked, model = loaders.get(header.kind, load_faults)(path)
+    if plot is not None:
+        _plot(path, model, plot, link)
     _show_header(path, checked.to_json(), json_out)
+
+
+def _plot(path: Path, model: object, out: Path, link: str | None) -> None:
+    from models.periods import PeriodModel
+    from models.periods_plot import plot_profile
+
+    if not isinstance(model, PeriodModel):
+        raise UsageError(f"--plot: {path} is not a periods model; train one with "
+                         "`netpilot model train periods`")  # fmt: skip
+    links = model.links()
+    chosen = link if link is not None else links[0]
+    if chosen not in links:
+        raise UsageError(f"--link {chosen!r}: not in {path}; use one of {', '.join(links[:8])}")
+    plot_profile(model, chosen, out)
+    err_console.print(f"wrote {out} (profile of {chosen})")
 
 
 def _show_header(path: Path, header: dict[str, object], json_out: bool) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.alarms import Hysteresis, alarms
+from models.alarms import Hysteresis, active_at_end, alarms
 from models.fault_features import crc_increments, trailing_mean, trailing_slope
 from models.faults import merge_alarms
 from models.precursors import DAY_S, LinkSeries
@@ -140,3 +140,31 @@ class BaselineDetector:
         if not live.any():
             return np.zeros(len(z))
         return np.asarray((z[:, live] / on[live]).max(axis=1))
+
+
+@dataclass(frozen=True)
+class OnlineDetector:
+    """The detector as the closed loop runs it: each link's baseline is learned from its first
+    `reference` telemetry rounds, then the rules score the latest window every round."""
+
+    detector: BaselineDetector
+    reference: int = 120
+    """Rounds of a link's own history its baseline is learned from (1 h at 30 s)."""
+    time_scale: float = 1.0
+    """Time compression the rules were chosen at (`GeneratorConfig.time_scale`)."""
+
+    def learn(self, s: LinkSeries) -> LinkBaseline | None:
+        """The baseline from the first `reference` samples of `s`, or None while too few."""
+        if len(s.rx_power_dbm) < self.reference:
+            return None
+        return fit_baseline(s, self.reference)
+
+    def flagged(self, baseline: LinkBaseline, s: LinkSeries) -> list[str]:
+        """Columns whose alarm is active after the last sample of `s` (the latest window)."""
+        z = baseline.scores(s)
+        up = np.asarray(s.oper_up, dtype=bool)
+        return [
+            name
+            for name, k, rule in zip(COLUMNS, range(len(COLUMNS)), self.detector.rules, strict=True)
+            if np.isfinite(rule.on) and active_at_end(z[:, k], up, rule)
+        ]

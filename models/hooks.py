@@ -15,6 +15,7 @@ import numpy as np
 
 from controller.errors import UsageError
 from models.alarms import active_at_end
+from models.baseline_detector import OnlineDetector
 from models.fault_features import latest_features, link_features
 from models.faults import FaultModel, mad_score
 from models.forecast import ForecastModel
@@ -78,6 +79,9 @@ class ModelPredictor:
     forecaster: ForecastModel
     faults: FaultModel
     ttf_risk: float = 0.5
+    detector: OnlineDetector | None = None
+    """The per-link baseline detector's rules; whoever keeps each link's history (the loop's
+    `telemetry.linkmodels.TrainedLinkModels`) learns and keeps the baselines."""
 
     def forecast(self, names: Sequence[str], history: np.ndarray) -> list[SeriesForecast]:
         history = np.asarray(history, dtype=float)
@@ -128,8 +132,13 @@ def _series(name: str, w: LinkWindow) -> LinkSeries:
             f"link {name}: {len(w.rx_power_dbm)} telemetry samples, need at least "
             f"{MIN_TELEMETRY_SAMPLES}"
         )
+    return link_series(name, w)
+
+
+def link_series(name: str, w: LinkWindow, time_scale: float = 1.0) -> LinkSeries:
+    """The window as the generator's `LinkSeries` (what the detector and features read)."""
     return LinkSeries(
         name, w.step_s, np.asarray(w.rx_power_dbm, float), np.asarray(w.tx_bias_ma, float),
         np.asarray(w.crc_errors), np.asarray(w.in_errors), np.asarray(w.delay_s, float),
-        np.asarray(w.oper_up, bool),
+        np.asarray(w.oper_up, bool), time_scale=time_scale,
     )  # fmt: skip

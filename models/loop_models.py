@@ -6,8 +6,14 @@
 - Fault model: the issue-7 `FaultModel`, trained on generated per-link telemetry at the loop's
   sample interval and time compression (`GeneratorConfig.time_scale`): the demo compresses a
   fibre's hours-long decay into minutes, so the model learns precursors of that length.
+- Baseline detector (issue 18): the per-link deviation detector of `models.baseline_detector`,
+  each link's baseline learned from its own first `detector_reference` rounds; its rules are
+  chosen on generated validation links at the loop's profile (seeds of their own, never the
+  fault model's), for a false-alarm budget (`models.deviation_eval.choose`). A link flagged by
+  the fault model or by the detector is avoided.
 
-`netpilot model train loop --out DIR` writes `DIR/forecast.model` and `DIR/faults.model` (each
+`netpilot model train loop --out DIR` writes `DIR/forecast.model`, `DIR/faults.model` and
+`DIR/detector.model` (each
 checked by hash and feature schema on load, see `models.persist`); `netpilot demo` trains them
 in process when not given `--models DIR`.
 """
@@ -23,17 +29,27 @@ from typing import Any
 import numpy as np
 
 from controller.errors import UsageError
-from models.fault_eval import FaultEvalConfig, prepare
-from models.faults import FaultModel
+from models.baseline_detector import COLUMNS, OnlineDetector, fit_baseline
+from models.deviation_eval import Scored, choose, column_tallies
+from models.fault_eval import FaultEvalConfig, Prepared, prepare
+from models.faults import FaultModel, labels
 from models.features import FeatureConfig
 from models.forecast import ForecastModel
 from models.hooks import ModelPredictor
-from models.precursors import GeneratorConfig
-from models.saved import load_faults, load_forecast, save_faults, save_forecast
+from models.precursors import GeneratorConfig, generate
+from models.saved import (
+    load_detector,
+    load_faults,
+    load_forecast,
+    save_detector,
+    save_faults,
+    save_forecast,
+)
 
 Progress = Callable[[str, int, int], None]
 FORECAST_FILE = "forecast.model"
 FAULTS_FILE = "faults.model"
+DETECTOR_FILE = "detector.model"
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,10 @@ class LoopTraining:
     fault_hours: float = 6.0
     forecast_rows: int = 20_000
     seed: int = 0
+    detector_seeds: int = 4
+    """Validation seeds (60 links of 6 h each) the detector's rules are chosen on."""
+    detector_reference: int = 120
+    """Rounds of each link's own history its baseline is learned from."""
 
     def generator(self) -> GeneratorConfig:
         return GeneratorConfig(
@@ -101,12 +121,31 @@ def train_fault_model(spec: LoopTraining, progress: Progress = _quiet) -> FaultM
     return FaultModel(seed=spec.seed).fit(x, y, ttf)
 
 
+def train_detector(spec: LoopTraining) -> OnlineDetector:
+    """Rules chosen on validation links of seeds 30,000 on (the fault model trains on 10,000
+    on): each link's baseline from its first `detector_reference` samples, scored after."""
+    gen = spec.generator()
+    cfg = FaultEvalConfig(generator=gen)
+    ref = spec.detector_reference
+    val = []
+    for k in range(spec.detector_seeds):
+        for link in generate(spec.seed + 30_000 + k, gen):
+            y, ttf = labels(link)
+            p = Prepared(link, np.zeros((len(y), 0)), y, ttf, train=False)
+            val.append(Scored(p, fit_baseline(link, ref).scores(link)[ref:], ref))
+    days = sum(len(s.z) for s in val) * gen.step_s / 86_400 / gen.time_scale
+    rules = choose(column_tallies(val, cfg), "", days, cfg)
+    return OnlineDetector(rules, ref, gen.time_scale)
+
+
 def train(geant_dir: Path, spec: LoopTraining, progress: Progress = _quiet) -> LoopModels:
     start = time.perf_counter()
-    progress("training the traffic forecaster", 0, 2)
+    progress("training the traffic forecaster", 0, 3)
     forecaster, finfo = train_forecaster(geant_dir, spec)
-    progress("training the fault model", 1, 2)
+    progress("training the fault model", 1, 3)
     faults = train_fault_model(spec)
+    progress("choosing the baseline detector's rules", 2, 3)
+    detector = train_detector(spec)
     info = {
         "step_s": spec.step_s,
         "time_scale": spec.time_scale,
@@ -115,9 +154,23 @@ def train(geant_dir: Path, spec: LoopTraining, progress: Progress = _quiet) -> L
             "generated_links": spec.fault_seeds * spec.fault_links,
             "hours_each": spec.fault_hours,
         },
+        "detector": {
+            "validation_links": spec.detector_seeds * spec.fault_links,
+            "reference_rounds": spec.detector_reference,
+            "columns_on": detector_columns(detector),
+        },
         "train_seconds": round(time.perf_counter() - start, 2),
     }
-    return LoopModels(ModelPredictor(forecaster, faults), spec.step_s, info)
+    return LoopModels(ModelPredictor(forecaster, faults, detector=detector), spec.step_s, info)
+
+
+def detector_columns(detector: OnlineDetector) -> dict[str, str]:
+    """The detector's live columns and their rule, for people: `rx_level: z>=48 for 4`."""
+    return {
+        name: f"z>={rule.on:g} for {rule.persist}"
+        for name, rule in zip(COLUMNS, detector.detector.rules, strict=True)
+        if np.isfinite(rule.on)
+    }
 
 
 def save(directory: Path, models: LoopModels) -> None:
@@ -125,6 +178,8 @@ def save(directory: Path, models: LoopModels) -> None:
     info = {"loop": models.info}
     save_forecast(directory / FORECAST_FILE, models.predictor.forecaster, info)
     save_faults(directory / FAULTS_FILE, models.predictor.faults, info)
+    if models.predictor.detector is not None:
+        save_detector(directory / DETECTOR_FILE, models.predictor.detector, info)
 
 
 def load(directory: Path) -> LoopModels:
@@ -135,10 +190,17 @@ def load(directory: Path) -> LoopModels:
         )
     fheader, forecaster = load_forecast(directory / FORECAST_FILE)
     _, faults = load_faults(directory / FAULTS_FILE)
+    if not (directory / DETECTOR_FILE).is_file():
+        raise UsageError(
+            f"--models {directory}: no {DETECTOR_FILE} (trained before the baseline detector); "
+            "retrain with `netpilot model train loop --out DIR`"
+        )
+    _, detector = load_detector(directory / DETECTOR_FILE)
     info = fheader.info.get("loop")
     if not isinstance(info, dict) or "step_s" not in info:
         raise UsageError(
             f"{directory / FORECAST_FILE}: not trained for the closed loop; retrain with "
             "`netpilot model train loop --out DIR`"
         )
-    return LoopModels(ModelPredictor(forecaster, faults), float(info["step_s"]), info)
+    predictor = ModelPredictor(forecaster, faults, detector=detector)
+    return LoopModels(predictor, float(info["step_s"]), info)

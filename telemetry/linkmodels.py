@@ -7,9 +7,16 @@
   risk of failure. A link needs `MIN_TELEMETRY_SAMPLES` rounds before it gets a risk and the
   forecaster's `lags` rounds before it gets a forecast: until then it has none (nothing is made
   up). The fault model sees the link's own delay: the measured delay less the queueing delay its
-  queues report, so congestion reaches the forecaster, not the fault model.
+  queues report, so congestion reaches the forecaster, not the fault model. When the predictor
+  carries the per-link baseline detector (`models.baseline_detector.OnlineDetector`), each
+  link's baseline is learned from its own first rounds and a link the detector flags gets a
+  risk of at least `DETECTOR_RISK`: a link flagged by either the fault model or the detector is
+  avoided.
 - `BaselineLinkModels`: the Holt forecaster and precursor heuristic of `telemetry.baseline`,
   the default where no trained models are given (`netpilot sim run`, `telemetry top`).
+- `PeriodLinkModels` wraps either and adds forecasts from each link's learned daily profile per
+  class (`models.periods`): the engine pre-moves the elastic classes before a predictable busy
+  period (issue 18, item 5; off by default).
 """
 
 from __future__ import annotations
@@ -25,9 +32,13 @@ from telemetry.exporter import LinkForecast, LinkRisk
 from telemetry.processor import LinkTelemetry
 
 if TYPE_CHECKING:  # models (scikit-learn) load only when trained models are used
+    from models.baseline_detector import LinkBaseline, OnlineDetector
     from models.hooks import LinkWindow, Predictor
+    from models.periods import PeriodModel
 
 LinkKey = tuple[str, str]  # (src router, link id)
+DETECTOR_RISK = 0.9
+"""Risk given to a link the baseline detector flags (above the engine's `risk_on`)."""
 
 
 class LinkModels(Protocol):
@@ -162,12 +173,17 @@ class TrainedLinkModels:
     _windows: dict[LinkKey, _Window] = field(default_factory=dict)
     _loads: dict[LinkKey, deque[float]] = field(default_factory=dict)
     _details: dict[str, str] = field(default_factory=dict)
+    _baselines: dict[LinkKey, LinkBaseline] = field(default_factory=dict)
 
     def update(
         self, links: list[LinkTelemetry], step_s: float
     ) -> tuple[list[LinkForecast], list[LinkRisk]]:
         self.record(links, step_s)
         return self.infer(links, step_s)
+
+    @property
+    def detector(self) -> OnlineDetector | None:
+        return getattr(self.predictor, "detector", None)
 
     def record(self, links: list[LinkTelemetry], step_s: float) -> None:
         for lt in links:
@@ -223,12 +239,91 @@ class TrainedLinkModels:
         out = []
         for r in self.predictor.latest_risk(windows):
             lt = ready[r.link]
-            risk = r.risk if lt.oper_up else 1.0
-            out.append(LinkRisk(lt.link, lt.src, lt.dst, risk))
+            flagged = self._flagged((lt.src, lt.link), r.link, windows[r.link])
+            risk = max(r.risk, DETECTOR_RISK) if flagged else r.risk
+            out.append(LinkRisk(lt.link, lt.src, lt.dst, risk if lt.oper_up else 1.0))
             ttf = r.time_to_failure_s
             when = "" if ttf is None else f"; failure in ~{ttf / 60:.0f} min"
             self._details[lt.link] = f"fault model{when}"
+            if flagged:
+                self._details[lt.link] = f"baseline detector: {', '.join(flagged)}"
         return out
+
+    def _flagged(self, key: LinkKey, name: str, window: LinkWindow) -> list[str]:
+        """Detector columns alarming on this link now (none while its baseline is unlearned)."""
+        detector = self.detector
+        if detector is None:
+            return []
+        from models.hooks import link_series
+
+        series = link_series(name, window, detector.time_scale)
+        baseline = self._baselines.get(key)
+        if baseline is None:
+            learned = detector.learn(series)
+            if learned is None:
+                return []
+            self._baselines[key] = baseline = learned
+        return detector.flagged(baseline, series)
 
     def detail(self, link: str) -> str:
         return self._details.get(link, "fault model")
+
+
+@dataclass
+class PeriodLinkModels:
+    """Another `LinkModels` plus each link's learned daily profile per class: a link with a
+    predictable busy period starting within `lead_s` gets a forecast of that period's 10th
+    percentile, so the engine moves the elastic classes (`bigdata`, `office`) off it before the
+    period starts (its `forecast_on` hysteresis applies). Off unless the settings ask for it."""
+
+    inner: LinkModels
+    periods: PeriodModel
+    lead_s: float = 900.0
+    on: float = 0.85
+    """The engine's `forecast_on`: a period at least this busy is worth moving for."""
+    label: str = field(init=False)
+    forecast_source: str = field(init=False)
+    horizon_steps: int = field(init=False)
+    _now: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.label = f"{self.inner.label}; daily profiles per class"
+        self.forecast_source = f"{self.inner.forecast_source} or the learned daily profile"
+        self.horizon_steps = self.inner.horizon_steps
+
+    def update(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        self.record(links, step_s)
+        return self.infer(links, step_s)
+
+    def record(self, links: list[LinkTelemetry], step_s: float) -> None:
+        self.inner.record(links, step_s)
+        for lt in links:
+            if lt.class_utilisation:
+                self.periods.add(f"{lt.src}>{lt.link}", lt.t, lt.class_utilisation)
+            self._now = max(self._now, lt.t)
+
+    def infer(
+        self, links: list[LinkTelemetry], step_s: float
+    ) -> tuple[list[LinkForecast], list[LinkRisk]]:
+        forecasts, risks = self.inner.infer(links, step_s)
+        for lt in links:
+            busy = self.periods.busy_ahead(f"{lt.src}>{lt.link}", self._now, self.lead_s, self.on)
+            if busy is not None:
+                forecasts.append(
+                    LinkForecast(lt.link, lt.src, lt.dst, busy.level, busy.starts_in_s)
+                )
+        return forecasts, risks
+
+    def detail(self, link: str) -> str:
+        return self.inner.detail(link)
+
+
+def with_periods(
+    models: LinkModels, period_s: float, lead_s: float = 900.0, on: float = 0.85
+) -> PeriodLinkModels:
+    """`models` plus per-class daily profiles learned online (`PeriodLinkModels`)."""
+    from models.periods import PeriodModel
+
+    return PeriodLinkModels(models, PeriodModel(period_s=period_s), lead_s, on)

@@ -54,7 +54,8 @@ def test_leave_one_kind_out_smoke_run_of_the_documented_command() -> None:
     lines = [x for b in blocks for x in b.split("```")[0].splitlines()]
     documented = [x for x in lines if x.startswith("netpilot model eval faults --leave-one-out")]
     assert documented, "docs/ML.md shows no leave-one-kind-out command"
-    tiny = ["--seeds", "1", "--train-seeds", "1", "--links", "12", "--days", "1.5"]
+    tiny = ["--seeds", "1", "--train-seeds", "1", "--detector-seeds", "1", "--links", "12"]
+    tiny += ["--days", "1.5"]
     out = run_cli(*shlex.split(documented[-1])[1:], *tiny, "--fit-iterations", "10")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
