@@ -7,6 +7,8 @@ those intents move (make-before-break, as every move) while the link still carri
 - `forecast`: utilisation forecast above the threshold moves the elastic classes (`bigdata`,
   `office`) off the link.
 - `risk`: fault risk above the threshold moves protected and high-priority intents off it.
+- `sla`: active probes on an uplink break the SLA of the `classes` named (controller/uplink_sla.py):
+  the intents of those classes leave it.
 
 Hysteresis: an avoidance is lifted only when the signal falls below a lower threshold and the
 avoidance has held for the engine's hold time; intents then move back only through `optimize`
@@ -34,17 +36,23 @@ class AvoidConfig:
 @dataclass(frozen=True)
 class Avoidance:
     link: str
-    reason: str  # "risk" or "forecast"
+    reason: str  # "risk", "forecast" or "sla"
     value: float
     since: float
     cause: str
+    classes: frozenset[str] = frozenset()
+    """For `sla`: the service classes kept off the link."""
 
     def applies(self, intent: Intent) -> bool:
+        if self.reason == "sla":
+            return intent.service_class in self.classes
         if self.reason == "forecast":
             return intent.service_class in ELASTIC
         return intent.protection != "none" or intent.effective_priority <= HIGH_PRIORITY
 
     def describe(self) -> str:
+        if self.reason == "sla":
+            return f"SLA of {', '.join(sorted(self.classes))} broken on {self.link}"
         what = "utilisation forecast" if self.reason == "forecast" else "fault risk"
         return f"{what} {self.value:.2f} on {self.link}"
 

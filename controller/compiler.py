@@ -11,7 +11,9 @@
   segment list per uplink, `weight` from the policy (RFC 9256 weighted ECMP across lists).
 - Steering at the head: the intent's DSCP towards the endpoint, per destination prefix if given;
   with an application `match`, per destination prefix and protocol, with ports and sources.
-- QoS: the six class queues on every device, from `SERVICE_CLASSES`.
+- QoS: the six class queues on every device, from `SERVICE_CLASSES`; on each interface that
+  carries intents, per-class shares following the placed demand (plus the forecast p90 when
+  given), within per-class floors and ceilings (`controller.qos`): the same revision as the paths.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from controller.desired import (
     DeviceConfig,
     NetworkConfig,
     QosQueue,
+    QosShare,
     SegmentList,
     SrPolicy,
     SteeringRule,
 )
 from controller.intents import SERVICE_CLASSES, Intent
 from controller.pathing.types import Path, Placement
+from controller.qos import LinkKey, interface_shares, placed_demand
 from controller.topology import Topology
 
 PRIMARY_PREFERENCE = 200
@@ -48,11 +52,18 @@ class CompileItem:
     previous: Path | None = None
 
 
-def compile_network(topology: Topology, items: Iterable[CompileItem]) -> NetworkConfig:
-    """Desired config for every device of `topology` (devices without policies get QoS only)."""
+def compile_network(
+    topology: Topology,
+    items: Iterable[CompileItem],
+    forecast_p90: Mapping[LinkKey, Mapping[str, float]] | None = None,
+) -> NetworkConfig:
+    """Desired config for every device of `topology` (devices without policies get QoS only);
+    `forecast_p90` (directed link -> class -> bit/s) adds forecast demand to the queue shares."""
     policies: dict[str, list[SrPolicy]] = {name: [] for name in topology.nodes}
     steering: dict[str, list[SteeringRule]] = {name: [] for name in topology.nodes}
     extra_dscp: dict[str, set[int]] = {}
+    items = list(items)
+    shares = _shares(topology, items, forecast_p90)
     for item in items:
         head = item.placement.request.src
         for policy in _policies(topology, item):
@@ -66,9 +77,19 @@ def compile_network(topology: Topology, items: Iterable[CompileItem]) -> Network
             sr_policies=tuple(sorted(policies[device], key=lambda p: (p.color, p.endpoint))),
             steering=tuple(sorted(steering.get(device, []), key=lambda s: s.name)),
             qos=queues,
+            shares=shares.get(device, ()),
         )
         for device in sorted(policies)
     }
+
+
+def _shares(
+    topology: Topology,
+    items: list[CompileItem],
+    forecast_p90: Mapping[LinkKey, Mapping[str, float]] | None,
+) -> dict[str, tuple[QosShare, ...]]:
+    demand = placed_demand((i.placement, i.intent.bandwidth) for i in items)
+    return interface_shares(topology, demand, forecast_p90)
 
 
 def qos_queues(extra_dscp: Mapping[str, set[int]] | None = None) -> tuple[QosQueue, ...]:

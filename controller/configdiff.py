@@ -10,6 +10,7 @@ from controller.desired import (
     CandidatePath,
     DeviceConfig,
     QosQueue,
+    QosShare,
     SegmentList,
     SrPolicy,
     SteeringRule,
@@ -22,6 +23,7 @@ def config_to_dict(config: DeviceConfig) -> dict[str, Any]:
         "sr_policies": [_policy_dict(p) for p in config.sr_policies],
         "steering": [_flat(s) for s in config.steering],
         "qos": [{**_flat(q), "dscp": list(q.dscp)} for q in config.qos],
+        "shares": [_flat(s) for s in config.shares],
     }
 
 
@@ -51,6 +53,7 @@ def config_from_dict(data: Mapping[str, Any]) -> DeviceConfig:
         sr_policies=tuple(_policy(p) for p in data.get("sr_policies", ())),
         steering=tuple(SteeringRule(**s) for s in data.get("steering", ())),
         qos=tuple(_queue(q) for q in data.get("qos", ())),
+        shares=tuple(QosShare(**s) for s in data.get("shares", ())),
     )
 
 
@@ -81,6 +84,7 @@ def device_diff(old: DeviceConfig | None, new: DeviceConfig | None) -> dict[str,
         ("sr_policies", lambda p: f"{p.color}/{p.endpoint}"),
         ("steering", lambda s: s.name),
         ("qos", lambda q: q.service_class),
+        ("shares", lambda s: f"{s.interface}/{s.service_class}"),
     ]
     for section, key in sections:
         before = {key(item): item for item in getattr(old, section, ())}

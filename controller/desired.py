@@ -77,6 +77,22 @@ class QosQueue:
 
 
 @dataclass(frozen=True)
+class QosShare:
+    """A class's share of one interface, following what is placed there (controller/qos.py):
+    a guaranteed rate, a scheduling weight and, for classes that must not exceed it, a policer."""
+
+    interface: str
+    service_class: str
+    guaranteed_bps: float
+    weight: int = 1
+    policer_bps: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.interface, self.service_class)
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     """Everything netpilot manages on one router."""
 
@@ -84,6 +100,7 @@ class DeviceConfig:
     sr_policies: tuple[SrPolicy, ...] = ()
     steering: tuple[SteeringRule, ...] = ()
     qos: tuple[QosQueue, ...] = field(default=())
+    shares: tuple[QosShare, ...] = ()
 
 
 NetworkConfig = dict[str, DeviceConfig]

@@ -9,11 +9,15 @@ forecasts), so the uplink policy's next tier takes them. Nothing here does I/O o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from controller.avoid import Avoidance
+from controller.devicestate import DeviceState
 from controller.intents import SERVICE_CLASSES
+from controller.pathing.types import Placement
+from controller.topology import Topology
 
 JITTER_BOUNDS_S = {"voice": 0.030, "video": 0.050}
 """Per-class jitter bounds (ITU-T G.1010 guidance for conversational voice and video)."""
@@ -128,3 +132,84 @@ class SlaWatch:
             if state.avoided_since is not None:
                 out.setdefault(link, set()).add(name)
         return {link: frozenset(names) for link, names in out.items()}
+
+
+@dataclass
+class ProbeFeed:
+    """Hands each new probe window that routers report (`DeviceState.probes`) to an `SlaWatch`
+    once, in window order per uplink; routers report their last few windows every time."""
+
+    watch: SlaWatch = field(default_factory=SlaWatch)
+    seen: dict[str, int] = field(default_factory=dict)
+    """Uplink -> the last window (`seq`) fed."""
+    probes: int = 0
+
+    def ingest(self, states: Iterable[DeviceState]) -> list[Move]:
+        fresh = sorted((p for state in states for p in state.probes), key=lambda p: (p.link, p.seq))
+        moves: list[Move] = []
+        for p in fresh:
+            last = self.seen.get(p.link, -1)
+            if p.seq <= last and p.seq > last - RESTART_GAP:
+                continue  # seen already (a router restart starts again from 0: taken)
+            self.seen[p.link] = p.seq
+            self.probes += 1
+            moves += self.watch.observe(Probe(p.link, p.at, p.delay_s, p.jitter_s, p.loss))
+        return moves
+
+
+RESTART_GAP = 1000
+"""A window number this far below the last one seen means the router restarted."""
+
+
+def sla_key(link: str) -> str:
+    return f"{link}/sla"
+
+
+def apply_moves(avoid: dict[str, Avoidance], moves: Iterable[Move], now: float) -> set[str]:
+    """Turn moves into the engine's avoidances (one `sla` entry per uplink naming the classes
+    kept off it); returns the classes whose placement must be looked at again."""
+    touched: set[str] = set()
+    for move in moves:
+        key = sla_key(move.link)
+        current = avoid.get(key)
+        classes = set(current.classes) if current is not None else set()
+        if move.kind == "off":
+            classes.add(move.service_class)
+        else:
+            classes.discard(move.service_class)
+        touched.add(move.service_class)
+        if classes:
+            avoid[key] = Avoidance(move.link, "sla", 1.0, now, move.cause, frozenset(classes))
+        else:
+            avoid.pop(key, None)
+    return touched
+
+
+def at_sites(
+    placements: Mapping[str, Placement],
+    topology: Topology,
+    moves: Iterable[Move],
+    classes: set[str],
+) -> set[str]:
+    """Placements of `classes` starting or ending at a router of a moved uplink."""
+    links = topology.physical_links()
+    sites = {lk.src for m in moves for lk in links.get(m.link, ())}
+    return {
+        name
+        for name, p in placements.items()
+        if p.request.service_class in classes and {p.request.src, p.request.dst} & sites
+    }
+
+
+def summary(moves: Iterable[Move]) -> str:
+    """One cause for a batch of moves: per uplink and direction, the classes and the first
+    move's figures, e.g. `SLA: BR1-internet: voice, office off (loss 8.0% > 1.0% for 3 ...)`."""
+    groups: dict[tuple[str, str], list[Move]] = {}
+    for move in moves:
+        groups.setdefault((move.link, move.kind), []).append(move)
+    parts = []
+    for (link, kind), group in groups.items():
+        names = ", ".join(m.service_class for m in group)
+        why = group[0].cause.removeprefix(f"SLA: {link} ")
+        parts.append(f"SLA: {link}: {names} {kind} ({why})")
+    return "; ".join(parts)

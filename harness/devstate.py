@@ -14,7 +14,14 @@ from typing import Protocol
 import numpy as np
 
 from controller.desired import DeviceConfig
-from controller.devicestate import DeviceState, InterfaceState, PolicyState, QueueStats
+from controller.devicestate import (
+    DeviceState,
+    InterfaceState,
+    Neighbor,
+    PolicyState,
+    QueueStats,
+    UplinkProbe,
+)
 from harness.classes import ClassTable
 from harness.counters import Counters
 from harness.flowsolve import FlowSolution
@@ -35,6 +42,12 @@ class RoutingView(Protocol):
 
     @property
     def policies(self) -> dict[tuple[str, int, str], ActivePolicy]: ...
+
+
+class ProbeView(Protocol):
+    """A branch router's active uplink probes (a `harness.uplink_probes.UplinkProber`)."""
+
+    def at(self, device: str, t: float) -> tuple[UplinkProbe, ...]: ...
 
 
 class SimView(Protocol):
@@ -68,6 +81,9 @@ class SimView(Protocol):
     def configs(self) -> dict[str, DeviceConfig]: ...
 
     def routing(self) -> RoutingView: ...
+
+    @property
+    def uplink_probes(self) -> ProbeView: ...
 
 
 def _queues(sim: SimView, i: int) -> tuple[QueueStats, ...]:
@@ -153,15 +169,19 @@ def render_device(sim: SimView, name: str) -> DeviceState:
     idx = sim.index
     n = idx.node_idx[name]
     up_links = sim.routing().igp.up
-    interfaces = []
+    interfaces, neighbors = [], []
     for i in idx.out_links[n]:
         link = idx.links[i]
         rev = idx.link_idx.get((link.dst, link.src, link.id))
         interfaces.append(_interface(sim, i, rev, bool(up_links[i])))
+        if up_links[i]:  # LLDP: the neighbour's port carries the same link id
+            neighbors.append(Neighbor(link.id, link.dst, link.id))
     return DeviceState(
         device=name,
         timestamp=sim.t,
         boot_id=int(sim.counters.boot_id[n]),
         interfaces=tuple(interfaces),
         sr_policies=_policies(sim, name),
+        probes=sim.uplink_probes.at(name, sim.t),
+        neighbors=tuple(neighbors),
     )

@@ -119,6 +119,7 @@ class LoopRunner:
         self.settle()  # topology events first: the engine hears a cut before the risk it implies
         self._models()
         self._measures()
+        self._signals(self.planner.probe_signals(self.runtime.last_states))  # uplink probes
         self.settle()
         if self.signals and not self.signals[-1].committed:
             # the last push was not committed (a device unreachable): retry every round

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from controller.errors import UsageError
-from harness.scenario import CapacityLoss, Decoy, Degrade, Event, Flap, Scenario, TrafficSurge
+from harness.scenario import (
+    Brownout,
+    CapacityLoss,
+    Decoy,
+    Degrade,
+    Event,
+    Flap,
+    Scenario,
+    TrafficSurge,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,12 @@ def _marks_of(ev: Event) -> list[Mark]:
         out = [Mark(ev.at, "capacity_loss", {"link": ev.link, "fraction": ev.fraction})]
         if ev.until is not None:
             out.append(Mark(ev.until, "capacity_restored", {"link": ev.link}))
+        return out
+    if isinstance(ev, Brownout):
+        impair = {"link": ev.link, "loss": ev.loss, "delay_s": ev.delay, "jitter_s": ev.jitter}
+        out = [Mark(ev.at, "brownout", impair)]
+        if ev.until is not None:
+            out.append(Mark(ev.until, "brownout_end", {"link": ev.link}))
         return out
     return []  # link/node down and up: the simulator's own transitions report them
 

@@ -35,6 +35,7 @@ from harness.scenario import FaultPlan, FaultState, Scenario, surges
 from harness.steering import ActivePolicy, activate, choose_policy
 from harness.surge import SurgingTraffic
 from harness.traffic import TrafficSource
+from harness.uplink_probes import UplinkProber
 from telemetry.exporter import IntentSla
 
 
@@ -97,6 +98,8 @@ class NetworkSimulator:
         self.counters = Counters(index.n_links, index.n_nodes, self.classes, counter_start)
         self.events: list[SimEvent] = []
         self.faults: FaultState = self.plan.at(self.t)
+        self.uplink_probes = UplinkProber(index, self.plan)
+        """Branch routers' active uplink probes (harness/uplink_probes.py)."""
         self._routing: Routing | None = None
         self._route_key: bytes = b""
         self.solution: FlowSolution | None = None

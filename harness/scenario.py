@@ -26,13 +26,16 @@ falls back by the end of its ramp and never fails.
 test), ramping in over `ramp` from `at` and gone at `until` (harness/surge.py). A
 `device_unreachable` router stops answering NETCONF from `at` to `until` (for good without
 `until`) while its forwarding plane keeps working; only `netpilot network run` enforces it.
+A `brownout` impairs an uplink that stays up, as its branch router's active probes see it
+(harness/uplink_probes.py): `loss` (0..1), extra `delay` and `jitter` (durations), e.g.
+`{kind: brownout, link: BR1-internet, loss: 0.05, delay: 20ms, jitter: 5ms, at: 1m, until: 5m}`.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -193,6 +196,25 @@ class DeviceUnreachable(_Event):
         return self
 
 
+class Brownout(_Event):
+    """An uplink that stays up but loses, delays and jitters (what its probes measure)."""
+
+    kind: Literal["brownout"]
+    link: str
+    loss: float = Field(default=0.0, ge=0, le=1)
+    delay: Duration = Field(default=0.0, ge=0)
+    jitter: Duration = Field(default=0.0, ge=0)
+    until: Duration | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Brownout:
+        if self.until is not None and self.until <= self.at:
+            raise ValueError(f"until ({self.until:g}s) must come after at ({self.at:g}s)")
+        if self.loss == 0 and self.delay == 0 and self.jitter == 0:
+            raise ValueError("a brownout needs loss, delay or jitter, e.g. loss: 0.05")
+        return self
+
+
 Event = Annotated[
     LinkDown
     | LinkUp
@@ -203,7 +225,8 @@ Event = Annotated[
     | Degrade
     | Decoy
     | TrafficSurge
-    | DeviceUnreachable,
+    | DeviceUnreachable
+    | Brownout,
     Field(discriminator="kind"),
 ]
 
@@ -239,6 +262,7 @@ _KINDS = {
     "decoy",
     "surge",
     "device_unreachable",
+    "brownout",
 }
 
 
@@ -307,10 +331,10 @@ def check_against(scenario: Scenario, index: LinkIndex, source: str = "scenario"
         link = getattr(ev, "link", None)
         if link is not None and link not in links:
             problems.append(f"events[{i}].link: {_unknown('link', link, links, topology)}")
-        for field in ("node", "src", "dst"):
-            node = getattr(ev, field, None)
+        for end in ("node", "src", "dst"):
+            node = getattr(ev, end, None)
             if node is not None and node not in nodes:
-                problems.append(f"events[{i}].{field}: {_unknown('node', node, nodes, topology)}")
+                problems.append(f"events[{i}].{end}: {_unknown('node', node, nodes, topology)}")
     for i, intent in enumerate(scenario.intents):
         for end in ("src", "dst"):
             name = getattr(intent, end)
@@ -345,6 +369,9 @@ class FaultState:
     rx_power_offset_db: np.ndarray
     tx_bias_offset_ma: np.ndarray
     extra_delay_s: np.ndarray
+    probe_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per directed link: brownout loss of the uplink's probes (empty: none)."""
+    probe_jitter_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _progress(ev: Degrade | Decoy, t: float) -> float:
@@ -385,6 +412,8 @@ class FaultPlan:
             rx_power_offset_db=np.zeros(n_links),
             tx_bias_offset_ma=np.zeros(n_links),
             extra_delay_s=np.zeros(n_links),
+            probe_loss=np.zeros(n_links),
+            probe_jitter_s=np.zeros(n_links),
         )
         self._apply_states(st, t)
         for ev in self.scenario.events:
@@ -404,7 +433,9 @@ class FaultPlan:
                 st.node_up[self.index.node_idx[ev.node]] = up
 
     def _apply_one(self, st: FaultState, ev: Event, t: float) -> None:
-        if isinstance(ev, Flap):
+        if isinstance(ev, Brownout):
+            self._brownout(st, ev, t)
+        elif isinstance(ev, Flap):
             k = (t - ev.at) / ev.period
             if 0 <= k < ev.count and (k % 1.0) < 0.5:
                 st.link_up[self._dirs[ev.link]] = False
@@ -426,3 +457,10 @@ class FaultPlan:
                 st.extra_delay_s[dirs] += value
             if isinstance(ev, Degrade) and ev.fail_at is not None and t >= ev.fail_at:
                 st.link_up[dirs] = False
+
+    def _brownout(self, st: FaultState, ev: Brownout, t: float) -> None:
+        if ev.at <= t and (ev.until is None or t < ev.until):
+            dirs = self._dirs[ev.link]
+            st.probe_loss[dirs] = 1 - (1 - st.probe_loss[dirs]) * (1 - ev.loss)
+            st.probe_jitter_s[dirs] += ev.jitter
+            st.extra_delay_s[dirs] += ev.delay

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from controller.desired import NetworkConfig
+from controller.devicestate import DeviceState
 from harness.netsim import NetworkSimulator, Routing, StepSummary
 from telemetry.collectors import Collector, ProviderCollector
 from telemetry.events import TopologyEvent
@@ -45,6 +46,8 @@ class SimRuntime:
         self.last_sla: list[IntentSla] = []
         self.last_risks: list[LinkRisk] = []
         self.last_forecasts: list[LinkForecast] = []
+        self.last_states: list[DeviceState] = []
+        """The last round's router reports (their uplink probes feed brownout switching)."""
         self.clock = time.perf_counter
         self.before_tick: Callable[[], object] | None = None
         """Called before each step, e.g. to pull configs committed to the NETCONF routers."""
@@ -89,6 +92,7 @@ class SimRuntime:
         summary = self.sim.step()
         self._track_paths()
         result = self.collector.collect()
+        self.last_states = result.states
         for state in result.states:
             self.processor.ingest(state)
         links = self.processor.snapshot()

@@ -8,6 +8,8 @@ OpenConfig has the leaf, `netpilot-*` extensions where it has none:
 - `interfaces/interface[name=I]/state/counters/X`: uint64, X in in-octets, out-octets,
   in-pkts, out-pkts, in-errors, out-errors, in-discards, out-discards, in-fcs-errors
 - `interfaces/interface[name=I]/state/netpilot-delay`: measured one-way delay, s (extension)
+- `interfaces/interface[name=I]/state/netpilot-probe/X`: the latest window of a branch
+  router's active probes on uplink I (extension; X in seq, at, delay, jitter, loss, sent)
 - `qos/interfaces/interface[interface-id=I]/output/queues/queue[name=C]/state/X`: uint64, X in
   transmit-octets, transmit-pkts, dropped-pkts (openconfig-qos); extensions netpilot-queue-id,
   netpilot-depth-bytes, netpilot-delay (s)
@@ -29,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.devicestate import DeviceState, InterfaceState, QueueStats
+from controller.devicestate import DeviceState, InterfaceState, QueueStats, UplinkProbe
 from telemetry.gnmi_paths import Elems, Keys, PathError, Scalar, text
 
 Leaf = tuple[Elems, Scalar]
@@ -56,6 +58,9 @@ QUEUE_LEAVES = {
 OPTICS = {"input-power": "rx_power_dbm", "laser-bias-current": "tx_bias_ma"}
 IF_FLOATS = {"high-speed": "speed_bps", "netpilot-delay": "delay_s"}
 OPER_STATUS = "oper-status"
+PROBE = "netpilot-probe"
+PROBE_LEAVES = {"seq": "seq", "at": "at", "delay": "delay_s", "jitter": "jitter_s"}
+PROBE_LEAVES |= {"loss": "loss", "sent": "sent"}
 
 ON_CHANGE_PATHS = ("interfaces/interface/state/oper-status", "lldp/interfaces/interface/neighbors")
 """What the controller subscribes to ON_CHANGE."""
@@ -83,7 +88,22 @@ def encode_leaves(state: DeviceState) -> list[Leaf]:
     out: list[Leaf] = [((("system", ()), ("state", ()), ("netpilot-boot-id", ())), state.boot_id)]
     for iface in state.interfaces:
         out.extend(_interface_leaves(iface))
+    for link, body in _latest_probes(state).items():
+        base: Elems = (("interfaces", ()), ("interface", _k(name=link)), ("state", ()), (PROBE, ()))
+        out.extend(((*base, (leaf, ())), value) for leaf, value in body.items())
     return out
+
+
+def _latest_probes(state: DeviceState) -> dict[str, dict[str, Any]]:
+    """Per uplink, its newest probe window (gNMI keeps the latest value of a leaf)."""
+    latest: dict[str, UplinkProbe] = {}
+    for p in state.probes:
+        if p.link not in latest or p.seq > latest[p.link].seq:
+            latest[p.link] = p
+    return {
+        link: {leaf: getattr(p, f) for leaf, f in PROBE_LEAVES.items()}
+        for link, p in latest.items()
+    }
 
 
 def _interface_leaves(iface: InterfaceState) -> list[Leaf]:
@@ -128,6 +148,7 @@ def encode_containers(state: DeviceState) -> list[Container]:
     out: list[Container] = [
         ((("system", ()), ("state", ())), {"netpilot-boot-id": str(state.boot_id)})
     ]
+    probes = _latest_probes(state)
     for iface in state.interfaces:
         body: dict[str, Any] = {
             OPER_STATUS: "UP" if iface.oper_up else "DOWN",
@@ -136,6 +157,10 @@ def encode_containers(state: DeviceState) -> list[Container]:
         }
         if iface.delay_s is not None:
             body["netpilot-delay"] = float(iface.delay_s)
+        if iface.name in probes:
+            body[PROBE] = {
+                k: str(v) if isinstance(v, int) else v for k, v in probes[iface.name].items()
+            }
         out.append(((("interfaces", ()), ("interface", _k(name=iface.name)), ("state", ())), body))
         queues = [
             {"name": q.service_class, "state": {
@@ -199,6 +224,8 @@ class DeviceAssembler:
     queues: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     neighbors: dict[str, dict[str, str]] = field(default_factory=dict)
     """interface -> {system-name: port-id} (LLDP)."""
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """uplink -> its latest probe window's fields (`netpilot-probe`)."""
     _slots: dict[Elems, Slot] = field(default_factory=dict, repr=False)
 
     @property
@@ -265,8 +292,11 @@ class DeviceAssembler:
     def _interface(self, elems: Elems, names: tuple[str, ...]) -> Slot:
         if names[:3] != ("interfaces", "interface", "state") or len(names) not in (4, 5):
             raise PathError(f"update for {text(elems)}: not a path of the model")
-        iface = self.interfaces.setdefault(_key(elems, 1, "name"), {})
         leaf = names[-1]
+        if len(names) == 5 and names[3] == PROBE and leaf in PROBE_LEAVES:
+            probe = self.probes.setdefault(_key(elems, 1, "name"), {})
+            return probe, PROBE_LEAVES[leaf], _int if leaf in ("seq", "sent") else _float
+        iface = self.interfaces.setdefault(_key(elems, 1, "name"), {})
         if len(names) == 5 and names[3] == "counters" and leaf in IF_COUNTERS:
             return iface, IF_COUNTERS[leaf], _int
         if len(names) == 4 and leaf == OPER_STATUS:
@@ -305,7 +335,14 @@ class DeviceAssembler:
                 for cls, q in self.queues.get(name, {}).items()
             ]
             interfaces.append(InterfaceState(name=name, queues=tuple(queues), **fields))
-        return DeviceState(self.device, self.timestamp, self.boot_id, tuple(interfaces))
+        probes = tuple(
+            UplinkProbe(link=link, **fields)
+            for link, fields in sorted(self.probes.items())
+            if len(fields) == len(PROBE_LEAVES)
+        )
+        return DeviceState(
+            self.device, self.timestamp, self.boot_id, tuple(interfaces), probes=probes
+        )
 
     def oper_status(self) -> dict[str, bool]:
         return {n: bool(f["oper_up"]) for n, f in self.interfaces.items() if "oper_up" in f}

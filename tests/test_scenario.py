@@ -80,8 +80,11 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.name)
 def test_bundled_scenarios_fit_their_topology(path: Path) -> None:
-    """geant-* and router-reboot fit GEANT; bank-wan-* (the closed-loop suite) fit bank-wan."""
+    """geant-* and router-reboot fit GEANT; bank-wan-* (the closed-loop suite) fit bank-wan;
+    branch-* (issue 20) fit the generated bank-wan:4; ring3-* (the data plane's) fit ring:3."""
     name = "bank-wan" if path.name.startswith("bank-wan-") else "geant"
+    name = "bank-wan:4" if path.name.startswith("branch-") else name
+    name = "ring:3" if path.name.startswith("ring3-") else name
     check_against(load_scenario(path), LinkIndex(load_topology(name)))
 
 

@@ -77,10 +77,12 @@ def _place_tier(
         )
     shares: list[tuple[Path, int]] = []
     parts: list[tuple[float, list[int]]] = []
+    room = np.array(available, dtype=float)  # the shares meet on common (core) links: sum them
     for member, weight in tier.members:
-        path, links = _path(planner, member, available)
+        path, links = _path(planner, member, room)
         shares.append((path, weight))
         parts.append((member.bandwidth_bps, links))
+        room[links] -= member.bandwidth_bps
     note = (f"no backup: load-shared over {len(shares)} uplinks",) if req.disjoint else ()
     placement = Placement(req, shares[0][0], None, note, tuple(shares), tier.label)
     return placement, parts

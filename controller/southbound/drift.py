@@ -50,9 +50,10 @@ class Drift:
                 {f"{p.color}/{p.endpoint}": p for p in cfg.sr_policies},
                 {r.name: r for r in cfg.steering},
                 {c.service_class: c for c in cfg.qos},
+                {f"{s.interface}/{s.service_class}": s for s in cfg.shares},
             ]
 
-        kinds = ("policy", "steering rule", "qos class")
+        kinds = ("policy", "steering rule", "qos class", "qos share")
         for kind, w, g in zip(kinds, by_key(want), by_key(got), strict=True):
             for key in sorted(w.keys() | g.keys()):
                 if key not in g:

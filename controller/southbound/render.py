@@ -20,6 +20,7 @@ from controller.desired import (
     CandidatePath,
     DeviceConfig,
     QosQueue,
+    QosShare,
     SegmentList,
     SrPolicy,
     SteeringRule,
@@ -51,7 +52,17 @@ def canonical(cfg: DeviceConfig) -> DeviceConfig:
     policies = tuple(sorted((_canon_policy(p) for p in cfg.sr_policies), key=lambda p: p.key))
     steering = tuple(sorted((_canon_rule(r) for r in cfg.steering), key=lambda r: r.name))
     qos = tuple(sorted((_canon_class(c) for c in cfg.qos), key=lambda c: c.service_class))
-    return DeviceConfig(cfg.device, policies, steering, qos)
+    shares = tuple(sorted((_canon_share(s) for s in cfg.shares), key=lambda s: s.key))
+    return DeviceConfig(cfg.device, policies, steering, qos, shares)
+
+
+def _canon_share(s: QosShare) -> QosShare:
+    """Rates in whole bit/s, as the module carries them."""
+    rate = float(round(s.guaranteed_bps))
+    police = None if s.policer_bps is None else float(round(s.policer_bps))
+    if rate == s.guaranteed_bps and police == s.policer_bps:
+        return s
+    return replace(s, guaranteed_bps=rate, policer_bps=police)
 
 
 def _port_key(port: str) -> tuple[int, ...]:
@@ -145,6 +156,17 @@ def class_element(c: QosQueue) -> Element:
     return el
 
 
+def share_element(s: QosShare) -> Element:
+    el = etree.Element(q("share"), nsmap=NSMAP)
+    _sub(el, "interface", s.interface)
+    _sub(el, "class", s.service_class)
+    _sub(el, "guaranteed-rate", round(s.guaranteed_bps))
+    _sub(el, "weight", s.weight)
+    if s.policer_bps is not None:
+        _sub(el, "policer", round(s.policer_bps))
+    return el
+
+
 def _skeleton() -> tuple[Element, Element, Element, Element]:
     """<config> with srv6-te/policies, srv6-te/steering and qos containers (empty)."""
     config = etree.Element(f"{{{NC}}}config", nsmap={"nc": NC})
@@ -174,6 +196,8 @@ def render_config(cfg: DeviceConfig) -> Element:
         steering.append(rule_element(r))
     for c in cfg.qos:
         qos.append(class_element(c))
+    for s in cfg.shares:
+        qos.append(share_element(s))
     return _prune(config)
 
 
@@ -206,7 +230,9 @@ def _diff_into(
 
 
 def _key_names(el: Element) -> tuple[str, ...]:
-    return ("color", "endpoint") if etree.QName(el).localname == "policy" else ("name",)
+    return {"policy": ("color", "endpoint"), "share": ("interface", "class")}.get(
+        etree.QName(el).localname, ("name",)
+    )
 
 
 def render_edit(
@@ -245,6 +271,14 @@ def render_edit(
         key=lambda c: c.service_class,
         build=class_element,
         canon=_canon_class,
+    )
+    changes += _diff_into(
+        qos,
+        before=previous.shares,
+        after=desired.shares,
+        key=lambda s: s.key,
+        build=share_element,
+        canon=_canon_share,
     )
     return _prune(config) if changes else None
 
@@ -335,7 +369,21 @@ def parse_config(device: str, root: Element) -> DeviceConfig:
     ]
     rules = [_parse_rule(el, what) for el in root.iterfind(f".//{q('steering')}/{q('rule')}")]
     classes = [_parse_class(el, what) for el in root.iterfind(f".//{q('qos')}/{q('class')}")]
-    return canonical(DeviceConfig(device, tuple(policies), tuple(rules), tuple(classes)))
+    shares = [_parse_share(el, what) for el in root.iterfind(f".//{q('qos')}/{q('share')}")]
+    return canonical(
+        DeviceConfig(device, tuple(policies), tuple(rules), tuple(classes), tuple(shares))
+    )
+
+
+def _parse_share(el: Element, what: str) -> QosShare:
+    police = _opt(el, "policer")
+    return QosShare(
+        interface=_text(el, "interface", what),
+        service_class=_text(el, "class", what),
+        guaranteed_bps=float(_int(_text(el, "guaranteed-rate", what), "guaranteed-rate", what)),
+        weight=_int(_opt(el, "weight") or "1", "weight", what),
+        policer_bps=None if police is None else float(_int(police, "policer", what)),
+    )
 
 
 def config_filter() -> Element:

@@ -12,6 +12,7 @@ from controller.desired import (
     CandidatePath,
     DeviceConfig,
     QosQueue,
+    QosShare,
     SegmentList,
     SrPolicy,
     SteeringRule,
@@ -32,6 +33,7 @@ def config_from_dict(doc: Mapping[str, Any], where: str = "config") -> DeviceCon
             qos=tuple(
                 QosQueue(**{**c, "dscp": tuple(c.get("dscp", ()))}) for c in doc.get("qos", ())
             ),
+            shares=tuple(QosShare(**s) for s in doc.get("shares", ())),
         )
     except (KeyError, TypeError) as error:
         raise ValidationError(where, [f"bad device config: {error}"]) from None

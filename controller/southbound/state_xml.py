@@ -10,7 +10,13 @@ from typing import Any, TypeAlias
 
 from lxml import etree
 
-from controller.devicestate import DeviceState, InterfaceState, PolicyState, QueueStats
+from controller.devicestate import (
+    DeviceState,
+    InterfaceState,
+    PolicyState,
+    QueueStats,
+    UplinkProbe,
+)
 from controller.southbound.render import NSMAP, q
 
 Element: TypeAlias = Any  # lxml ships no type stubs; an lxml etree._Element
@@ -70,7 +76,33 @@ def render_state(state: DeviceState) -> Element:
         _sub(pe, "oper-status", "up" if p.up else "down")
         if p.active_candidate_path is not None:
             _sub(pe, "active-candidate-path", p.active_candidate_path)
+    for probe in state.probes:
+        _probe(root, probe)
     return root
+
+
+def _probe(parent: Element, p: UplinkProbe) -> None:
+    el = etree.SubElement(parent, q("uplink-probe"))
+    _sub(el, "link", p.link)
+    _sub(el, "seq", p.seq)
+    _sub(el, "at", _dec(p.at, 6))
+    _sub(el, "delay", _dec(p.delay_s, 9))
+    _sub(el, "jitter", _dec(p.jitter_s, 9))
+    _sub(el, "loss", _dec(p.loss, 6))
+    _sub(el, "sent", p.sent)
+
+
+def _parse_probe(el: Element) -> UplinkProbe:
+    t = _texts(el)
+    return UplinkProbe(
+        link=t.get("link", ""),
+        seq=int(t.get("seq", "0")),
+        at=float(t.get("at", "0")),
+        delay_s=float(t.get("delay", "0")),
+        jitter_s=float(t.get("jitter", "0")),
+        loss=float(t.get("loss", "0")),
+        sent=int(t.get("sent", "0")),
+    )
 
 
 def _texts(el: Element | None) -> dict[str, str]:
@@ -133,6 +165,7 @@ def parse_state(device: str, root: Element) -> DeviceState:
         boot_id=int(t.get("boot-id", "0")),
         interfaces=tuple(_parse_interface(i) for i in el.findall(q("interface"))),
         sr_policies=policies,
+        probes=tuple(_parse_probe(p) for p in el.findall(q("uplink-probe"))),
     )
 
 
