@@ -54,7 +54,9 @@ print("RESULTS " + json.dumps(results))
 
 
 def documented_commands() -> list[str]:
-    found = {m.group(1) for doc in DOCS for m in COMMAND.finditer(doc.read_text())}
+    # prose wraps a command across lines: one command is one line of the driver's input
+    texts = [doc.read_text() for doc in DOCS]
+    found = {" ".join(m.group(1).split()) for text in texts for m in COMMAND.finditer(text)}
     return sorted(found)
 
 
