@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("commands.demo", "demo"),
     "verify": ("commands.verify", "verify"),
     "report": ("commands.report", "report"),
+    "incidents": ("commands.incidents", "incidents"),
 }
 """Single commands: name -> (module, function)."""
 

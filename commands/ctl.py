@@ -160,6 +160,15 @@ def run(
             envvar=_env("tls_key"),
         ),
     ] = None,
+    premove_periods: Annotated[
+        bool,
+        typer.Option(
+            "--premove-periods",
+            help="Learn each class's daily traffic profile per link and move bigdata and office"
+            " off a link before a predictable busy period (docs/ML.md). Off by default.",
+            envvar=_env("premove_periods"),
+        ),
+    ] = False,
 ) -> None:
     """Run the controller: REST API, reconcile engine and, with --inventory, the closed loop.
 
@@ -185,7 +194,7 @@ def run(
         prefixes=prefixes, inventory=inventory, secrets=secrets, models=models, interval_s=interval,
         stale_after_s=stale_after, drift=drift, drift_interval_s=drift_interval,
         hold_time_s=hold_time, improvement=improvement, tick_s=tick,
-        tls_cert=tls_cert, tls_key=tls_key,
+        tls_cert=tls_cert, tls_key=tls_key, premove_periods=premove_periods,
     )  # fmt: skip
     cert, key = settings.tls_cert, settings.tls_key
     if cert is not None and key is not None:

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from controller.api_asgi import BearerAuth, BodyLimit
+from controller.api_incidents import incident_routes
 from controller.api_models import Health, IntentPut, IntentSet, PathQuery, Readiness
 from controller.api_openapi import install
 from controller.api_routes import intent_routes, network_routes
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(intent_routes(engine, pool, live))
     app.include_router(network_routes(engine, pool, live))
     app.include_router(ui_routes(engine, pool, live))  # the web console (docs/console.md)
+    app.include_router(incident_routes(lambda: getattr(lifecycle, "incidents", None)))
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(BearerAuth, token=token)  # outermost: before the size, before the body
     install(app, [Intent, IntentPut, IntentSet, PathQuery])

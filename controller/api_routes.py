@@ -31,6 +31,7 @@ from controller.api_models import (
 )
 from controller.api_openapi import body, errors
 from controller.api_work import BigJSON, Work
+from controller.discovery_watch import TopologyDiffView, diff_view
 from controller.engine import Engine
 from controller.errors import NetpilotError
 from controller.gradual import release, release_all
@@ -238,6 +239,11 @@ def network_routes(engine: Engine, work: Work, live: Any) -> APIRouter:
     @router.get("/audit", response_model=list[AuditEntry], responses=errors(422))
     async def audit(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
         return await work.run(lambda: JSONResponse(store.audit_log(limit)))
+
+    @router.get("/topology/diff", response_model=TopologyDiffView)
+    async def topology_diff() -> JSONResponse:
+        """Where the routers' LLDP neighbour tables and the topology file disagree."""
+        return JSONResponse(diff_view(live))
 
     @router.get("/telemetry", response_model=Telemetry)
     async def telemetry() -> JSONResponse:

@@ -59,9 +59,36 @@ class PolicyState:
 
 
 @dataclass(frozen=True)
+class UplinkProbe:
+    """One window of active (TWAMP-light style) probes on an uplink, from the branch router:
+    mean one-way delay, jitter (RFC 3550 interarrival estimate) and loss of `sent` probes."""
+
+    link: str
+    seq: int
+    """Window number: a new window has a higher one (the router reports its last few)."""
+    at: float
+    delay_s: float
+    jitter_s: float
+    loss: float
+    sent: int
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """An LLDP neighbour seen on one of the router's interfaces: the neighbour's system name
+    and the port it sent from (the reverse link's id, with netpilot's interface naming)."""
+
+    interface: str
+    system: str
+    port: str
+
+
+@dataclass(frozen=True)
 class DeviceState:
     device: str
     timestamp: float
     boot_id: int = 0
     interfaces: tuple[InterfaceState, ...] = ()
     sr_policies: tuple[PolicyState, ...] = field(default=())
+    probes: tuple[UplinkProbe, ...] = ()
+    neighbors: tuple[Neighbor, ...] = ()  # LLDP

@@ -68,6 +68,7 @@ from controller.southbound.base import KnowsDevices, Southbound
 from controller.store_api import IntentRecord, IntentStore
 from controller.supervision import UNHEALTHY_AFTER, EngineStats, backoff_s, health
 from controller.topology import LinkState, Topology
+from controller.uplink_sla import Move, apply_moves, at_sites
 from controller.verify_push import (
     DeviceBook,
     base_reason,
@@ -169,7 +170,11 @@ class Engine:
         self.prefixes = PrefixMap(_node_prefixes(topology) | dict(prefixes or {}))
         self.log = logger or logging.getLogger("netpilot.engine")
         self.measures: dict[str, LinkMeasure] = {}
+        self._link_seen: dict[str, float] = {}
+        """When each link's applied state was observed (monotonic), to drop stale signals."""
         self.events: deque[EngineEvent] = deque(maxlen=1000)
+        self.listeners: list[Callable[[EngineEvent], None]] = []
+        """Told every event as it is recorded (the incident correlator: incident_feed.py)."""
         self.ready = False
         self.stats = EngineStats()
         self.failpoints = Failpoints()
@@ -332,7 +337,18 @@ class Engine:
         self._event("topology", cause)
         return await self.reconcile(cause)
 
-    async def link_state(self, link_id: str, state: LinkState, cause: str) -> ReconcileReport:
+    async def link_state(
+        self, link_id: str, state: LinkState, cause: str, observed_at: float | None = None
+    ) -> ReconcileReport:
+        """Apply a link's state. `observed_at` (time.monotonic() when it was seen; now when not
+        given) orders the sources: a polled state queued behind reconciles is dropped when a
+        newer observation of that link (a gNMI change) has already been applied."""
+        seen = time.monotonic() if observed_at is None else observed_at
+        if seen < self._link_seen.get(link_id, float("-inf")):
+            detail = f"{link_id} {state.value}: superseded by a newer change"
+            self._event("stale-signal", cause, detail)
+            return ReconcileReport(cause, committed=False)
+        self._link_seen[link_id] = seen
         topo = self.topology.with_link_state(link_id, state)
         report = await self.set_topology(topo, cause)
         if state is LinkState.UP:
@@ -385,10 +401,45 @@ class Engine:
             await asyncio.to_thread(self.store.audit, "engine", f"clear-{reason}", link_id, why)
         return None
 
+    async def uplink_sla(self, moves: Sequence[Move], cause: str) -> ReconcileReport | None:
+        """Brownout switching (issue 20): each move of `controller.uplink_sla` keeps a class off
+        an uplink (its intents leave it, the policy's next tier takes them) or lets it back (its
+        intents at that uplink's site are placed again, make-before-break); the reconcile's cause,
+        so each intent's history, names the probe figures. None when nothing was placed."""
+        touched = apply_moves(self.avoid, moves, self.clock())
+        for move in moves:
+            what = f"{move.service_class} {'off' if move.kind == 'off' else 'back to'} {move.link}"
+            self._event(f"sla-{move.kind}", move.cause, what)
+            await asyncio.to_thread(self.store.audit, "engine", f"sla-{move.kind}", move.link, what)
+        names = at_sites(self._placements, self.topology, moves, touched)
+        if not names:
+            return None
+        if any(m.kind == "back" for m in moves):  # back only past the hold time, as `optimize`
+            back = {n.split(LEG)[0] for n in names}  # would; the timer's optimize takes the rest
+            self._force |= await asyncio.to_thread(self._past_hold, back)
+        return await self.reconcile(cause)
+
+    def _past_hold(self, names: set[str]) -> set[str]:
+        """Those of `names` that have held their path for `hold_time_s` (flap damping)."""
+        now = self.clock()
+        past = set()
+        for name in names:
+            record = self.store.get_intent(name)
+            since = record.moved_at if record.moved_at is not None else record.created_at
+            if now - since >= self.config.hold_time_s:
+                past.add(name)
+        return past
+
     def _event(self, kind: str, cause: str, detail: str = "", *, log: bool = True) -> None:
-        self.events.append(EngineEvent(self.clock(), kind, cause, detail))
+        self.record(EngineEvent(self.clock(), kind, cause, detail))
         if log:
             self.log.info("%s: %s %s", kind, cause, detail)
+
+    def record(self, event: EngineEvent) -> None:
+        """Keep `event` (GET /v1/events) and tell the listeners."""
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
 
     # -- hysteresis --------------------------------------------------------------------------
     async def optimize(self, cause: str) -> ReconcileReport:

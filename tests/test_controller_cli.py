@@ -3,6 +3,7 @@ what to fix (no traceback), before anything listens."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -54,3 +55,23 @@ def test_unknown_failpoint_is_refused(tmp_path: Path) -> None:
     env = {"NETPILOT_FAILPOINTS": "engine-crash=1"}
     result = _run_with_env(env, "--topology", "bank-wan", "--db", str(tmp_path / "db"))
     assert result.returncode == 2 and "unknown failpoint 'engine-crash'" in result.stderr
+
+
+def test_premove_periods_flag_wraps_the_link_models_and_says_so(tmp_path: Path) -> None:
+    from controller.runtime.assemble import build
+    from controller.runtime.settings import make_settings
+    from telemetry.linkmodels import PeriodLinkModels
+
+    settings = make_settings(topology="ring:4", db=tmp_path / "db", premove_periods=True)
+    runtime = build(settings, env={})
+    try:
+        assert isinstance(runtime.models, PeriodLinkModels)
+        line = next(x for x in runtime.startup_lines() if x.startswith("models:"))
+        assert "--premove-periods" in line and "900s before a busy period" in line
+    finally:
+        asyncio.run(runtime.stop())
+    off = build(make_settings(topology="ring:4", db=tmp_path / "db2"), env={})
+    try:
+        assert not isinstance(off.models, PeriodLinkModels)
+    finally:
+        asyncio.run(off.stop())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -326,4 +327,28 @@ def test_plan_with_stored_intents_missing_from_the_set_is_no_key_error(tmp_path:
     assert pruned["devices"]["HQ"]["sr_policies"]["removed"]
     changed = engine.plan([a.model_copy(update={"bandwidth": 5e6})], prune=False)
     assert changed["changes"] == [{"name": "a", "action": "update"}]
-    assert set(changed["devices"]) == {"BR1"}  # b stays as it is
+    devices = changed["devices"]
+    assert "BR1" in devices and "HQ" not in devices  # b stays as it is
+    # a's class shares follow its bandwidth on the routers of its path (controller/qos.py)
+    assert all(set(d) == {"shares"} for name, d in devices.items() if name != "BR1")
+
+
+def test_a_polled_link_state_older_than_a_streamed_change_is_dropped(tmp_path: Path) -> None:
+    """A telemetry round saw DC1-P1 down and queued it; a gNMI update saw it come back and was
+    applied first: the queued, older observation must not take the link down again."""
+    engine, _, _, _ = make(tmp_path)
+    polled_at = time.monotonic()  # the round asked the routers here
+    asyncio.run(engine.link_state("DC1-P1", LinkState.DOWN, "gNMI: P1 reports DC1-P1 down"))
+    asyncio.run(engine.link_state("DC1-P1", LinkState.UP, "gNMI: P1 reports DC1-P1 up"))
+    late = asyncio.run(
+        engine.link_state("DC1-P1", LinkState.DOWN, "telemetry: P1 reports DC1-P1 down", polled_at)
+    )
+    assert late.committed is False
+    assert state_of(engine, "DC1-P1") is LinkState.UP
+    assert engine.events[-1].kind == "stale-signal" and "DC1-P1 down" in engine.events[-1].detail
+    newer = asyncio.run(engine.link_state("DC1-P1", LinkState.DOWN, "poll", time.monotonic()))
+    assert newer.committed and state_of(engine, "DC1-P1") is LinkState.DOWN
+
+
+def state_of(engine: Engine, link: str) -> LinkState:
+    return engine.topology.physical_links()[link][0].state

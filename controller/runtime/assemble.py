@@ -22,7 +22,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,10 @@ from controller.engine import Engine, EngineConfig
 from controller.errors import UsageError
 from controller.failpoints import Failpoints
 from controller.ha import Election, election_client
+from controller.ha_takeover import Takeover, persist_for, takeover_step
 from controller.ha_watch import IntentWatch
+from controller.incident_metrics import assemble_incidents
+from controller.incident_service import IncidentService
 from controller.runtime.live import LiveTelemetry
 from controller.runtime.metrics import RuntimeMetrics
 from controller.runtime.settings import Settings
@@ -44,7 +47,12 @@ from controller.store_open import open_store
 from controller.topology import Topology
 from controller.verify_readback import DriftReport
 from telemetry.exporter import NetpilotMetrics
-from telemetry.linkmodels import BaselineLinkModels, LinkModels, TrainedLinkModels
+from telemetry.linkmodels import (
+    BaselineLinkModels,
+    LinkModels,
+    TrainedLinkModels,
+    with_periods,
+)
 from telemetry.metered import MeteredSouthbound
 
 Clock = Callable[[], float]
@@ -65,12 +73,16 @@ class Runtime:
     token: str
     token_source: str
     live: LiveTelemetry | None = None
+    incidents: IncidentService | None = None
+    """The alarm correlator (with an inventory; controller/incident_service.py)."""
     runtime_metrics: RuntimeMetrics | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     election: Election | None = None
     """With --store etcd: only the elected leader runs `_lead` (controller.ha)."""
     watch: IntentWatch | None = None
+    takeover: Takeover | None = None
+    """With --store etcd: cancel a dead leader's pending commits once elected (ha_takeover)."""
     exit_when_deposed: bool = True
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -79,6 +91,8 @@ class Runtime:
         if self.election is None:
             await self._lead()
             return
+        if self.takeover is not None:  # a follower's device sessions, open ahead
+            self._spawn("warm", asyncio.to_thread(self.takeover.warm))
         self._spawn("election", self.election.campaign(self._lead, self._deposed))
 
     def _deposed(self, why: str) -> None:
@@ -112,9 +126,15 @@ class Runtime:
     async def _lead(self) -> None:
         """Load, resync with the devices, then run every loop as a task."""
         engine = self.engine
-        await asyncio.to_thread(engine.load)  # store reads: the lease refresh goes on meanwhile
+        took: dict[str, float] = {}
+        if self.takeover is not None:  # before the load aborts the dead leader's revisions
+            with _timed(took, "takeover"):
+                await asyncio.to_thread(self.takeover)
+        with _timed(took, "load"):
+            await asyncio.to_thread(engine.load)  # store reads: the lease refresh goes on
         if self.settings.inventory is not None and self.settings.drift != "off":
-            await self.check_drift("startup")
+            with _timed(took, "drift"):
+                await self.check_drift("startup")
         if self.watch is not None:  # writes through the other replicas wake the engine
             loop = asyncio.get_running_loop()
 
@@ -122,8 +142,11 @@ class Runtime:
                 loop.call_soon_threadsafe(engine.notify, cause)
 
             self.watch.notify = notify
-            await asyncio.to_thread(self.watch.start)  # before the first round reads
+            with _timed(took, "watch"):
+                await asyncio.to_thread(self.watch.start)  # before the first round reads
         engine.ready = True
+        if self.election is not None:  # the failover's phases (bench/ha_chaos.py reads them)
+            log.warning("leader ready: %s", " ".join(f"{k}={v:.3f}s" for k, v in took.items()))
         engine.notify("startup")
         self._spawn("engine", engine.run())
         if self.live is not None:
@@ -133,6 +156,8 @@ class Runtime:
             await asyncio.to_thread(start_streams, self.live.collector, engine, loop)
             self._spawn("telemetry", self.live.run())
             self._spawn("signals", self.live.deliver_forever())
+            if self.incidents is not None:
+                self._spawn("incidents", self.incidents.run())
             if self.settings.drift != "off":
                 self._spawn("drift", self._drift_watch())
 
@@ -205,6 +230,15 @@ class Runtime:
         return lines
 
 
+@contextlib.contextmanager
+def _timed(took: dict[str, float], name: str) -> Iterator[None]:
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        took[name] = time.monotonic() - start
+
+
 def _report_end(task: asyncio.Task[None]) -> None:
     if task.cancelled():
         return
@@ -228,6 +262,12 @@ def build(
     topo = load(settings.topology)
     failpoints = Failpoints.from_env(env)
     models, note, model_step = _models(settings)
+    if settings.premove_periods:  # issue 18: pre-move elastic classes before busy periods
+        models = with_periods(models, settings.period_s, settings.periods_lead_s)
+        note += (
+            f"; bigdata and office leave a link {settings.periods_lead_s:g}s before a busy"
+            " period learned per class (--premove-periods)"
+        )
     closers: list[Callable[[], None]] = []
     raw_south = southbound or _southbound(settings, topo)
     store = open_store(settings.store, settings.db, clock=clock)
@@ -252,10 +292,12 @@ def build(
         from telemetry.stream_metrics import register_stream_metrics  # gNMI (issue 15)
 
         register_stream_metrics(registry, runtime.live.collector)
+        runtime.incidents = assemble_incidents(engine, store.audit, registry, clock)
         closers.append(runtime.live.collector.close)
         closers.append(runtime.live.close)
     if isinstance(store, EtcdStore):
         runtime.election, runtime.watch = elect(store, settings, raw_south)
+        runtime.takeover = takeover_step(store, raw_south)
     return runtime
 
 
@@ -273,7 +315,9 @@ def elect(store: EtcdStore, settings: Settings, south: Southbound) -> tuple[Elec
     election = Election(client, store.keys.leader, identity, url, settings.lease_ttl_s)
     store.fence = election.guards
     if isinstance(south, NetconfSouthbound) and south.hooks is None:
-        south.hooks = TransactionHooks(before_confirm=election.check_fence)
+        south.hooks = TransactionHooks(
+            before_confirm=election.check_fence, persist_id=persist_for(store)
+        )
     watch = IntentWatch(store.client.endpoints, store.keys.intents, lambda _: None)
     return election, watch
 

@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from controller.engine import Engine, EngineEvent
@@ -158,6 +158,7 @@ class LiveTelemetry:
     # -- one round ---------------------------------------------------------------------------
     async def round(self) -> list[Signal]:
         started = time.perf_counter()
+        asked_at = time.monotonic()  # what the round reports was seen after this
         result = await asyncio.to_thread(self.collector.collect, self.deadline_s)
         now = self.clock()
         self._health(result, now)
@@ -166,7 +167,12 @@ class LiveTelemetry:
         links = self.processor.snapshot()
         step = self._step(result)
         self._models(copy.deepcopy(links), step)
-        signals = self._signals(links)
+        signals = [
+            replace(sig, observed_at=asked_at) if sig.kind.startswith("link_") else sig
+            for sig in self._signals(links)
+        ]
+        fresh = self._fresh()
+        signals += self.planner.probe_signals(s for s in result.states if s.device in fresh)
         self._queue(signals)
         self.stats.rounds += 1
         self.stats.last_round_s = time.perf_counter() - started
@@ -347,7 +353,7 @@ class LiveTelemetry:
         m.set_intents(self.intent_slas())
 
     def _event(self, kind: str, cause: str, detail: str = "") -> None:
-        self.engine.events.append(EngineEvent(self.clock(), kind, cause, detail))
+        self.engine.record(EngineEvent(self.clock(), kind, cause, detail))
         self.log.info("%s: %s %s", kind, cause, detail)
 
     def describe(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ ENV = {
     "improvement": "NETPILOT_IMPROVEMENT",
     "tls_cert": "NETPILOT_TLS_CERT",
     "tls_key": "NETPILOT_TLS_KEY",
+    "premove_periods": "NETPILOT_PREMOVE_PERIODS",
 }
 """The environment variable behind each setting (documented in `controller run --help`)."""
 
@@ -85,6 +86,13 @@ class Settings(BaseModel):
     debounce_s: float = Field(default=0.2, ge=0, le=60)
     risk_floor: float = Field(default=0.2, ge=0, le=1)
     """Fault risks below this are not handed to the engine (noise)."""
+    premove_periods: bool = False
+    """Learn each link's daily profile per class and move `bigdata` and `office` off a link
+    before a predictable busy period (issue 18; `telemetry.linkmodels.PeriodLinkModels`)."""
+    period_s: float = Field(default=86_400.0, gt=0, le=7 * 86_400)
+    """The traffic period in seconds of network time (a day; the demo compresses time)."""
+    periods_lead_s: float = Field(default=900.0, ge=0, le=86_400)
+    """How far ahead of a busy period the elastic classes move."""
     tls_cert: Path | None = None
     """PEM certificate (chain) the API serves HTTPS with; needs `tls_key`."""
     tls_key: Path | None = Field(default=None, validate_default=True)

@@ -14,17 +14,21 @@ controller makes.
   the engine can clear it.
 - Measured delay or loss far from a link's figures: the engine re-checks the SLAs of the intents
   on it; reported again when the link is back to normal.
+- Active uplink probes (`DeviceState.probes`) go through `controller.uplink_sla` (N probes in a
+  row over a class's SLA, a hold time back); its moves go to the engine as one `uplink` signal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller.avoid import AvoidConfig
+from controller.devicestate import DeviceState
 from controller.errors import NetpilotError
 from controller.topology import LinkState, Topology
+from controller.uplink_sla import Move, ProbeFeed, summary
 
 ABNORMAL_DELAY_FACTOR = 1.5
 ABNORMAL_DELAY_MARGIN_S = 0.005
@@ -52,12 +56,15 @@ class SignalEngine(Protocol):
     topology: Topology
     avoid: dict[str, Any]
 
-    async def link_state(self, link_id: str, state: LinkState, cause: str) -> Any: ...
+    async def link_state(
+        self, link_id: str, state: LinkState, cause: str, observed_at: float | None = None
+    ) -> Any: ...
     async def link_risk(self, link_id: str, risk: float, cause: str) -> Any: ...
     async def link_forecast(self, link_id: str, utilisation: float, cause: str) -> Any: ...
     async def link_measured(
         self, link_id: str, delay_s: float | None, loss: float | None, cause: str
     ) -> Any: ...
+    async def uplink_sla(self, moves: Sequence[Move], cause: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -70,19 +77,25 @@ class Signal:
     cause: str
     delay_s: float | None = None
     loss: float | None = None
+    moves: tuple[Move, ...] = ()
+    """For `uplink`: the brownout moves (controller.uplink_sla) to apply."""
+    observed_at: float | None = None
+    """For link states: time.monotonic() when the round that saw it began (None: now)."""
 
 
 async def deliver(engine: SignalEngine, signal: Signal) -> Any:
     """Hand `signal` to the engine call that acts on it; returns the engine's report or None."""
     if signal.kind in ("link_down", "link_up"):
         state = LinkState.DOWN if signal.kind == "link_down" else LinkState.UP
-        return await engine.link_state(signal.link, state, signal.cause)
+        return await engine.link_state(signal.link, state, signal.cause, signal.observed_at)
     if signal.kind == "risk":
         return await engine.link_risk(signal.link, signal.value, signal.cause)
     if signal.kind == "forecast":
         return await engine.link_forecast(signal.link, signal.value, signal.cause)
     if signal.kind == "sla":
         return await engine.link_measured(signal.link, signal.delay_s, signal.loss, signal.cause)
+    if signal.kind == "uplink":
+        return await engine.uplink_sla(signal.moves, signal.cause)
     raise ValueError(f"unknown signal kind {signal.kind!r}")
 
 
@@ -93,6 +106,8 @@ class SignalPlanner:
         self.told: dict[str, LinkState] = {}
         """Link state the engine was last told (or found in its topology at start)."""
         self._abnormal: dict[str, bool] = {}
+        self.probes = ProbeFeed()
+        """Active uplink probes -> brownout moves (controller/uplink_sla.py)."""
 
     # -- link state --------------------------------------------------------------------------
     def link_states(
@@ -182,6 +197,15 @@ class SignalPlanner:
             value = 1.0 if abnormal else 0.0
             out.append(Signal("sla", lt.link, value, cause, lt.delay_s, loss))
         return out
+
+    # -- active uplink probes ---------------------------------------------------------------
+    def probe_signals(self, states: Iterable[DeviceState]) -> list[Signal]:
+        """One `uplink` signal carrying the moves this round's new probe windows decide."""
+        moves = self.probes.ingest(states)
+        if not moves:
+            return []
+        cause = summary(moves)
+        return [Signal("uplink", moves[0].link, float(len(moves)), cause, moves=tuple(moves))]
 
 
 def avoided_links(engine: SignalEngine) -> set[str]:
