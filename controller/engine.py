@@ -357,6 +357,11 @@ class Engine:
             report.moved += more.moved
         return report
 
+    def links_changed_within(self, seconds: float) -> set[str]:
+        """Links whose state changed (as observed) in the last `seconds` of monotonic time."""
+        since = time.monotonic() - seconds
+        return {link for link, seen in self._link_seen.items() if seen >= since}
+
     async def link_measured(
         self, link_id: str, delay_s: float | None, loss: float | None, cause: str
     ) -> ReconcileReport:

@@ -63,6 +63,9 @@ class TargetState:
     containers: dict[Elems, Any] = field(default_factory=dict)
     """JSON_IETF container updates (encoded once per publish), for SAMPLEs."""
     raw: tuple[Container, ...] = ()
+    events_only: bool = False
+    """Set by `publish_events` until the full `publish` follows: the containers are still the
+    previous state's (an interface's old oper-status), so SAMPLEs wait for the full state."""
     _flat: dict[Elems, Scalar] | None = None
 
     def flat(self) -> dict[Elems, Scalar]:
@@ -260,7 +263,9 @@ class GnmiServer:
             if old is None or new == old.leaves:
                 continue
             shape = old.shape + (new.keys() != old.leaves.keys())
-            self.states[target] = TargetState(ts, new, shape, old.containers, old.raw)
+            self.states[target] = TargetState(
+                ts, new, shape, old.containers, old.raw, events_only=True
+            )
             self._changes(target, ts, old.leaves, new)
 
     def _changes(
@@ -373,6 +378,8 @@ class GnmiServer:
             if fault == "stall":
                 continue
             state = self.states[stream.target]
+            if state.events_only:  # stale containers: the full state is on its way
+                continue
             if state.shape != shape:
                 shape = state.shape
                 boxes, keys = self._selection(stream.target, state, patterns)

@@ -350,7 +350,14 @@ def _restore(bank: Bank, client: httpx.Client, link_id: str) -> None:
         seen = any(e["kind"] == "topology" and link_id in e["cause"] for e in events)
         return seen and all(r["state"] == "verified" for r in client.get("/v1/intents").json())
 
-    wait_for(taken_in, 60, STATUS_EVERY_S)
+    try:
+        wait_for(taken_in, 60, STATUS_EVERY_S)
+    except AssertionError:
+        records = client.get("/v1/intents").json()
+        states = {r["name"]: (r["state"], r.get("reason")) for r in records}
+        events = client.get("/v1/events", params={"since": since, "limit": 1000}).json()
+        seen = [(e["kind"], e["cause"][:100]) for e in events][-30:]
+        raise AssertionError(f"{link_id} back up: not taken in: {states} {seen}") from None
 
 
 def test_twenty_link_cuts_reroute_without_loops_or_long_losses(bank: Bank, prober: Prober) -> None:

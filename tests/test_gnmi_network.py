@@ -77,7 +77,9 @@ def test_streamed_cut_reroutes_through_the_engine(tmp_path: Path) -> None:
             wait(lambda: any(CUT in e.cause for e in engine.events if e.kind == "topology"),
                  "the streamed cut")  # fmt: skip
             link = next(lk for lk in engine.topology.links if lk.id == CUT)
-            assert link.state is LinkState.DOWN
+            kinds = ("topology", "stale-signal")
+            told = [(e.kind, e.cause) for e in engine.events if e.kind in kinds]
+            assert link.state is LinkState.DOWN, told
             wait(lambda: not any(CUT in {k[2] for k in p.primary.links}
                                  for p in engine.placements().values()), "the reroute")  # fmt: skip
             cause = next(e.cause for e in engine.events if e.kind == "topology")

@@ -194,7 +194,8 @@ class LiveTelemetry:
         fresh = self._fresh()
         out = self.planner.link_states(links, topo, lambda d: d in fresh)
         current = [lt for lt in links if lt.src in fresh]
-        return out + self.planner.measure_signals(current, topo)
+        settling = self.engine.links_changed_within(2 * self.interval_s + self.deadline_s)
+        return out + self.planner.measure_signals(current, topo, settling)
 
     # -- models ------------------------------------------------------------------------------
     def _models(self, links: list[LinkTelemetry], step: float) -> None:

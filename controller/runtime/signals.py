@@ -20,7 +20,7 @@ controller makes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -173,10 +173,15 @@ class SignalPlanner:
         return out
 
     # -- measured delay and loss -------------------------------------------------------------
-    def measure_signals(self, links: Iterable[LinkReport], topology: Topology) -> list[Signal]:
+    def measure_signals(
+        self, links: Iterable[LinkReport], topology: Topology, settling: Set[str] = frozenset()
+    ) -> list[Signal]:
+        """Delay and loss far from (or back to) a link's figures. Links in `settling` changed
+        state within the last rounds: their counters span the outage (drops while down read
+        as loss), so they are not judged until a round lies wholly after the change."""
         out = []
         for lt in links:
-            if lt.delay_s is None or not lt.oper_up:
+            if lt.delay_s is None or not lt.oper_up or lt.link in settling:
                 continue
             try:
                 nominal = topology.link((lt.src, lt.dst, lt.link)).delay_s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -74,3 +74,17 @@ class KnowsDevices(Protocol):
     """Optional: a southbound that knows which devices it can reach (an inventory)."""
 
     def known_devices(self) -> frozenset[str]: ...
+
+
+def refuse_unknown(
+    revision: int, desired: Mapping[str, DeviceConfig], known: Iterable[str]
+) -> TransactionResult | None:
+    """A transaction refused as a whole when it names devices the inventory lacks, else None."""
+    unknown = sorted(set(desired) - set(known))
+    if not unknown:
+        return None
+    devices = {
+        n: DeviceResult(n, True, "not in the inventory; add it or drop it", "inventory")
+        for n in unknown
+    }
+    return TransactionResult(revision, False, devices)

@@ -32,7 +32,7 @@ from pathlib import Path
 from controller.desired import DeviceConfig
 from controller.devicestate import DeviceState
 from controller.errors import NotFoundError, ValidationError
-from controller.southbound.base import DeviceResult, TransactionResult
+from controller.southbound.base import DeviceResult, TransactionResult, refuse_unknown
 from controller.southbound.drift import Drift, compare
 from controller.southbound.errors import DeviceError
 from controller.southbound.inventory import Inventory, load_inventory
@@ -129,13 +129,9 @@ class NetconfSouthbound:
         *,
         full_replace: bool = False,
     ) -> TransactionResult:
-        unknown = sorted(set(desired) - set(self.sessions))
-        if unknown:
-            devices = {
-                n: DeviceResult(n, True, "not in the inventory; add it or drop it", "inventory")
-                for n in unknown
-            }
-            return TransactionResult(revision, False, devices)
+        outside = refuse_unknown(revision, desired, self.sessions)
+        if outside is not None:
+            return outside
         problems = self._problems(to_send(desired, previous, full_replace))
         if problems:
             devices = {

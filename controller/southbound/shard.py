@@ -37,7 +37,7 @@ from typing import Any
 
 from controller.desired import DeviceConfig
 from controller.devicestate import DeviceState
-from controller.southbound.base import DeviceResult, TransactionResult
+from controller.southbound.base import DeviceResult, TransactionResult, refuse_unknown
 from controller.southbound.drift import Drift, compare
 from controller.southbound.errors import DeviceError
 from controller.southbound.flavors import get as get_flavor
@@ -177,13 +177,9 @@ class ShardedSouthbound:
         *,
         full_replace: bool = False,
     ) -> TransactionResult:
-        unknown = sorted(set(desired) - set(self.flavors))
-        if unknown:
-            devices = {
-                n: DeviceResult(n, True, "not in the inventory; add it or drop it", "inventory")
-                for n in unknown
-            }
-            return TransactionResult(revision, False, devices)
+        outside = refuse_unknown(revision, desired, self.flavors)
+        if outside is not None:
+            return outside
         with self._lock:
             try:
                 refused = self._prepare(desired, previous, full_replace)
