@@ -6,10 +6,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.etcd_proc import EtcdServer
 from models.loop_models import LoopModels, LoopTraining, train
 from models.loop_models import load as load_models
 from models.loop_models import save as save_models
@@ -63,3 +65,15 @@ def loop_models(data: Path) -> LoopModels:
         save_models(shared, models)
         (shared / "done").touch()
         return models
+
+
+@pytest.fixture()
+def etcd(tmp_path: Path) -> Iterator[EtcdServer]:
+    """A real etcd member of this test's own (Debian's etcd-server, a free loopback port);
+    tests that share one per module define their own `etcd` fixture, which takes precedence."""
+    server = EtcdServer(tmp_path / "etcd" / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

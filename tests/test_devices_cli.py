@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_inprocess import run_cli
@@ -32,16 +33,26 @@ def _run(*args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_fleet_push_drift_repair(tmp_path: Path) -> None:
-    inv = tmp_path / "inv.yaml"
-    proc = subprocess.Popen(
-        [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), "--host-keys", "mixed",
-         "--flavor", "mixed", "--json"],
+def _start_ring3(inv: Path, *flags: str) -> subprocess.Popen[str]:
+    """`netpilot devices start ring:3 --flavor mixed --json` with `flags`, as a real process."""
+    command = [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), *flags]
+    return subprocess.Popen(
+        [*command, "--flavor", "mixed", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+def _started(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """The JSON `devices start` prints once its routers listen."""
+    assert proc.stdout is not None
+    return json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")  # type: ignore[no-any-return]
+
+
+def test_fleet_push_drift_repair(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    proc = _start_ring3(inv, "--host-keys", "mixed")
     try:
-        assert proc.stdout is not None
-        started = json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")
+        started = _started(proc)
         assert [d["name"] for d in started["devices"]] == ["r1", "r2", "r3"]
         assert inv.is_file()  # routers with each key type, all reached with host keys checked
         kinds = [d["host_key"].split()[0] for d in started["devices"]]
@@ -84,14 +95,9 @@ def test_fleet_push_drift_repair(tmp_path: Path) -> None:
 
 def test_start_spreads_routers_over_processes(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
-    proc = subprocess.Popen(
-        [*NETPILOT, "devices", "start", "ring:3", "--inventory", str(inv), "--processes", "2",
-         "--flavor", "mixed", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = _start_ring3(inv, "--processes", "2")
     try:
-        assert proc.stdout is not None
-        started = json.loads("".join(iter(proc.stdout.readline, "}\n")) + "}")
+        started = _started(proc)
         assert [d["flavor"] for d in started["devices"]] == ["netpilot", "iosxr", "openconfig"]
         listed = _run("devices", "list", "-i", str(inv))
         assert [row["name"] for row in listed] == ["r1", "r2", "r3"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,16 +16,6 @@ from controller.intents import Intent
 from controller.store_etcd import EtcdStore
 from controller.store_etcd_tx import Fenced
 from controller.store_open import open_etcd
-
-
-@pytest.fixture()
-def etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    server = EtcdServer(tmp_path / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _replica(url: str, name: str, ttl: int = 3) -> tuple[EtcdStore, Election]:

@@ -22,16 +22,6 @@ OPTIONS = {"r1": RouterOptions(), "r2": RouterOptions(), "r3": RouterOptions.run
 
 
 @pytest.fixture()
-def etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    server = EtcdServer(tmp_path / "etcd" / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture()
 def fleet(tmp_path: Path) -> Iterator[FleetThread]:
     runner = start_fleet(["r1", "r2", "r3"], tmp_path, options=OPTIONS.__getitem__)
     try:

@@ -39,16 +39,6 @@ NAMES = ["r1", "r2", "r3"]
 
 
 @pytest.fixture()
-def etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    server = EtcdServer(tmp_path / "etcd" / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture()
 def fleet(tmp_path: Path) -> Iterator[FleetThread]:
     runner = start_fleet(NAMES, tmp_path)
     try:
