@@ -1,6 +1,6 @@
 """`netpilot incidents`: a running controller's incidents (GET /v1/incidents), one row each with
-its probable root cause, confidence, links, and when it was first seen, identified and located
-(docs/incidents.md)."""
+its probable root cause, confidence, links, the intents with a measured SLA miss, and when it was
+first seen, identified and located (docs/incidents.md)."""
 
 from __future__ import annotations
 
@@ -104,9 +104,9 @@ def render(rows: list[dict[str, Any]]) -> None:
         console.print("no incidents")
         return
     table = Table(title="incidents")
-    for column in ("id", "state", "root cause", "conf.", "links", "evidence", "first seen",
-                   "identified", "located", "resolved"):  # fmt: skip
-        table.add_column(column, overflow="fold")
+    for column in ("id", "state", "root cause", "conf.", "links", "evidence", "SLA misses",
+                   "first seen", "identified", "located", "resolved"):  # fmt: skip
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "state", "conf."))
     for inc in rows:
         root = inc["root_cause"]
         cause = f"{root['kind']} {root['name']}" if root else "-"
@@ -114,11 +114,18 @@ def render(rows: list[dict[str, Any]]) -> None:
         state = "[red]open[/]" if inc["state"] == "open" else "[green]resolved[/]"
         table.add_row(
             inc["id"], state, cause, f"{root['confidence']:.2f}" if root else "-",
-            ", ".join(inc["links"]) or "-", str(len(inc["evidence"])), _clock(first),
+            ", ".join(inc["links"]) or "-", str(len(inc["evidence"])), _misses(inc), _clock(first),
             _after(inc["identified_at"], first), _after(inc["located_at"], first),
             _after(inc["resolved_at"], first),
         )  # fmt: skip
     console.print(table)
+
+
+def _misses(inc: dict[str, Any]) -> str:
+    """The intents with a measured SLA miss in the evidence, e.g. `2 (1 unreachable)`."""
+    misses = {e["subject"]: e.get("reason") for e in inc["evidence"] if e["kind"] == "sla_miss"}
+    cut = sum(1 for reason in misses.values() if reason == "unreachable")
+    return f"{len(misses)} ({cut} unreachable)" if cut else str(len(misses))
 
 
 def _clock(at: float) -> str:

@@ -26,6 +26,16 @@ class CauseView(BaseModel):
     router: str | None = Field(default=None, description="the router of a node or line card")
 
 
+class MeasuredView(BaseModel):
+    latency_ms: float | None = Field(description="the path's one-way latency (null: unreachable)")
+    loss: float = Field(description="the path's loss ratio (1.0: unreachable)")
+
+
+class SlaView(BaseModel):
+    max_latency_ms: float | None = Field(description="the intent's bound (null: none)")
+    max_loss: float | None = Field(description="the intent's bound (null: none)")
+
+
 class EvidenceView(BaseModel):
     at: float
     kind: Literal[
@@ -34,6 +44,14 @@ class EvidenceView(BaseModel):
     subject: str = Field(description="the link, the device or (sla_miss) the intent")
     links: list[str] | None = Field(default=None, description="an SLA miss: its path's links")
     detail: str | None = None
+    reason: Literal["latency", "loss", "unreachable"] | None = Field(
+        default=None, description="an SLA miss: what broke its SLA"
+    )
+    source: Literal["telemetry", "link-state", "probes"] | None = Field(
+        default=None, description="an SLA miss: who measured it"
+    )
+    measured: MeasuredView | None = Field(default=None, description="an SLA miss: its path now")
+    sla: SlaView | None = Field(default=None, description="an SLA miss: the intent's SLA")
 
 
 class IncidentView(BaseModel):

@@ -24,10 +24,11 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from controller.incident_causes import RANKED, CauseIndex, Seen
-from controller.incident_model import Cause, Change, Incident, Symptom
+from controller.incident_model import Cause, Change, Incident, Symptom, incident_number
 from controller.topology import Topology
 
 MAX_EVIDENCE = 200
@@ -64,12 +65,28 @@ class Correlator:
         """SLA misses no incident explains yet (kept `window_s`, then dropped)."""
         self.ignored = 0
         """Symptoms about links or devices the topology does not have."""
+        self.restored: dict[str, float] = {}
+        """Open incidents read back after a restart, with when: each must be heard of again."""
         self._next = 1
 
     # -- views -------------------------------------------------------------------------------
     def incidents(self) -> list[Incident]:
         """Open incidents (oldest first), then resolved ones (newest first)."""
         return [*self.open.values(), *reversed(self.history)]
+
+    def restore(self, incidents: Iterable[Incident], now: float) -> None:
+        """Carry on with the incidents a previous run kept (`controller.incident_record`):
+        the open ones open again, the resolved ones in the history, ids counted on from the
+        highest. An open one that no symptom joins within `late_s` (the routers re-report a
+        link still down at their first update) is resolved: its links came back meanwhile."""
+        kept = list(incidents)
+        for inc in kept:
+            if inc.state == "open":
+                self.open[inc.id] = inc
+                self.restored[inc.id] = now
+        done = [i for i in kept if i.state == "resolved"]
+        self.history.extend(sorted(done, key=lambda i: i.resolved_at or 0.0))
+        self._next = max((incident_number(i.id) for i in kept), default=0) + 1
 
     # -- input -------------------------------------------------------------------------------
     def observe(self, symptom: Symptom) -> list[Change]:
@@ -90,6 +107,7 @@ class Correlator:
         """Locate the incidents that have settled; drop SLA misses nothing explained."""
         changes: list[Change] = []
         cfg = self.config
+        self._expire_restored(now, changes)
         for inc in list(self.open.values()):
             quiet = now - inc.last_symptom >= cfg.settle_s
             late = now - inc.identified_at >= cfg.locate_by_s
@@ -329,6 +347,16 @@ class Correlator:
         return None
 
     # -- resolution --------------------------------------------------------------------------
+    def _expire_restored(self, now: float, changes: list[Change]) -> None:
+        for incident_id, since in list(self.restored.items()):
+            inc = self.open.get(incident_id)
+            if inc is not None and inc.last_symptom >= since:
+                del self.restored[incident_id]  # heard of again: live
+            elif inc is None or now - since >= self.config.late_s:
+                del self.restored[incident_id]
+                if inc is not None:
+                    self._close(inc, now, changes, "not reported again after the restart")
+
     def _maybe_resolve(self, inc: Incident, at: float, changes: list[Change]) -> None:
         if any(link in self.down for link in inc.links) or inc.lossy:
             return
@@ -336,10 +364,15 @@ class Correlator:
             return
         if inc.located_at is None:  # resolved before it settled: name the cause now
             self._locate(inc, at, changes)
+        self._close(inc, at, changes)
+
+    def _close(self, inc: Incident, at: float, changes: list[Change], why: str = "") -> None:
         inc.state, inc.resolved_at = "resolved", at
-        del self.open[inc.id]
+        self.open.pop(inc.id, None)
+        self.restored.pop(inc.id, None)
         self.history.append(inc)
-        changes.append(Change("resolved", inc.id, at, f"resolved: {inc.summary()}"))
+        text = f"resolved: {inc.summary()}" + (f" ({why})" if why else "")
+        changes.append(Change("resolved", inc.id, at, text))
 
 
 def _loss_cause(inc: Incident) -> Cause | None:

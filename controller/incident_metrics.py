@@ -69,7 +69,8 @@ class _Collector:
 def assemble_incidents(
     engine: Engine, audit: Audit | None, registry: CollectorRegistry, clock: Clock
 ) -> IncidentService:
-    """The correlator of `controller run`: listening to `engine`, its series on `registry`."""
-    service = IncidentService(engine, clock, audit=audit).attach()
+    """The correlator of `controller run`: listening to `engine`, its series on `registry`, its
+    incidents kept in the engine's store (read back now: a restart keeps them)."""
+    service = IncidentService(engine, clock, audit=audit, store=engine.store).attach()
     register_incident_metrics(registry, service)
     return service

@@ -9,6 +9,7 @@ symptom), identified (the incident opened), located (root cause named), resolved
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,16 +22,51 @@ CAUSE_KINDS: tuple[CauseKind, ...] = ("srlg", "linecard", "node", "link")
 State = Literal["open", "resolved"]
 
 
+MissReason = Literal["latency", "loss", "unreachable"]
+
+
+@dataclass(frozen=True)
+class SlaFigures:
+    """An SLA miss as measured: what broke (`reason`), the path's measured latency and loss
+    (loss 1.0 when unreachable) and the intent's SLA (None: no bound)."""
+
+    reason: MissReason
+    latency_s: float | None
+    loss: float
+    max_latency_s: float | None
+    max_loss: float | None
+    source: str = "telemetry"
+    """Who measured it: `telemetry` (link delay and loss along the path), `link-state` (a
+    router reported a link of the path down) or `probes` (branch uplink probes)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "source": self.source,
+            "measured": {"latency_ms": _ms(self.latency_s), "loss": round(self.loss, 6)},
+            "sla": {"max_latency_ms": _ms(self.max_latency_s), "max_loss": self.max_loss},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SlaFigures:
+        measured, sla = raw["measured"], raw["sla"]
+        latency, bound = _s(measured["latency_ms"]), _s(sla["max_latency_ms"])
+        source = raw.get("source", "telemetry")
+        return cls(raw["reason"], latency, float(measured["loss"]), bound, sla["max_loss"], source)
+
+
 @dataclass(frozen=True)
 class Symptom:
     """`subject`: the link (link_*, loss*), the device (unreachable, reachable) or the intent
-    (sla_miss); `links`: the links an SLA miss's path crosses; `detail`: who said it and how."""
+    (sla_miss); `links`: the links an SLA miss's path crosses; `detail`: who said it and how;
+    `sla`: an SLA miss's measured figures and the SLA they break."""
 
     at: float
     kind: SymptomKind
     subject: str
     links: tuple[str, ...] = ()
     detail: str = ""
+    sla: SlaFigures | None = None
 
     @property
     def touches(self) -> tuple[str, ...]:
@@ -129,10 +165,33 @@ class Change:
     text: str
 
 
+def incident_number(incident_id: str) -> int:
+    """The N of an incident id `inc-N` (0 for an id of another shape): the order it is kept in."""
+    _, _, number = incident_id.rpartition("-")
+    return int(number) if number.isdigit() else 0
+
+
 def _evidence(s: Symptom) -> dict[str, Any]:
     out: dict[str, Any] = {"at": s.at, "kind": s.kind, "subject": s.subject}
     if s.links:
         out["links"] = list(s.links)
     if s.detail:
         out["detail"] = s.detail
+    if s.sla is not None:
+        out.update(s.sla.to_dict())
     return out
+
+
+def symptom_from_dict(raw: Mapping[str, Any]) -> Symptom:
+    """The inverse of an evidence entry (`Incident.to_dict()["evidence"][i]`)."""
+    sla = SlaFigures.from_dict(raw) if "measured" in raw else None
+    return Symptom(float(raw["at"]), raw["kind"], raw["subject"], tuple(raw.get("links", ())),
+                   raw.get("detail", ""), sla)  # fmt: skip
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1e3, 3)
+
+
+def _s(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1e3

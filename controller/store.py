@@ -3,9 +3,10 @@
 Tables: intents (spec, version for optimistic concurrency, color, state), transitions (every state
 change with time and reason), placements, revisions + device_configs (per-device desired config of
 each revision, its diff and transaction id), installed (the last committed config per device) and
-audit (who did what, when, why). The schema is versioned with `PRAGMA user_version` and migrated
-forward on open. Every multi-row change is one SQLite transaction, so a crash at any point leaves
-either the old or the new state, never half of one.
+audit (who did what, when, why), incidents (the alarm correlator's, `store_incidents`). The
+schema is versioned with `PRAGMA user_version` and migrated forward on open. Every multi-row
+change is one SQLite transaction, so a crash at any point leaves either the old or the new
+state, never half of one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from controller import store_incidents
 from controller.configdiff import config_from_dict, config_to_dict
 from controller.desired import DeviceConfig
 from controller.errors import (
@@ -36,6 +38,7 @@ from controller.serial import placement_from_dict, placement_to_dict
 from controller.store_api import (
     COLOR_STEP,
     FIRST_COLOR,
+    KEEP_RESOLVED,
     Change,
     IntentRecord,
     Transition,
@@ -73,6 +76,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: hysteresis needs when each intent last moved
     "ALTER TABLE intents ADD COLUMN moved_at REAL;",
+    # 3: the alarm correlator's incidents (docs/incidents.md)
+    store_incidents.MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -500,6 +505,20 @@ class Store:
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]
+
+    # -- incidents ---------------------------------------------------------------------------
+    def save_incidents(
+        self,
+        incidents: Sequence[Mapping[str, Any]],
+        gone: Sequence[str] = (),
+        keep_resolved: int = KEEP_RESOLVED,
+    ) -> None:
+        with self._tx() as db:
+            store_incidents.save(db, incidents, gone, keep_resolved)
+
+    def load_incidents(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return store_incidents.load(self._db)
 
     # -- consistency -------------------------------------------------------------------------
     def check(self) -> list[str]:

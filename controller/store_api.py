@@ -13,7 +13,7 @@ engine's state writes given `versions` skip an intent that moved on since it was
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,8 @@ from controller.intents import Intent, IntentState
 from controller.pathing.types import Placement
 
 FIRST_COLOR = 1000
+KEEP_RESOLVED = 500
+"""Resolved incidents a store keeps (the ones identified last); open ones are all kept."""
 COLOR_STEP = 2  # color + 1 is the 1+1 twin policy
 
 
@@ -146,6 +148,17 @@ class IntentStore(Protocol):
     def recover(self) -> list[int]: ...
     def revisions(self, limit: int = 50) -> list[dict[str, Any]]: ...
     def revision(self, revision: int) -> dict[str, Any]: ...
+
+    # -- incidents (the alarm correlator's, docs/incidents.md): JSON-able dicts with `id`
+    # (`inc-N`) and `state` (`open` or `resolved`); `gone` ids are deleted; beyond
+    # `keep_resolved`, the resolved incidents with the lowest N are dropped
+    def save_incidents(
+        self,
+        incidents: Sequence[Mapping[str, Any]],
+        gone: Sequence[str] = (),
+        keep_resolved: int = KEEP_RESOLVED,
+    ) -> None: ...
+    def load_incidents(self) -> list[dict[str, Any]]: ...
 
     # -- audit and consistency
     def audit(self, actor: str, action: str, target: str, detail: str = "") -> None: ...

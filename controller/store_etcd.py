@@ -4,7 +4,7 @@ Same records and semantics as the SQLite `Store` (see `controller.store_api`), l
 under a prefix (default `/netpilot/`, see `store_etcd_tx.Keys`): one JSON value per intent,
 placement, revision, device config of a revision, installed config and meta key; append-only keys
 for each intent's transitions and the audit log (ordered by etcd's create revision); counters for
-colors and revision ids.
+colors and revision ids; the alarm correlator's incidents (`store_etcd_incidents`).
 
 Concurrency: every change is one etcd transaction guarded by the `mod_revision` of each record it
 overwrites (`store_etcd_tx`): two writers that read the same intent cannot both commit, the loser
@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError as PydanticValidationError
 
+from controller import store_etcd_incidents
 from controller.configdiff import config_from_dict, config_to_dict
 from controller.desired import DeviceConfig
 from controller.errors import ConflictError, NotFoundError, UsageError, pydantic_message
@@ -32,6 +33,7 @@ from controller.serial import placement_from_dict, placement_to_dict
 from controller.store_api import (
     COLOR_STEP,
     FIRST_COLOR,
+    KEEP_RESOLVED,
     Change,
     IntentRecord,
     StoreUnavailable,
@@ -483,6 +485,34 @@ class EtcdStore:
         kvs = self.client.prefix(self.keys.audit, limit=limit, newest_first=True).kvs
         rows = [{"id": _audit_id(kv), **json.loads(kv.value)} for kv in kvs]
         return sorted(rows, key=lambda r: -int(r["id"]))
+
+    # -- incidents ---------------------------------------------------------------------------
+    def save_incidents(
+        self,
+        incidents: Sequence[Mapping[str, Any]],
+        gone: Sequence[str] = (),
+        keep_resolved: int = KEEP_RESOLVED,
+    ) -> None:
+        step = store_etcd_incidents.MAX_SAVE
+        for start in range(0, max(len(incidents), len(gone), 1), step):
+            self._save_incidents(
+                incidents[start : start + step], gone[start : start + step], keep_resolved
+            )
+
+    def _save_incidents(
+        self, incidents: Sequence[Mapping[str, Any]], gone: Sequence[str], keep_resolved: int
+    ) -> None:
+        resolved = store_etcd_incidents.resolved_keys(self.client, self.keys)
+
+        def body(tx: EtcdTx) -> None:
+            store_etcd_incidents.save(
+                tx, self.keys, incidents, gone, resolved=resolved, keep_resolved=keep_resolved
+            )
+
+        self._tx(body)
+
+    def load_incidents(self) -> list[dict[str, Any]]:
+        return store_etcd_incidents.load(self.client, self.keys)
 
     # -- consistency -------------------------------------------------------------------------
     def check(self) -> list[str]:

@@ -97,6 +97,12 @@ class Keys:
     def all_pending(self) -> str:
         return f"{self.root}pending/"
 
+    def incident(self, state: str, number: int) -> str:
+        return f"{self.root}incidents/{state}/{number:012d}"
+
+    def incidents(self, state: str) -> str:
+        return f"{self.root}incidents/{state}/"
+
     def seq(self, what: str) -> str:
         return f"{self.root}seq/{what}"
 
