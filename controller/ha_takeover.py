@@ -18,13 +18,21 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
-from controller.southbound.netconf import NetconfSouthbound
-from controller.southbound.recovery import cancel_pending
-from controller.southbound.session import DeviceSession
 from controller.store_etcd import EtcdStore
 
 log = logging.getLogger("netpilot.ha")
+
+
+@runtime_checkable
+class CancelsCommits(Protocol):
+    """A NETCONF southbound, in this process (NetconfSouthbound) or in worker processes
+    (ShardedSouthbound): both open sessions ahead and send cancel-commit."""
+
+    def connect_all(self, names: list[str] | None = None) -> dict[str, str | None]: ...
+
+    def cancel_pending(self, persist: str, devices: list[str]) -> dict[str, str]: ...
 
 
 def persist_id(revision: int, txid: str) -> str:
@@ -70,14 +78,12 @@ def pending_commits(store: EtcdStore) -> list[PendingCommit]:
     return found
 
 
-def cancel_dead_leaders_commits(store: EtcdStore, south: NetconfSouthbound) -> list[PendingCommit]:
+def cancel_dead_leaders_commits(store: EtcdStore, south: CancelsCommits) -> list[PendingCommit]:
     """Cancel, on its devices, every pending revision's confirmed commit (see the module doc);
     what was found and done. Runs before the new leader's load, which aborts those revisions."""
     found = pending_commits(store)
     for pending in found:
-        pending.outcome = cancel_pending(
-            pending.persist, pending.devices, south.sessions, south.pool
-        )
+        pending.outcome = south.cancel_pending(pending.persist, pending.devices)
         log.warning(
             "takeover: revision %s was left pending: cancel-commit %s",
             pending.revision, pending.outcome,
@@ -90,18 +96,14 @@ class Takeover:
     follower opens its device sessions ahead: a takeover then spends no SSH handshakes), and
     the takeover itself (`cancel_dead_leaders_commits`) once elected, before the load."""
 
-    def __init__(self, store: EtcdStore, south: NetconfSouthbound) -> None:
+    def __init__(self, store: EtcdStore, south: CancelsCommits) -> None:
         self.store = store
         self.south = south
 
     def warm(self) -> None:
         """Open every device's session (a device that does not answer is opened on use)."""
-
-        def open_one(session: DeviceSession) -> None:
-            with contextlib.suppress(Exception):
-                session.manager()
-
-        list(self.south.pool.map(open_one, self.south.sessions.values()))
+        with contextlib.suppress(Exception):  # a worker or device error: opened on use instead
+            self.south.connect_all()
 
     def __call__(self) -> None:
         cancel_dead_leaders_commits(self.store, self.south)
@@ -109,4 +111,4 @@ class Takeover:
 
 def takeover_step(store: EtcdStore, south: object) -> Takeover | None:
     """The runtime's `Takeover` (None: no NETCONF devices)."""
-    return Takeover(store, south) if isinstance(south, NetconfSouthbound) else None
+    return Takeover(store, south) if isinstance(south, CancelsCommits) else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from controller.devicestate import DeviceState
@@ -37,6 +37,7 @@ class NetconfCollector:
     ) -> None:
         self.log = logger or logging.getLogger("netpilot.telemetry")
         self.clock = clock
+        self.options = options
         self.sessions = {
             d.name: DeviceSession(
                 d, options=options, known_hosts=inventory.known_hosts, logger=self.log
@@ -85,6 +86,21 @@ class NetconfCollector:
             self.log.warning("telemetry: %s", result.errors[name])
         result.duration_s = self.clock() - start
         return result
+
+    def add(self, inventory: Inventory, names: Iterable[str]) -> list[str]:
+        """Poll these devices of a re-read inventory too, from the next round on (the inventory
+        watch, controller/runtime/inventory.py); the names added. A round in progress keeps
+        the sessions it started with."""
+        new = {
+            n: DeviceSession(
+                inventory.get(n), options=self.options, known_hosts=inventory.known_hosts,
+                logger=self.log,
+            )
+            for n in names
+            if n not in self.sessions
+        }  # fmt: skip
+        self.sessions = {**self.sessions, **new}
+        return sorted(new)
 
     def close(self) -> None:
         for future in self._inflight.values():

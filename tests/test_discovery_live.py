@@ -1,12 +1,13 @@
 """Topology from the routers, end to end on 127.0.0.1: bank-wan's simulated routers with one
 link more than the file (`--add-link P-SH:DC2`), streamed over gNMI (HQ polled over NETCONF,
-BR6 missing from the inventory at first), the real engine (in-memory devices) and the REST API
-behind uvicorn, wired as `controller run` wires them (`start_streams`).
+BR6 missing from the inventory at first), the real engine (pushing over NETCONF) and the REST
+API behind uvicorn, wired as `controller run` wires them (`start_streams`, the inventory watch).
 
 The learned link becomes an event, a metric, a `topo diff` line and a link of the engine's
 graph; cut, it goes down (its LLDP neighbour disappears) and stays known; a cut file link is
 down, not a mismatch; BR6 added to the inventory (and HQ given a gnmi_target) are streamed
-without a restart."""
+without a restart, and an intent from BR6, refused while BR6 was missing, is installed on it
+(read back over NETCONF) without a restart."""
 
 from __future__ import annotations
 
@@ -17,16 +18,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from controller.api import create_app
 from controller.auth import TOKEN_ENV
+from controller.desired import DeviceConfig
 from controller.discovery_watch import DiscoveryWatch
 from controller.engine import Engine, EngineConfig
+from controller.runtime.inventory import InventoryReloader
 from controller.southbound.inventory import load_inventory
-from controller.southbound.memory import MemorySouthbound
+from controller.southbound.inventory_reload import InventoryWatch
+from controller.southbound.netconf import NetconfSouthbound
 from controller.store import Store
 from controller.topology import LinkState
 from harness.netrun import NetworkRun, NetworkSpec
@@ -43,16 +48,23 @@ NEW = "P-SH-DC2"
 
 
 class Streaming:
-    """The lifecycle `controller run` gives the app, cut to the engine and the streams."""
+    """The lifecycle `controller run` gives the app, cut to the engine, the streams and the
+    inventory watch."""
 
-    def __init__(self, engine: Engine, collector: StreamCollector) -> None:
+    def __init__(
+        self, engine: Engine, collector: StreamCollector, reloader: InventoryReloader
+    ) -> None:
         self.engine, self.collector, self.live = engine, collector, self
-        self.task: asyncio.Task[None] | None = None
+        self.reloader = reloader
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.engine.load()
         self.engine.ready = True
-        self.task = asyncio.create_task(self.engine.run())
+        self.tasks = [
+            asyncio.create_task(self.engine.run()),
+            asyncio.create_task(self.reloader.run(0.3)),
+        ]
         loop = asyncio.get_running_loop()
         await asyncio.to_thread(
             start_streams, self.collector, self.engine, loop, discovery_every_s=0.3
@@ -61,8 +73,8 @@ class Streaming:
     async def stop(self) -> None:
         self.engine.stop()
         await asyncio.to_thread(self.collector.close)
-        if self.task is not None:
-            self.task.cancel()
+        for task in self.tasks:
+            task.cancel()
 
 
 def wait(ready: Callable[[], Any], what: str, deadline_s: float = 30.0) -> Any:
@@ -107,23 +119,51 @@ def test_routers_teach_the_controller_its_topology(
     collector = round_collector(load_inventory(inv), inv, NetconfCollector, sample_s=1.0)
     assert isinstance(collector, StreamCollector) and "HQ" not in collector.streams
     store = Store(tmp_path / "np.db")
-    engine = Engine(load("bank-wan"), store, MemorySouthbound(), time.time,
+    south = NetconfSouthbound.from_inventory(inv)
+    engine = Engine(load("bank-wan"), store, south, time.time,
                     config=EngineConfig(tick_s=3600, hold_time_s=0))  # fmt: skip
-    app = create_app(engine, TOKEN, runtime=Streaming(engine, collector))
+    reloader = InventoryReloader(InventoryWatch(inv), south, engine)
+    app = create_app(engine, TOKEN, runtime=Streaming(engine, collector, reloader))
     try:
         with LiveServer(app) as url:
             collector.collect()  # a round: HQ is polled over NETCONF (interfaces, no LLDP)
             watch = wait(lambda: collector.discovery, "discovery")
             assert isinstance(watch, DiscoveryWatch)
             learned_and_cut(watch, engine, collector, url, run)
+            http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"})
+            body = {"name": "br6-dc1", "src": "BR6", "dst": "DC1", "bandwidth": "1M"}
+            assert http.post("/v1/intents", json=body).status_code == 201
+            failed = wait(lambda: intent(http, "br6-dc1", "failed"), "br6-dc1 refused")
+            assert "BR6: not in the inventory" in failed["reason"], failed
             edit_inventory(inv, lambda doc: doc.update(yaml.safe_load(
                 (tmp_path / "full.yaml").read_text())))  # fmt: skip
             # BR6 joins; HQ, polled so far, now streams too
             wait(lambda: watch.routers_added == ["BR6", "HQ"], "BR6 and HQ picked up")
             wait(lambda: collector.health()["BR6"]["samples"], "a sample from BR6")
             wait(lambda: "BR6" in collector.views(), "BR6's neighbours")
+            # and the southbound configures it: the intent installed on BR6, without a restart
+            wait(lambda: intent(http, "br6-dc1", "verified"), "br6-dc1 verified on BR6")
+            assert any(e.kind == "inventory" and "added: BR6" in e.detail for e in engine.events)
+            assert len(read_back(tmp_path / "full.yaml", "BR6").sr_policies) == 1
     finally:
+        south.close_sync()
         store.close()
+
+
+def intent(http: httpx.Client, name: str, state: str) -> dict[str, Any] | None:
+    got: dict[str, Any] = http.get(f"/v1/intents/{name}").json()
+    return got if got["state"] == state else None
+
+
+def read_back(inventory: Path, device: str) -> DeviceConfig:
+    """`device`'s running config, read over NETCONF by a client of its own."""
+    south = NetconfSouthbound.from_inventory(inventory)
+    try:
+        got = south.running_all([device])[device]
+    finally:
+        south.close_sync()
+    assert isinstance(got, DeviceConfig), got
+    return got
 
 
 def learned_and_cut(

@@ -17,6 +17,10 @@ With a journal path (`from_inventory` puts it beside the inventory: `<stem>.jour
 transaction touching devices without `:candidate` records how to undo them (journal.py); the
 next `apply_sync` (or `recover()`) on a new controller replays it first (recovery.py), and
 refuses to start a new transaction while a device of the interrupted one is not back.
+
+`reload(inventory, keep)` takes a re-read inventory while it runs (inventory_reload.py): the
+live controller's inventory watch (controller/runtime/inventory.py) calls it when the file
+changes, so routers added to it are pushed to without a restart.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,8 +39,9 @@ from controller.errors import NotFoundError, ValidationError
 from controller.southbound.base import DeviceResult, TransactionResult, refuse_unknown
 from controller.southbound.drift import Drift, compare
 from controller.southbound.errors import DeviceError
-from controller.southbound.inventory import Inventory, load_inventory
-from controller.southbound.recovery import Recovery, recover
+from controller.southbound.inventory import DeviceEntry, Inventory, load_inventory
+from controller.southbound.inventory_reload import InventoryChange, plan_reload
+from controller.southbound.recovery import Recovery, cancel_pending, recover
 from controller.southbound.session import DeviceSession, SessionOptions
 from controller.southbound.transaction import (
     TransactionHooks,
@@ -66,18 +71,10 @@ class NetconfSouthbound:
         self.recovery: Recovery | None = None
         """What the last journal replay did (None: there was no journal to replay)."""
         self.hooks = hooks
-        self.sessions = {
-            d.name: DeviceSession(
-                d,
-                options=session_options,
-                known_hosts=inventory.known_hosts,
-                logger=self.log,
-            )
-            for d in inventory.devices
-        }
-        self.pool = ThreadPoolExecutor(
-            max_workers=max(1, min(max_workers, len(self.sessions))), thread_name_prefix="nc"
-        )
+        self.session_options = session_options
+        self.sessions = {d.name: self._new_session(d, inventory) for d in inventory.devices}
+        # sized for the devices a reload may add (threads start only when there is work)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="nc")
         self._apply_lock = threading.Lock()  # one transaction at a time on these sessions
 
     @classmethod
@@ -198,6 +195,7 @@ class NetconfSouthbound:
     def _problems(self, desired: Mapping[str, DeviceConfig]) -> dict[str, ValidationError]:
         """Each device's full config rendered in its flavour and validated against that
         flavour's modules (libyang), before anything is sent."""
+
         problems: dict[str, ValidationError] = {}
         for name, cfg in desired.items():
             flavor = self.sessions[name].flavor
@@ -223,6 +221,11 @@ class NetconfSouthbound:
 
         todo = names or list(self.sessions)
         return dict(zip(todo, self.pool.map(one, todo), strict=True))
+
+    def cancel_pending(self, persist: str, devices: list[str]) -> dict[str, str]:
+        """<cancel-commit> of `persist` on `devices` (recovery.cancel_pending; a new leader's
+        takeover, controller/ha_takeover.py): device -> "cancelled" or why not."""
+        return cancel_pending(persist, devices, self.sessions, self.pool)
 
     def running_all(self, names: list[str] | None = None) -> dict[str, DeviceConfig | str]:
         """get-config running of many devices in parallel; device -> config or error text."""
@@ -251,6 +254,28 @@ class NetconfSouthbound:
         held = {n: self.sessions[n].expected(c) if n in self.sessions else c
                 for n, c in expected.items()}  # fmt: skip
         return compare(held, actual)
+
+    def reload(self, inventory: Inventory, keep: Collection[str] = ()) -> InventoryChange:
+        """Take a re-read inventory (inventory_reload.py): sessions for added devices (opened
+        on first use, host keys checked as always), new sessions for changed entries, closed
+        ones for removed devices; a device of `keep` (config held for it) is not removed."""
+        with self._apply_lock:  # never under a transaction
+            change = plan_reload(self.inventory, inventory, keep)
+            for name in (*change.removed, *change.changed):
+                old = self.sessions.pop(name)
+                self.pool.submit(old.close)
+            for name in (*change.added, *change.changed):
+                entry = change.inventory.get(name)
+                self.sessions[name] = self._new_session(entry, change.inventory)
+            self.inventory = change.inventory
+        if not change.empty:
+            self.log.warning("inventory %s re-read: %s", inventory.source, change.line())
+        return change
+
+    def _new_session(self, entry: DeviceEntry, inventory: Inventory) -> DeviceSession:
+        return DeviceSession(
+            entry, options=self.session_options, known_hosts=inventory.known_hosts, logger=self.log
+        )
 
     def close_sync(self) -> None:
         list(self.pool.map(lambda s: s.close(), list(self.sessions.values())))

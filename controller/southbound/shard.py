@@ -19,16 +19,23 @@ hook (HA fence) runs once, here, after every shard committed. A worker that dies
 transaction: the other shards roll back, and its candidate devices roll back by themselves when
 their confirm timer ends (as if the controller had died). The persist-id is chosen here, one for
 every shard. Journals (devices without `:candidate`) are kept per shard, beside the inventory's.
+
+`controller run --southbound-shards N` builds one (controller/runtime/assemble.py). A new
+leader's takeover sends its cancel-commit through the workers (`cancel_pending`); a re-read
+inventory (`reload`, inventory_reload.py) deals added devices to the shards holding the fewest.
+Every request holds the lock, so the pipes carry one conversation at a time; `close_sync` waits
+for a transaction still running before it tells the workers to close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -41,7 +48,8 @@ from controller.southbound.base import DeviceResult, TransactionResult, refuse_u
 from controller.southbound.drift import Drift, compare
 from controller.southbound.errors import DeviceError
 from controller.southbound.flavors import get as get_flavor
-from controller.southbound.inventory import Inventory
+from controller.southbound.inventory import DeviceEntry, Inventory
+from controller.southbound.inventory_reload import InventoryChange, plan_reload
 from controller.southbound.recovery import Recovery
 from controller.southbound.session import SessionOptions
 from controller.southbound.shard_worker import (
@@ -52,6 +60,8 @@ from controller.southbound.shard_worker import (
     worker_main,
 )
 from controller.southbound.transaction import TransactionHooks, TransactionOptions
+
+log = logging.getLogger("netpilot.southbound")
 
 SHARD_IDLE_TICK_S = 5.0
 """How often an idle session's two threads wake in a shard worker (session.py: 1 s in the
@@ -304,9 +314,44 @@ class ShardedSouthbound:
             pending.update(refused or {})
         return pending
 
+    def cancel_pending(self, persist: str, devices: list[str]) -> dict[str, str]:
+        """<cancel-commit> of `persist`, sent by the shards holding `devices` (a new leader's
+        takeover, controller/ha_takeover.py): device -> "cancelled" or why not."""
+        wanted = set(devices)
+        with self._lock:
+            try:
+                got = self._scatter(
+                    "cancel", lambda s: (persist, [n for n in s.names if n in wanted])
+                )
+            except ShardLost as error:
+                return dict.fromkeys(devices, f"refused: {_GONE} (shards {error.shards})")
+        merged = {n: why for part in got.values() for n, why in part.items()}
+        return {n: merged.get(n, "not in the inventory") for n in devices}
+
+    def reload(self, inventory: Inventory, keep: Collection[str] = ()) -> InventoryChange:
+        """Take a re-read inventory (see NetconfSouthbound.reload): an added device joins the
+        shard holding the fewest, a changed one stays in its shard; each worker gets its new
+        slice, between transactions."""
+        with self._lock:
+            change = plan_reload(self.inventory, inventory, keep)
+            if change.empty:
+                return change
+            slices = _slices(self.shards, change)
+            self._scatter(
+                "reload",
+                lambda s: (slices[s.index], change.inventory.known_hosts, change.inventory.source),
+            )
+            for shard in self.shards:
+                shard.names = [d.name for d in slices[shard.index]]
+            self.inventory = change.inventory
+            self.flavors = {d.name: get_flavor(d.flavor, d.facts) for d in change.inventory.devices}
+        log.warning("inventory %s re-read: %s", inventory.source, change.line())
+        return change
+
     # -- reads --------------------------------------------------------------------------------
     def validate(self, desired: Mapping[str, DeviceConfig]) -> dict[str, str]:
-        got = self._scatter("validate", lambda s: (_part(desired, s.names), {}, True))
+        with self._lock:  # one request at a time on the pipes
+            got = self._scatter("validate", lambda s: (_part(desired, s.names), {}, True))
         return {n: str(rebuilt(e)) for part in got.values() for n, e in part.items()}
 
     def connect_all(self, names: list[str] | None = None) -> dict[str, str | None]:
@@ -345,7 +390,7 @@ class ShardedSouthbound:
                 shard.conn.send((command, args(shard)))
             except OSError:
                 lost.append(shard.index)
-        replies = {}
+        replies, failed = {}, []
         for shard in self.shards:
             if shard.index in lost:
                 continue
@@ -354,21 +399,30 @@ class ShardedSouthbound:
             except (EOFError, OSError):
                 lost.append(shard.index)
                 continue
-            if kind == "error":
-                raise RuntimeError(f"southbound shard {shard.index}: {payload}")
+            if kind == "error":  # raised once every reply is read: the pipes stay in step
+                failed.append(f"southbound shard {shard.index}: {payload}")
             replies[shard.index] = payload
         if lost:
             raise ShardLost(sorted(lost))
+        if failed:
+            raise RuntimeError("; ".join(failed))
         return replies
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close_sync(self, timeout_s: float = 10.0) -> None:
-        """Close every session and end every worker process (terminated if it hangs)."""
+        """Close every session and end every worker process (terminated if it hangs). A
+        transaction still running (its caller gone, e.g. a task cancelled at Ctrl-C) ends
+        first: a "close" sent into it would be read as an answer to one of its barriers."""
+        idle = self._lock.acquire(timeout=timeout_s)
+        try:
+            for shard in self.shards if idle else ():
+                with contextlib.suppress(BrokenPipeError, OSError):
+                    shard.conn.send(("close", None))
+        finally:
+            if idle:
+                self._lock.release()
         for shard in self.shards:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                shard.conn.send(("close", None))
-        for shard in self.shards:
-            shard.process.join(timeout_s)
+            shard.process.join(timeout_s if idle else 0.1)
             if shard.process.is_alive():
                 shard.process.terminate()
                 shard.process.join(2.0)
@@ -381,6 +435,16 @@ class ShardedSouthbound:
 
 
 _GONE = "its southbound worker process is gone"
+
+
+def _slices(shards: list[_Shard], change: InventoryChange) -> dict[int, tuple[DeviceEntry, ...]]:
+    """Each shard's devices after `change`: its own still there, plus the added ones dealt to
+    the smallest shards."""
+    entries = {d.name: d for d in change.inventory.devices}
+    names = {s.index: [n for n in s.names if n in entries] for s in shards}
+    for name in change.added:
+        min(names.values(), key=len).append(name)
+    return {index: tuple(entries[n] for n in got) for index, got in names.items()}
 
 
 def _part(configs: Mapping[str, DeviceConfig], names: list[str]) -> dict[str, DeviceConfig]:

@@ -14,6 +14,7 @@ committed, and answers "stop" if that hook refused or a shard is gone; the shard
 from __future__ import annotations
 
 import logging
+import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
@@ -158,6 +159,12 @@ class ShardWorker:
             return "ok", sb.state_all(args)
         if command == "apply":
             return self.apply(*args)
+        if command == "cancel":
+            return "ok", sb.cancel_pending(*args)
+        if command == "reload":  # this shard's slice of a re-read inventory (shard.py decided)
+            devices, known_hosts, source = args
+            sb.reload(Inventory(devices, known_hosts, source))
+            return "ok", [d.name for d in devices]
         raise ValueError(f"unknown shard command {command!r}")
 
     def apply(
@@ -192,7 +199,10 @@ class ShardWorker:
 
 
 def worker_main(conn: Connection, config: ShardConfig) -> None:
-    """Entry point of a worker process."""
+    """Entry point of a worker process. Ctrl-C (SIGINT to the whole process group) is left to
+    the controller, which closes its workers in order; a controller that dies ends the pipe,
+    and the worker with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("paramiko", "ncclient"):  # failures are reported per device, not logged
         logging.getLogger(name).addHandler(logging.NullHandler())
     if config.reader_tick_s is not None:
