@@ -12,8 +12,9 @@
 - Steering at the head: the intent's DSCP towards the endpoint, per destination prefix if given;
   with an application `match`, per destination prefix and protocol, with ports and sources.
 - QoS: the six class queues on every device, from `SERVICE_CLASSES`; on each interface that
-  carries intents, per-class shares following the placed demand (plus the forecast p90 when
-  given), within per-class floors and ceilings (`controller.qos`): the same revision as the paths.
+  carries intents, per-class shares following the placed demand (or the forecast p90 when
+  given and larger), within per-class floors and ceilings (`controller.qos`): the same revision
+  as the paths.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def compile_network(
     forecast_p90: Mapping[LinkKey, Mapping[str, float]] | None = None,
 ) -> NetworkConfig:
     """Desired config for every device of `topology` (devices without policies get QoS only);
-    `forecast_p90` (directed link -> class -> bit/s) adds forecast demand to the queue shares."""
+    `forecast_p90` (directed link -> class -> bit/s) raises a placed class's queue share to its
+    forecast demand there (`controller.qos`)."""
     policies: dict[str, list[SrPolicy]] = {name: [] for name in topology.nodes}
     steering: dict[str, list[SteeringRule]] = {name: [] for name in topology.nodes}
     extra_dscp: dict[str, set[int]] = {}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 
 from controller.errors import NetpilotError
 from controller.intents import Endpoint, Intent, IntentState, PrefixMap, resolve_node
-from controller.pathing.uplinks import policy_problems, site_policy
+from controller.pathing.uplinks import policy_problems, site_policy, site_transports
 from controller.topology import Topology
 
 SHOWN = 5
@@ -65,7 +65,7 @@ def _uplink_problems(intent: Intent, topology: Topology, ends: list[str]) -> lis
     """The uplink policy that applies at each end with uplinks must name known transports and
     leave the class one (one line naming the policy, the site and the fix)."""
     problems: list[str] = []
-    for end in ends:
+    for end in [e for e in ends if site_transports(topology, e)] or ends[:1]:
         site = site_policy(topology, end, intent.service_class)
         policy = intent.uplink_policy if intent.uplinks is not None or site is None else site
         if policy is None:

@@ -6,8 +6,11 @@ intents, each class gets a `QosShare`:
 
 - `guaranteed_bps`: the class's placed bandwidth there (the sum of its intents' bandwidth, each
   path's share for a weighted tier; backups are not counted, they carry traffic only after a
-  failure) plus the forecast p90 where the models give one, kept within the class's floor and
-  ceiling (fractions of the interface's capacity, `SHARE_RULES`);
+  failure) or, when larger, the class's forecast p90 there (the measured load where no
+  forecast exists: `controller.qos_forecast`; it includes the intents' own traffic, so it is
+  not added), kept within the class's floor and ceiling (fractions of the interface's
+  capacity, `SHARE_RULES`). Only classes with intents placed on an interface get a share there;
+  the forecast raises or keeps their rate, it does not add shares;
 - `weight`: the guaranteed rates in proportion, 1..1000 (what the scheduler splits spare
   capacity by);
 - `policer_bps`: for the classes that must not exceed their share (`police`: voice, a strict
@@ -78,15 +81,15 @@ def interface_shares(
     forecast_p90: Mapping[LinkKey, Mapping[str, float]] | None = None,
     rules: Mapping[str, ShareRule] | None = None,
 ) -> dict[str, tuple[QosShare, ...]]:
-    """Head router -> its shares, one per (interface, class) placed there, sorted."""
+    """Head router -> its shares, one per (interface, class) placed there, sorted; a class's
+    rate is the larger of its placed and its forecast demand (`forecast_p90`)."""
     rules = SHARE_RULES if rules is None else rules
     forecast = forecast_p90 or {}
     out: dict[str, list[QosShare]] = {}
-    for key in sorted(set(demand) | set(forecast)):
+    for key in sorted(demand):
         capacity = topology.link(key).capacity_bps
-        wanted = dict(demand.get(key, {}))
-        for cls, bps in forecast.get(key, {}).items():
-            wanted[cls] = wanted.get(cls, 0.0) + bps
+        ahead = forecast.get(key, {})
+        wanted = {cls: max(bps, ahead.get(cls, 0.0)) for cls, bps in demand[key].items()}
         rates = {
             cls: _clamp(bps, rules.get(cls, ShareRule(0.0, 1.0)), capacity)
             for cls, bps in wanted.items()

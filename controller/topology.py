@@ -70,6 +70,8 @@ class UplinkPolicy:
     tiers: tuple[UplinkTier, ...] = ()
     exclude: frozenset[str] = frozenset()
     metered: bool = True
+    void: tuple[int, ...] = ()
+    """Tiers as written (indices) whose weights sum to 0: bad input, reported with the site."""
 
     def names(self) -> set[str]:
         """Every transport the policy names."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from controller.avoid import Avoidance
-from controller.devicestate import DeviceState
+from controller.devicestate import DeviceState, UplinkProbe
 from controller.intents import SERVICE_CLASSES
 from controller.pathing.types import Placement
 from controller.topology import Topology
@@ -136,8 +136,9 @@ class SlaWatch:
 
 @dataclass
 class ProbeFeed:
-    """Hands each new probe window that routers report (`DeviceState.probes`) to an `SlaWatch`
-    once, in window order per uplink; routers report their last few windows every time."""
+    """Hands each new probe window that routers report (`DeviceState.probes`, or a window
+    streamed as it closes) to an `SlaWatch` once, in window order per uplink; routers report
+    their last few windows every time, and a streamed window comes again in the next sample."""
 
     watch: SlaWatch = field(default_factory=SlaWatch)
     seen: dict[str, int] = field(default_factory=dict)
@@ -145,7 +146,11 @@ class ProbeFeed:
     probes: int = 0
 
     def ingest(self, states: Iterable[DeviceState]) -> list[Move]:
-        fresh = sorted((p for state in states for p in state.probes), key=lambda p: (p.link, p.seq))
+        return self.take(p for state in states for p in state.probes)
+
+    def take(self, windows: Iterable[UplinkProbe]) -> list[Move]:
+        """Windows from any source (a round's reports, or one streamed as it closed)."""
+        fresh = sorted(windows, key=lambda p: (p.link, p.seq))
         moves: list[Move] = []
         for p in fresh:
             last = self.seen.get(p.link, -1)

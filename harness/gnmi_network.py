@@ -25,12 +25,13 @@ import yaml
 from harness.devstate import SimView, render_device
 from harness.gnmi_server import GnmiServer, Snapshot
 from harness.gnmi_tls import GnmiPki, make_pki
-from telemetry.gnmi_model import Leaf, encode_containers, neighbors_of, oper_path
+from telemetry.gnmi_model import Leaf, encode_containers, neighbors_of, oper_path, probe_leaves
 
 
 def router_events(sim: SimView, name: str) -> list[Leaf]:
-    """The leaves router `name` publishes ON_CHANGE: each interface's oper-status, and its LLDP
-    neighbours (the far end of each link that is up; a down link's neighbour is gone)."""
+    """The leaves router `name` publishes ON_CHANGE: each interface's oper-status, its LLDP
+    neighbours (the far end of each link that is up; a down link's neighbour is gone), and a
+    branch router's newest probe window per uplink (out as soon as the window closes)."""
     idx = sim.index
     up = sim.routing().igp.up
     leaves: list[Leaf] = []
@@ -40,7 +41,7 @@ def router_events(sim: SimView, name: str) -> list[Leaf]:
         leaves.append((oper_path(link.id), "UP" if up[i] else "DOWN"))
         if bool(up[i]):
             neighbors[link.id] = (link.dst, link.id)
-    return leaves + neighbors_of(neighbors)
+    return leaves + neighbors_of(neighbors) + probe_leaves(sim.uplink_probes.at(name, sim.t))
 
 
 def router_leaves(sim: SimView, name: str, epoch: float = 0.0) -> Snapshot:

@@ -234,10 +234,12 @@ class NetworkRun:
         for ev in summary.events:
             where = "node" if ev.kind.startswith("node") else "link"
             self.log.emit(ev.kind, ev.t, **{where: ev.target})
+        published = None
         if self.gnmi is not None:  # after the ground truth's stamp: detection times include it
+            published = self.log.wall()  # ON_CHANGE events go out first, as publish() begins
             self.gnmi.publish()
         self._apply_reachability(summary.t)
-        self._emit_probes(summary.t)
+        self._emit_probes(summary.t, published)
         self.stats.steps += 1
         return summary
 
@@ -272,14 +274,16 @@ class NetworkRun:
             self.log.emit("reachable", t, node=node)
         self._unreachable = now
 
-    def _emit_probes(self, t: float) -> None:
+    def _emit_probes(self, t: float, published: float | None = None) -> None:
+        """`published`: wall time the step's state went to the gNMI server (ON_CHANGE out)."""
         if self.sim.probes is None:
             return
         rows = {
             s.name: {"met": s.met, "latency_ms": _finite(s.latency_s, 1e3), "loss": _finite(s.loss)}
             for s in self.sim.sla()
         }
-        self.log.emit("probes", t, intents=rows, hot_links=self._hot_links())
+        extra = {} if published is None else {"published": round(published, 6)}
+        self.log.emit("probes", t, intents=rows, hot_links=self._hot_links(), **extra)
 
     def _hot_links(self, floor: float = HOT_LINK) -> dict[str, float]:
         """Physical links carrying at least `floor` of their capacity this step (the busier

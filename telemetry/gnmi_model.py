@@ -27,7 +27,7 @@ rebuilds a `DeviceState` from updates, refusing unknown paths and wrongly typed 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +62,12 @@ PROBE = "netpilot-probe"
 PROBE_LEAVES = {"seq": "seq", "at": "at", "delay": "delay_s", "jitter": "jitter_s"}
 PROBE_LEAVES |= {"loss": "loss", "sent": "sent"}
 
-ON_CHANGE_PATHS = ("interfaces/interface/state/oper-status", "lldp/interfaces/interface/neighbors")
-"""What the controller subscribes to ON_CHANGE."""
+ON_CHANGE_PATHS = (
+    "interfaces/interface/state/oper-status",
+    "lldp/interfaces/interface/neighbors",
+    "interfaces/interface/state/netpilot-probe",
+)
+"""What the controller subscribes to ON_CHANGE (a probe window as soon as it closes)."""
 SAMPLE_PATHS = ("interfaces", "qos", "components", "system")
 """What it subscribes to SAMPLE (everything a telemetry round reads)."""
 
@@ -88,16 +92,28 @@ def encode_leaves(state: DeviceState) -> list[Leaf]:
     out: list[Leaf] = [((("system", ()), ("state", ()), ("netpilot-boot-id", ())), state.boot_id)]
     for iface in state.interfaces:
         out.extend(_interface_leaves(iface))
-    for link, body in _latest_probes(state).items():
+    return out + probe_leaves(state.probes)
+
+
+def probe_leaves(probes: Iterable[UplinkProbe]) -> list[Leaf]:
+    """The `netpilot-probe` leaves of each uplink's newest window (published ON_CHANGE as a
+    window closes, and in the SAMPLEs' interface containers)."""
+    out: list[Leaf] = []
+    for link, body in _latest_probes(probes).items():
         base: Elems = (("interfaces", ()), ("interface", _k(name=link)), ("state", ()), (PROBE, ()))
         out.extend(((*base, (leaf, ())), value) for leaf, value in body.items())
     return out
 
 
-def _latest_probes(state: DeviceState) -> dict[str, dict[str, Any]]:
+def is_probe(elems: Elems) -> bool:
+    """A leaf of an uplink's probe window (an event: not part of a SAMPLE)."""
+    return len(elems) == 5 and elems[3][0] == PROBE and elems[0][0] == "interfaces"
+
+
+def _latest_probes(probes: Iterable[UplinkProbe]) -> dict[str, dict[str, Any]]:
     """Per uplink, its newest probe window (gNMI keeps the latest value of a leaf)."""
     latest: dict[str, UplinkProbe] = {}
-    for p in state.probes:
+    for p in probes:
         if p.link not in latest or p.seq > latest[p.link].seq:
             latest[p.link] = p
     return {
@@ -148,7 +164,7 @@ def encode_containers(state: DeviceState) -> list[Container]:
     out: list[Container] = [
         ((("system", ()), ("state", ())), {"netpilot-boot-id": str(state.boot_id)})
     ]
-    probes = _latest_probes(state)
+    probes = _latest_probes(state.probes)
     for iface in state.interfaces:
         body: dict[str, Any] = {
             OPER_STATUS: "UP" if iface.oper_up else "DOWN",
@@ -335,13 +351,17 @@ class DeviceAssembler:
                 for cls, q in self.queues.get(name, {}).items()
             ]
             interfaces.append(InterfaceState(name=name, queues=tuple(queues), **fields))
-        probes = tuple(
+        probes = self.uplink_probes()
+        return DeviceState(
+            self.device, self.timestamp, self.boot_id, tuple(interfaces), probes=probes
+        )
+
+    def uplink_probes(self) -> tuple[UplinkProbe, ...]:
+        """Each uplink's latest probe window (complete ones only)."""
+        return tuple(
             UplinkProbe(link=link, **fields)
             for link, fields in sorted(self.probes.items())
             if len(fields) == len(PROBE_LEAVES)
-        )
-        return DeviceState(
-            self.device, self.timestamp, self.boot_id, tuple(interfaces), probes=probes
         )
 
     def oper_status(self) -> dict[str, bool]:

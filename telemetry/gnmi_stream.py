@@ -5,7 +5,8 @@ device stale with a one-line cause and start again after a back-off.
 subscribes in STREAM mode with ON_CHANGE on oper-status and LLDP neighbours and SAMPLE on the
 rest of the model (telemetry/gnmi_model.py), every `sample_s` seconds. Each notification is
 applied to a `DeviceAssembler`; an oper-status change calls `on_link` at once (from the
-collector's loop thread), so a cut reaches the engine without waiting for a telemetry round.
+collector's loop thread), so a cut reaches the engine without waiting for a telemetry round, and
+so does a branch router's closed probe window (ON_CHANGE on `netpilot-probe`: `on_probe`).
 
 Trouble, each a stale cause: the RPC fails (refused credentials, TLS handshake, target unknown,
 server gone), an update for a path not in the model or with a wrong value (the stream is
@@ -31,12 +32,15 @@ from typing import Any
 import grpc
 from pygnmi.spec.v080 import gnmi_pb2, gnmi_pb2_grpc
 
+from controller.devicestate import UplinkProbe
 from telemetry.gnmi_inventory import GnmiAccess, GnmiDevice
-from telemetry.gnmi_model import ON_CHANGE_PATHS, SAMPLE_PATHS, DeviceAssembler
+from telemetry.gnmi_model import ON_CHANGE_PATHS, SAMPLE_PATHS, DeviceAssembler, is_probe
 from telemetry.gnmi_paths import Elems, PathError, from_proto, parse, to_proto, untyped
 
 LinkCallback = Callable[[str, str, bool, float], None]
 """(device, interface, up, device timestamp) on an oper-status change."""
+ProbeCallback = Callable[[str, tuple[UplinkProbe, ...]], None]
+"""(device, each uplink's latest probe window) when a probe window arrives ON_CHANGE."""
 EVENT_LEAVES = ("oper-status", "lldp")
 
 
@@ -111,6 +115,8 @@ class DeviceStream:
     """Shared between streams: at most this many set-ups (Subscribe to sync) at once."""
     on_lldp: Callable[[str], None] | None = None
     """Called with the device name when its LLDP neighbours change (or on a fresh sync)."""
+    on_probe: ProbeCallback | None = None
+    """Called as a branch router's probe window arrives ON_CHANGE (issue 20: brownouts)."""
     health: StreamHealth = field(default_factory=StreamHealth)
     assembler: DeviceAssembler = field(init=False)
     _oper: dict[str, bool] = field(default_factory=dict)
@@ -209,7 +215,7 @@ class DeviceStream:
         prefix = from_proto(note.prefix)
         ts = note.timestamp / 1e9
         self.health.lag_s = time.time() - ts
-        sample = lldp = False
+        sample = lldp = probe = False
         for elems in (prefix + from_proto(p) for p in note.delete):
             asm.delete(elems)
             lldp = lldp or elems[0][0] == "lldp"
@@ -222,6 +228,8 @@ class DeviceStream:
             asm.apply(elems, untyped(update.val))
             if elems[0][0] == "lldp":
                 lldp = True
+            elif is_probe(elems):
+                probe = True
             elif elems[-1][0] != "oper-status":
                 sample = True
         self.health.notifications += 1
@@ -236,6 +244,8 @@ class DeviceStream:
         if self.on_link is not None:
             for iface, up in changed:
                 self.on_link(self.device.name, iface, up, ts)
+        if probe and not sample and self.on_probe is not None and self.health.synced:
+            self.on_probe(self.device.name, asm.uplink_probes())
         if lldp and self.health.synced:
             self.health.lldp_changes += 1
             self._lldp_changed()

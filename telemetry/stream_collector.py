@@ -35,7 +35,7 @@ from controller.devicestate import DeviceState
 from controller.discovery import DeviceView
 from telemetry.collectors import CollectionResult
 from telemetry.gnmi_inventory import GnmiAccess, GnmiDevice
-from telemetry.gnmi_stream import DeviceStream, LinkCallback
+from telemetry.gnmi_stream import DeviceStream, LinkCallback, ProbeCallback
 from telemetry.stream_views import assembler_view, polled_view
 
 log = logging.getLogger("netpilot.telemetry")
@@ -115,19 +115,24 @@ class StreamCollector:
         """The topology discovery fed from these streams, once started (controller run)."""
         self._on_link: LinkCallback | None = None
         self._on_lldp: Callable[[str], None] | None = None
+        self._on_probe: ProbeCallback | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(
-        self, on_link: LinkCallback | None = None, on_lldp: Callable[[str], None] | None = None
+        self,
+        on_link: LinkCallback | None = None,
+        on_lldp: Callable[[str], None] | None = None,
+        on_probe: ProbeCallback | None = None,
     ) -> None:
         """Open every stream (idempotent); `on_link` hears oper-status changes at once,
-        `on_lldp(device)` each change of a device's LLDP neighbours (and its first sync)."""
+        `on_lldp(device)` each change of a device's LLDP neighbours (and its first sync),
+        `on_probe(device, windows)` each probe window as it closes (all on the stream thread)."""
         if self._started_at is not None:
             return
         self._started_at = self.clock()
-        self._on_link, self._on_lldp = on_link, on_lldp
+        self._on_link, self._on_lldp, self._on_probe = on_link, on_lldp, on_probe
         for stream in self.streams.values():
-            stream.on_link, stream.on_lldp = on_link, on_lldp
+            stream.on_link, stream.on_lldp, stream.on_probe = on_link, on_lldp, on_probe
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._open(), self.loop).result(timeout=30)
 
@@ -144,7 +149,7 @@ class StreamCollector:
                 stream = DeviceStream(
                     dev, self.access, o.sample_s, stall_s=o.stall_after, backoff_s=o.backoff_s,
                     max_backoff_s=o.max_backoff_s, clock=self.clock, on_link=self._on_link,
-                    on_lldp=self._on_lldp,
+                    on_lldp=self._on_lldp, on_probe=self._on_probe,
                 )  # fmt: skip
                 self.streams[name] = stream
                 self._added[name] = self.clock()

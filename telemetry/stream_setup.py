@@ -5,7 +5,8 @@ inventory file has no `gnmi:` section (telemetry/gnmi_inventory.py), else a `Str
 over the devices with a `gnmi_target`, polling the others through `poll(sub-inventory)`.
 `start_streams(collector, engine, loop)` opens the streams once the engine's loop runs, with
 oper-status changes going straight to `engine.link_state` (telemetry/stream_events.py) and LLDP
-changes to the topology discovery (telemetry/stream_discovery.py).
+changes to the topology discovery (telemetry/stream_discovery.py), and closed probe windows to
+`on_probe` on the engine's loop (the uplink SLA is judged as each arrives: issue 20).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from controller.devicestate import UplinkProbe
 from controller.discovery_watch import GraphEngine
 from controller.southbound.inventory import Inventory
 from telemetry.engine_bridge import LinkStateEngine
 from telemetry.gnmi_inventory import load_gnmi
+from telemetry.gnmi_stream import ProbeCallback
 from telemetry.stream_collector import PollCollector, StreamCollector, StreamOptions
 from telemetry.stream_discovery import start_discovery
 from telemetry.stream_events import link_callback
@@ -51,8 +54,10 @@ def start_streams(
     loop: asyncio.AbstractEventLoop,
     *,
     discovery_every_s: float = 10.0,
+    on_probe: ProbeCallback | None = None,
 ) -> bool:
-    """Open the streams of a `StreamCollector` (True), or do nothing for another collector."""
+    """Open the streams of a `StreamCollector` (True), or do nothing for another collector.
+    `on_probe(device, windows)` is called on `loop` as each probe window arrives."""
     if not isinstance(collector, StreamCollector):
         return False
 
@@ -61,5 +66,14 @@ def start_streams(
 
     # topology from LLDP (issue 15 item 4)
     watch = start_discovery(collector, engine, loop, every_s=discovery_every_s)
-    collector.start(on_link=link_callback(engine, loop, known=known), on_lldp=watch.changed)
+    probes = None
+    if on_probe is not None:
+        hop = on_probe
+
+        def probes(device: str, windows: tuple[UplinkProbe, ...]) -> None:
+            loop.call_soon_threadsafe(hop, device, windows)
+
+    collector.start(
+        on_link=link_callback(engine, loop, known=known), on_lldp=watch.changed, on_probe=probes
+    )
     return True

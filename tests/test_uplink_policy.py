@@ -157,8 +157,16 @@ def test_site_policy_leaving_no_transport_refuses_the_topology() -> None:
     with pytest.raises(TopologyError) as error:
         site_topology(unknown)
     assert error.value.problems[0].startswith(
-        "uplink policy for office: unknown transport 'lte' in topology 'two-branches'; use one of"
+        "uplink policy for office at site BR1: unknown transport 'lte' in topology "
+        "'two-branches'; use one of"
     )
+    void = SITE.replace("{prefer: [5g, internet]}", "{prefer: [{5g: 0, internet: 0}]}")
+    with pytest.raises(TopologyError) as error:
+        site_topology(void)
+    assert error.value.problems == [
+        "uplink policy for office at site BR1: prefer[0]: weights sum to 0; give at least one "
+        "transport a positive weight, e.g. {internet: 3, 5g: 1}"
+    ]
 
 
 def door(it: Intent, topo: Topology = BANK) -> list[str]:
@@ -168,8 +176,8 @@ def door(it: Intent, topo: Topology = BANK) -> list[str]:
 def test_bad_policies_are_one_line_naming_policy_site_and_fix() -> None:
     assert door(intent(service_class="office")) == []
     assert door(intent(uplinks={"prefer": ["lte"]})) == [
-        "uplinks: the intent's office policy: unknown transport 'lte' in topology 'bank-wan-4'; "
-        "use one of 5g, internet, mpls-vpn, private-line"
+        "uplinks: the intent's office policy at site BR1: unknown transport 'lte' in topology "
+        "'bank-wan-4'; use one of 5g, internet, mpls-vpn, private-line"
     ]
     leaves_none = intent(service_class="bigdata", uplinks={"prefer": ["5g"], "metered": False})
     assert door(leaves_none) == [
@@ -177,13 +185,18 @@ def test_bad_policies_are_one_line_naming_policy_site_and_fix() -> None:
         "metered; BR1 has private-line, mpls-vpn, internet, 5g); allow one of private-line, "
         "mpls-vpn, internet, 5g or drop the exclusion"
     ]
-    for weights, words in (
-        ({"internet": 0, "5g": 0}, "weights sum to 0; give at least one transport a positive"),
-        ({"internet": -1, "5g": 2}, "weight of 'internet' is negative; use 0 or more"),
-    ):
-        with pytest.raises(PydanticValidationError) as error:
-            intent(uplinks={"prefer": [weights]})
-        assert words in str(error.value)
+    assert door(intent(uplinks={"prefer": ["internet", {"internet": 0, "5g": 0}]})) == [
+        "uplinks: the intent's office policy at site BR1: prefer[1]: weights sum to 0; give at "
+        "least one transport a positive weight, e.g. {internet: 3, 5g: 1}"
+    ]
+    hub = intent(src="DC1", dst="DC2", uplinks={"prefer": [{"internet": 0}]})
+    assert door(hub) == [  # no site at either end: the policy alone
+        "uplinks: the intent's office policy: prefer[0]: weights sum to 0; give at least one "
+        "transport a positive weight, e.g. {internet: 3, 5g: 1}"
+    ]
+    with pytest.raises(PydanticValidationError) as error:
+        intent(uplinks={"prefer": [{"internet": -1, "5g": 2}]})
+    assert "weight of 'internet' is negative; use 0 or more" in str(error.value)
 
 
 def test_a_branch_waypoint_is_refused_at_the_door() -> None:

@@ -36,7 +36,8 @@ TIER_SCHEMA: dict[str, Any] = {
     ]
 }
 """A tier in JSON Schema: a transport, or transports with positive weights (the model also
-takes 0, leaving a transport out, as long as one weight is positive)."""
+takes 0, leaving a transport out; a tier whose weights sum to 0 is refused where the policy
+applies, naming the site: `policy_problems`)."""
 
 
 class UplinkSpec(BaseModel):
@@ -82,7 +83,10 @@ class UplinkSpec(BaseModel):
         return value
 
     def policy(self) -> UplinkPolicy:
-        return UplinkPolicy(_tiers(self.prefer), frozenset(self.exclude), self.metered)
+        void = tuple(
+            i for i, t in enumerate(self.prefer) if isinstance(t, dict) and sum(t.values()) <= 0
+        )
+        return UplinkPolicy(_tiers(self.prefer), frozenset(self.exclude), self.metered, void)
 
 
 def _tiers(written: tuple[str | dict[str, int], ...]) -> tuple[UplinkTier, ...]:
@@ -119,11 +123,6 @@ def _check_weights(tier: Mapping[str, int], i: int) -> None:
     negative = [k for k, w in tier.items() if w < 0]
     if negative:
         raise ValueError(f"prefer[{i}]: weight of {negative[0]!r} is negative; use 0 or more")
-    if sum(tier.values()) <= 0:
-        raise ValueError(
-            f"prefer[{i}]: weights sum to {sum(tier.values())}; give at least one transport a "
-            "positive weight, e.g. {internet: 3, 5g: 1}"
-        )
 
 
 def parse_policy(raw: Any) -> UplinkPolicy:
@@ -168,11 +167,18 @@ def policy_problems(
     """Bad input, one line each naming the policy (`what`), the site and the fix: an unknown
     transport, or a site where the policy leaves the class no transport."""
     problems: list[str] = []
+    for i in policy.void:  # where the policy applies: at its sites (else the policy alone)
+        for where in [f" at site {s}" for s in sites if site_transports(topology, s)] or [""]:
+            problems.append(
+                f"{what}{where}: prefer[{i}]: weights sum to 0; give at least one transport a "
+                "positive weight, e.g. {internet: 3, 5g: 1}"
+            )
     known = known_transports(topology)
     unknown = sorted(policy.names() - known)
     if unknown:
+        at = [f" at site {s}" for s in sites if site_transports(topology, s)] or [""]
         problems.append(
-            f"{what}: unknown transport {unknown[0]!r} in topology {topology.name!r}; "
+            f"{what}{at[0]}: unknown transport {unknown[0]!r} in topology {topology.name!r}; "
             f"use one of {', '.join(sorted(known))}"
         )
         return problems

@@ -8,7 +8,9 @@ Config:
   path-name `<policy>@<candidate path>@<segment list>`. 6.6.3 cannot carry an explicit SRv6
   segment list: segments are SR-MPLS labels, and so is the binding SID (iosxr_sids.py has the
   documented mapping, which the parser reverses back to the SRv6 SIDs).
-- QoS and steering: `Cisco-IOS-XR-infra-policymgr-cfg` class and policy maps (iosxr_pm.py);
+- QoS and steering: `Cisco-IOS-XR-infra-policymgr-cfg` class and policy maps (iosxr_pm.py),
+  and per interface with shares (QoS that follows demand) its own egress policy map with each
+  class's guaranteed rate, remaining-bandwidth ratio and policer (iosxr_shares.py);
   a steered policy gets `auto-route` with the forward class its steering rules set
   (class-based traffic steering: the steering IOS-XR 6.6.3 can do for SR-TE policies).
 - Per router (iosxr_iface.py, from the inventory's facts): the SRv6 locator
@@ -27,6 +29,7 @@ from lxml import etree
 from controller.desired import (
     CandidatePath,
     DeviceConfig,
+    QosShare,
     SegmentList,
     SrPolicy,
 )
@@ -34,6 +37,7 @@ from controller.devicestate import DeviceState
 from controller.errors import ValidationError
 from controller.southbound.flavors import iosxr_iface as iface
 from controller.southbound.flavors import iosxr_pm as pm
+from controller.southbound.flavors import iosxr_shares as xr_shares
 from controller.southbound.flavors import iosxr_state
 from controller.southbound.flavors.base import (
     Element,
@@ -116,7 +120,12 @@ class IosXr:
         if cfg.sr_policies or cfg.steering or cfg.qos:  # an empty config: none of netpilot's
             iface.render_locator(sr, self.facts)
         pm.render(config, cfg)
-        iface.render_attachments(config, self.facts, bool(cfg.qos), bool(cfg.steering))
+        carried = self._shares(cfg)
+        maps = config.find(f"{{{PM}}}policy-manager/{{{PM}}}policy-maps")
+        if carried and maps is not None:
+            xr_shares.render(maps, cfg.qos, carried)
+        shared = {s.interface for s in carried}
+        iface.render_attachments(config, self.facts, bool(cfg.qos), bool(cfg.steering), shared)
         return bytes(etree.tostring(prune(config)))
 
     def parse(self, device: str, root: Element) -> DeviceConfig:
@@ -138,7 +147,15 @@ class IosXr:
             if steer_on and classes.get((rule.color, rule.endpoint)) == fc
         )
         qos = read.qos if qos_on else ()
-        return canonical(DeviceConfig(device, tuple(policies), steering, qos))
+        shares: tuple[QosShare, ...] = ()
+        if qos_on:
+            egress = {pm.egress_class(q.queue, q.service_class): q for q in qos}
+            maps = {
+                (text_of(p, "type", ns=PM), text_of(p, "name", ns=PM)): p
+                for p in root.iterfind(f".//{{{PM}}}policy-maps/{{{PM}}}policy-map")
+            }
+            shares = xr_shares.parse(maps, egress, iface.shared_interfaces(root, self.facts))
+        return canonical(DeviceConfig(device, tuple(policies), steering, qos, shares))
 
     def carried(self, cfg: DeviceConfig) -> DeviceConfig:
         policies = tuple(
@@ -153,10 +170,22 @@ class IosXr:
             )
             for c in cfg.qos
         )
-        return canonical(DeviceConfig(cfg.device, policies, cfg.steering, qos))
+        shares = xr_shares.carried(self._shares(cfg), cfg.qos)
+        return canonical(DeviceConfig(cfg.device, policies, cfg.steering, qos, shares))
+
+    def _shares(self, cfg: DeviceConfig) -> tuple[QosShare, ...]:
+        """The shares a router can attach: on its fact interfaces (all, without facts), of
+        classes it has queues for."""
+        classes = {q.service_class for q in cfg.qos}
+        ifaces = set(self.facts.interfaces)
+        return tuple(
+            s
+            for s in cfg.shares
+            if s.service_class in classes and (not ifaces or s.interface in ifaces)
+        )
 
     def problems(self, cfg: DeviceConfig) -> list[str]:
-        return _problems(cfg) + pm.problems(cfg)
+        return _problems(cfg) + pm.problems(cfg) + xr_shares.problems(cfg.shares, cfg.qos)
 
     def edit(self, previous: DeviceConfig, desired: DeviceConfig, *, full: bool) -> Element | None:
         """Minimal edits (keyed diff), or with `full` netpilot's subtrees replaced whole:

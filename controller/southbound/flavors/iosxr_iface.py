@@ -7,8 +7,8 @@
 - Attachments, on every interface the facts name (`Cisco-IOS-XR-ifmgr-cfg`
   `interface-configurations/interface-configuration[act, name]`): `Cisco-IOS-XR-qos-ma-cfg`
   `qos/input/service-policy[netpilot-qos-in]` and `qos/output/service-policy[netpilot-qos]`
-  (when there is QoS), `Cisco-IOS-XR-pbr-cfg` `pbr/service-policy-in` = `netpilot-steer`
-  (when there is steering).
+  (when there is QoS; `netpilot-qos-<interface>` on an interface with shares: iosxr_shares.py),
+  `Cisco-IOS-XR-pbr-cfg` `pbr/service-policy-in` = `netpilot-steer` (when there is steering).
 An interface entry is never replaced whole (it holds the operator's addressing): edits enter it
 and replace only its `qos` and `pbr` containers, which netpilot owns on those interfaces.
 """
@@ -16,10 +16,12 @@ and replace only its `qos` and `pbr` containers, which netpilot owns on those in
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 
 from lxml import etree
 
 from controller.southbound.flavors import iosxr_pm as pm
+from controller.southbound.flavors import iosxr_shares as shares
 from controller.southbound.flavors.base import OPERATION, Element, element, text_of
 from controller.southbound.inventory import DeviceFacts
 
@@ -95,8 +97,15 @@ def read_locator(root: Element) -> str | None:
     return None
 
 
-def render_attachments(config: Element, facts: DeviceFacts, qos: bool, steering: bool) -> None:
-    """One interface entry per fact interface with netpilot's attachments (none: no entry)."""
+def render_attachments(
+    config: Element,
+    facts: DeviceFacts,
+    qos: bool,
+    steering: bool,
+    shared: Collection[str] = (),
+) -> None:
+    """One interface entry per fact interface with netpilot's attachments (none: no entry);
+    an interface in `shared` gets its own egress map (its shares)."""
     if not facts.interfaces or not (qos or steering):
         return
     top = element(IFCFG, "interface-configurations", config)
@@ -106,7 +115,8 @@ def render_attachments(config: Element, facts: DeviceFacts, qos: bool, steering:
         element(IFCFG, "interface-name", entry, name)
         if qos:
             q = element(QOS, "qos", entry)
-            for direction, policy in (("input", pm.QOS_IN), ("output", pm.QOS_OUT)):
+            out = shares.policy_name(name) if name in shared else pm.QOS_OUT
+            for direction, policy in (("input", pm.QOS_IN), ("output", out)):
                 sp = element(QOS, "service-policy", element(QOS, direction, q))
                 element(QOS, "service-policy-name", sp, policy)
         if steering:
@@ -122,10 +132,25 @@ def in_effect(root: Element, facts: DeviceFacts) -> tuple[bool, bool]:
     qos = steering = True
     for name in facts.interfaces:
         entry = seen.get(name)
-        inputs = _policies(entry, "input")
-        qos = qos and pm.QOS_IN in inputs and pm.QOS_OUT in _policies(entry, "output")
+        inputs, outputs = _policies(entry, "input"), _policies(entry, "output")
+        out = outputs & {pm.QOS_OUT, shares.policy_name(name)}
+        qos = qos and pm.QOS_IN in inputs and bool(out)
         steering = steering and text_of(entry, "pbr", "service-policy-in", ns=PBR) == pm.STEER_MAP
     return qos, steering
+
+
+def shared_interfaces(root: Element, facts: DeviceFacts) -> set[str] | None:
+    """The fact interfaces whose output policy is their own map (their shares are in effect);
+    None without facts (every map is read as in effect)."""
+    if not facts.interfaces:
+        return None
+    path = f".//{{{IFCFG}}}interface-configurations/{{{IFCFG}}}interface-configuration"
+    out = set()
+    for entry in root.iterfind(path):
+        name = text_of(entry, "interface-name", ns=IFCFG) or ""
+        if name in facts.interfaces and shares.policy_name(name) in _policies(entry, "output"):
+            out.add(name)
+    return out
 
 
 def _policies(entry: Element | None, direction: str) -> set[str]:

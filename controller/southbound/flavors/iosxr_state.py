@@ -10,7 +10,8 @@
   (0.01 mA); a port `Optics<r/s/i/p>` belongs to the interface whose name ends in `<r/s/i/p>`
   (the simulated routers name the port as the interface);
 - per-class queue counters: `Cisco-IOS-XR-qos-ma-oper` `qos/interface-table/interface/output/
-  service-policy-names/service-policy-instance[netpilot-qos]/statistics/class-stats`
+  service-policy-names/service-policy-instance[netpilot-qos]/statistics/class-stats` (or
+  `netpilot-qos-<interface>`, the map of an interface with shares)
   (`general-stats` transmit bytes and packets, total drops; the class named
   `netpilot-tc<queue>-<class>`, iosxr_pm.py); queue depth and delay are not in 6.6.3's
   counters (read as 0);
@@ -28,6 +29,7 @@ from controller.devicestate import DeviceState, InterfaceState, QueueStats
 from controller.southbound.flavors import iosxr_oper
 from controller.southbound.flavors.base import Element, element, subtree_filter, text_of
 from controller.southbound.flavors.iosxr_pm import QOS_OUT, TC_CLASS
+from controller.southbound.flavors.iosxr_shares import interface_of
 
 XR = "http://cisco.com/ns/yang/"
 IFMGR = f"{XR}Cisco-IOS-XR-ifmgr-oper"
@@ -201,7 +203,8 @@ def _parse_queues(root: Element) -> dict[str, tuple[QueueStats, ...]]:
                 f"{{{QOSOP}}}service-policy-instance")  # fmt: skip
         queues = []
         for instance in el.iterfind(path):
-            if text_of(instance, "service-policy-name", ns=QOSOP) != QOS_OUT:
+            name = text_of(instance, "service-policy-name", ns=QOSOP)
+            if name != QOS_OUT and interface_of(name or "") is None:  # or its shares' map
                 continue
             for cs in instance.iterfind(f"{{{QOSOP}}}statistics/{{{QOSOP}}}class-stats"):
                 named = EGRESS_CLASS.match(text_of(cs, "class-name", ns=QOSOP) or "")
