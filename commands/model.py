@@ -136,6 +136,11 @@ def eval_rolling(
         False, "--model", help="Offer the trained HGB forecaster to the blend (slower)."
     ),
     model_rows: int = typer.Option(50_000, min=100, help="Rows each HGB fit samples."),
+    robust_set: str = typer.Option(
+        "chosen",
+        help="Robust TE scenarios: 'chosen' (the last 18 matrices, 24 at 60 min: chosen on "
+        "validation, docs/ML.md) or 'first' (p50, p90, last, day-ago: issue 18's first set).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Rolling-origin evaluation: choices made on the block before each test block, baselines
@@ -148,17 +153,23 @@ def eval_rolling(
     import time
 
     from models.cli_support import load_te_files
-    from models.robust_te import TeScorer
+    from models.robust_te import FIRST_SET, TeScorer
     from models.rolling import RollingConfig, evaluate_rolling, folds_by_blocks, folds_by_files
 
     if te_stride < 1 or season < 16:
         raise UsageError("give --te-stride >= 1 and --season >= 16 (the longest horizon is 12)")
+    if robust_set not in ("chosen", "first"):
+        raise UsageError(f"--robust-set {robust_set!r}: give 'chosen' or 'first'")
     y, lengths, te = load_te_files(tm, topology, tunnels)
     if len(tm) > 1:
         folds = folds_by_files(lengths, val_steps or season, [p.stem for p in tm])
     else:
         folds = folds_by_blocks(len(y), blocks, block_steps, val_steps or block_steps)
-    scorer = TeScorer(te, y, stride=te_stride) if te is not None else None
+    scorer = None
+    if te is not None:
+        scorer = TeScorer(te, y, stride=te_stride)
+        if robust_set == "first":
+            scorer.sets = {h: FIRST_SET for h in (1, 3, 12)}
     start = time.perf_counter()
     with console.status("rolling-origin evaluation", spinner="dots"):
         cfg = RollingConfig(season=season, model=model, model_rows=model_rows)

@@ -151,6 +151,13 @@ def score(actual: np.ndarray, forecasts: Forecasts) -> dict[str, dict[str, float
     return out
 
 
+def oracle_nmae(actual: np.ndarray) -> float:
+    """NMAE of each series' own median over the block: a non-causal bound (it knows every
+    target of the block), not a forecaster. Where even it is not 5% better than the best
+    baseline, what is left is noise around a level, and no forecaster of the level gets there."""
+    return nmae(actual, np.broadcast_to(np.median(actual, axis=0), actual.shape))
+
+
 def best_baseline(methods: dict[str, dict[str, float]]) -> tuple[str, float]:
     name = min((n for n in BASELINES if n in methods), key=lambda n: methods[n]["nmae"])
     return name, methods[name]["nmae"]
@@ -177,6 +184,7 @@ def evaluate_rolling(
                 "methods": methods,
                 "best_baseline": best,
                 "blend_vs_best": methods["blend"]["nmae"] / best_nmae if best_nmae else 1.0,
+                "oracle_vs_best": oracle_nmae(y[test + h]) / best_nmae if best_nmae else 1.0,
                 "chosen_on_validation": chosen,
             }
         out.append(
@@ -201,5 +209,8 @@ def summary(folds: list[dict[str, Any]], horizons: Sequence[int]) -> dict[str, A
             "blend_vs_best_worst": float(max(ratios)),
             "blend_vs_best_mean": float(np.mean(ratios)),
             "folds_at_goal": int(sum(r <= 0.95 for r in ratios)),
+            "oracle_vs_best_mean": float(
+                np.mean([f["horizons"][h]["oracle_vs_best"] for f in folds])
+            ),
         }
     return out
