@@ -85,6 +85,24 @@ def run(
         Path | None,
         typer.Option("--secrets", help="Credentials file for --inventory.", envvar=_env("secrets")),
     ] = None,
+    southbound_shards: Annotated[
+        int,
+        typer.Option(
+            "--southbound-shards",
+            help="Hold the NETCONF sessions in N worker processes (all-or-nothing kept across "
+            "them; docs/southbound.md). 0: in the controller's process.",
+            envvar=_env("southbound_shards"),
+        ),
+    ] = 0,
+    inventory_watch: Annotated[
+        float,
+        typer.Option(
+            "--inventory-watch",
+            help="Seconds between looks at --inventory: routers added to it are configured "
+            "without a restart; a bad edit is logged and the old inventory kept.",
+            envvar=_env("inventory_watch_s"),
+        ),
+    ] = 5.0,
     models: Annotated[
         Path | None,
         typer.Option(
@@ -169,6 +187,16 @@ def run(
             envvar=_env("premove_periods"),
         ),
     ] = False,
+    robust_forecast: Annotated[
+        bool,
+        typer.Option(
+            "--robust-forecast",
+            help="Hand the engine, per link, the worst of a set of plausible futures (the"
+            " forecaster's p90, the latest round, the same time a day earlier, the peak of the"
+            " last 18 rounds) instead of the p90 alone (docs/ML.md). Off by default.",
+            envvar=_env("robust_forecast"),
+        ),
+    ] = False,
 ) -> None:
     """Run the controller: REST API, reconcile engine and, with --inventory, the closed loop.
 
@@ -178,9 +206,18 @@ def run(
     `verified`) and repairs drift. Flags fall back to NETPILOT_* environment variables
     (NETPILOT_TOPOLOGY, NETPILOT_DB, NETPILOT_STORE, NETPILOT_INVENTORY, NETPILOT_MODELS,
     NETPILOT_TELEMETRY_INTERVAL, NETPILOT_DRIFT, NETPILOT_TLS_CERT, ...), then to the defaults
-    shown. With --tls-cert and --tls-key the API is served over HTTPS only.
+    shown. With --tls-cert and --tls-key the API is served over HTTPS only. With
+    --southbound-shards N the NETCONF sessions live in N worker processes (Ctrl-C ends them).
+    The inventory file is re-read when it changes (every --inventory-watch seconds): routers
+    added to it are configured without a restart.
 
     Example: netpilot controller run --topology bank-wan --db netpilot.db --inventory inv.yaml
+
+    Example (sessions in 2 worker processes): netpilot controller run --topology bank-wan
+    --db netpilot.db --inventory inv.yaml --southbound-shards 2
+
+    Example (robust forecasts in the loop): netpilot controller run --topology bank-wan
+    --db netpilot.db --inventory inv.yaml --robust-forecast
     """
     import uvicorn
 
@@ -192,16 +229,18 @@ def run(
         topology=topology, db=db, store=store, lease_ttl_s=lease_ttl, replica_id=replica_id,
         listen=listen, token_file=token_file,
         prefixes=prefixes, inventory=inventory, secrets=secrets, models=models, interval_s=interval,
+        southbound_shards=southbound_shards, inventory_watch_s=inventory_watch,
         stale_after_s=stale_after, drift=drift, drift_interval_s=drift_interval,
         hold_time_s=hold_time, improvement=improvement, tick_s=tick,
         tls_cert=tls_cert, tls_key=tls_key, premove_periods=premove_periods,
+        robust_forecast=robust_forecast,
     )  # fmt: skip
     cert, key = settings.tls_cert, settings.tls_key
     if cert is not None and key is not None:
         check_server_files(cert, key)
     runtime = build(settings)
-    for line in runtime.startup_lines():
-        err_console.print(line, highlight=False)
+    for line in runtime.startup_lines():  # one line each, whole (logs are read by tools)
+        err_console.print(line, highlight=False, soft_wrap=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("ncclient").setLevel(logging.WARNING)  # one line per SSH session otherwise
     logging.getLogger("paramiko").setLevel(logging.WARNING)

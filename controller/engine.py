@@ -64,6 +64,7 @@ from controller.planner import (
     joined,
     path_figures,
 )
+from controller.qos import LinkKey
 from controller.southbound.base import KnowsDevices, Southbound
 from controller.store_api import IntentRecord, IntentStore
 from controller.supervision import UNHEALTHY_AFTER, EngineStats, backoff_s, health
@@ -199,6 +200,9 @@ class Engine:
         self._cursor = 0
         self.avoid: dict[str, Avoidance] = {}
         """Links to leave before they hurt, by `link/reason` (see `controller.avoid`)."""
+        self.demand: Callable[[], Mapping[LinkKey, Mapping[str, float]]] | None = None
+        """Per directed link and class, the forecast p90 (else measured) demand the queue
+        shares follow (`controller.qos_forecast`; set by the live telemetry)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
     def load(self, recover: bool = True) -> None:
@@ -412,10 +416,12 @@ class Engine:
         intents at that uplink's site are placed again, make-before-break); the reconcile's cause,
         so each intent's history, names the probe figures. None when nothing was placed."""
         touched = apply_moves(self.avoid, moves, self.clock())
+        entries = []
         for move in moves:
             what = f"{move.service_class} {'off' if move.kind == 'off' else 'back to'} {move.link}"
             self._event(f"sla-{move.kind}", move.cause, what)
-            await asyncio.to_thread(self.store.audit, "engine", f"sla-{move.kind}", move.link, what)
+            entries.append(("engine", f"sla-{move.kind}", move.link, what))
+        await asyncio.to_thread(self._audit_all, entries)  # one thread hop for the batch
         names = at_sites(self._placements, self.topology, moves, touched)
         if not names:
             return None
@@ -423,6 +429,10 @@ class Engine:
             back = {n.split(LEG)[0] for n in names}  # would; the timer's optimize takes the rest
             self._force |= await asyncio.to_thread(self._past_hold, back)
         return await self.reconcile(cause)
+
+    def _audit_all(self, entries: list[tuple[str, str, str, str]]) -> None:
+        for entry in entries:
+            self.store.audit(*entry)
 
     def _past_hold(self, names: set[str]) -> set[str]:
         """Those of `names` that have held their path for `hold_time_s` (flap damping)."""
@@ -564,6 +574,9 @@ class Engine:
             )
         return report
 
+    def _demand(self) -> Mapping[LinkKey, Mapping[str, float]] | None:
+        return None if self.demand is None else self.demand()
+
     def _records(self) -> dict[str, IntentRecord]:
         return {r.name: r for r in self.store.list_intents()}
 
@@ -587,8 +600,9 @@ class Engine:
         self, records: Mapping[str, IntentRecord], planned: RoundResult, transitional: bool
     ) -> tuple[dict[str, DeviceConfig], dict[str, Any]]:
         """Compile and diff against what is installed: (changed devices, their diff)."""
-        desired = compile_network(self.topology, self._items(records, planned, transitional))
-        changed = changed_devices(self._installed, desired)
+        items = self._items(records, planned, transitional)
+        desired = compile_network(self.topology, items, self._demand())
+        changed = self._deliverable(changed_devices(self._installed, desired))
         old = {d: c for d, c in self._installed.items() if d in changed}
         return changed, network_diff(old, changed)
 
@@ -842,6 +856,26 @@ class Engine:
             detail = f"{', '.join(report.repaired)} in revisions {result.revisions}"
             self._event("drift-repaired", cause, detail)
 
+    def _deliverable(self, changed: dict[str, DeviceConfig]) -> dict[str, DeviceConfig]:
+        """Leave out the devices the southbound does not know yet (not in the inventory) that
+        would get QoS only: they get it once they join (`devices_changed`). One that would carry
+        an intent's policies stays: the southbound refuses the transaction, naming it."""
+        if not isinstance(self.southbound, KnowsDevices):
+            return changed
+        known = self.southbound.known_devices()
+        return {d: c for d, c in changed.items() if d in known or c.sr_policies or c.steering}
+
+    def devices_with_config(self) -> set[str]:
+        """Devices netpilot committed config to: an inventory re-read must not drop them."""
+        return {d for d, c in self._committed.items() if c != DeviceConfig(device=d)}
+
+    def devices_changed(self, cause: str, detail: str = "") -> None:
+        """The southbound's devices changed (the inventory re-read): an event, and a round
+        that retries failed intents (a router added may be what they waited for)."""
+        self._retry_failed = True
+        self._event("inventory", cause, detail)
+        self.notify(cause)
+
     def _managed_devices(self) -> set[str]:
         """Every device committed to, plus every topology node the southbound can reach."""
         nodes = set(self.topology.nodes)
@@ -875,7 +909,7 @@ class Engine:
             CompileItem(wanted.get(n) or records[n].intent, p, colors[n])
             for n, p in sorted(planned.placements.items())
         ]
-        desired = compile_network(self.topology, items)
+        desired = compile_network(self.topology, items, self._demand())
         answer = {
             "changes": [{"name": n, "action": a} for n, a in sorted(changes.items())],
             "unplaced": planned.failed,
@@ -951,6 +985,10 @@ class Engine:
     def raw_placements(self) -> dict[str, Placement]:
         """Installed placements as the placer holds them (waypoint legs apart)."""
         return dict(self._placements)
+
+    def installed_configs(self) -> dict[str, DeviceConfig]:
+        """What the engine believes each device holds (the base of the next diff)."""
+        return dict(self._installed)
 
     def planner(self) -> Planner:
         return self._planner()

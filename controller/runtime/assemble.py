@@ -30,22 +30,24 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from controller.engine import Engine, EngineConfig
-from controller.errors import UsageError
 from controller.failpoints import Failpoints
 from controller.ha import Election, election_client
 from controller.ha_takeover import Takeover, persist_for, takeover_step
 from controller.ha_watch import IntentWatch
 from controller.incident_metrics import assemble_incidents
 from controller.incident_service import IncidentService
+from controller.runtime.inventory import InventoryReloader
 from controller.runtime.live import LiveTelemetry
 from controller.runtime.metrics import RuntimeMetrics
 from controller.runtime.settings import Settings
-from controller.southbound.base import Southbound
+from controller.southbound.base import KnowsDevices, Southbound
+from controller.southbound.inventory_reload import InventoryWatch, ReloadsInventory
 from controller.store_api import IntentStore
 from controller.store_etcd import EtcdStore
 from controller.store_open import open_store
 from controller.topology import Topology
 from controller.verify_readback import DriftReport
+from models.robust_forecast import LinkFutures
 from telemetry.exporter import NetpilotMetrics
 from telemetry.linkmodels import (
     BaselineLinkModels,
@@ -83,6 +85,8 @@ class Runtime:
     watch: IntentWatch | None = None
     takeover: Takeover | None = None
     """With --store etcd: cancel a dead leader's pending commits once elected (ha_takeover)."""
+    inventory: InventoryReloader | None = None
+    """With --inventory: the southbound follows the inventory file (runtime/inventory.py)."""
     exit_when_deposed: bool = True
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -127,6 +131,8 @@ class Runtime:
         """Load, resync with the devices, then run every loop as a task."""
         engine = self.engine
         took: dict[str, float] = {}
+        if self.inventory is not None:  # what the file says now, before anything is sent
+            await self.inventory.check()
         if self.takeover is not None:  # before the load aborts the dead leader's revisions
             with _timed(took, "takeover"):
                 await asyncio.to_thread(self.takeover)
@@ -149,11 +155,15 @@ class Runtime:
             log.warning("leader ready: %s", " ".join(f"{k}={v:.3f}s" for k, v in took.items()))
         engine.notify("startup")
         self._spawn("engine", engine.run())
+        if self.inventory is not None:
+            self._spawn("inventory", self.inventory.run(self.settings.inventory_watch_s))
         if self.live is not None:
             from telemetry.stream_setup import start_streams  # gNMI streams, if any (issue 15)
 
             loop = asyncio.get_running_loop()
-            await asyncio.to_thread(start_streams, self.live.collector, engine, loop)
+            await asyncio.to_thread(
+                start_streams, self.live.collector, engine, loop, on_probe=self.live.probe_windows
+            )
             self._spawn("telemetry", self.live.run())
             self._spawn("signals", self.live.deliver_forever())
             if self.incidents is not None:
@@ -220,6 +230,7 @@ class Runtime:
                 f"southbound: NETCONF to {len(self.topology.nodes)} routers ({s.inventory}); "
                 f"telemetry every {s.interval_s:g}s, drift {s.drift} every {s.drift_interval_s:g}s"
             )
+            lines += southbound_lines(s, self.topology, self.southbound)
             streams = getattr(self.live.collector, "streams", None) if self.live else None
             if streams:  # gNMI (docs/streaming.md)
                 lines.append(f"telemetry: gNMI streams from {len(streams)} routers, others polled")
@@ -268,6 +279,12 @@ def build(
             f"; bigdata and office leave a link {settings.periods_lead_s:g}s before a busy"
             " period learned per class (--premove-periods)"
         )
+    if settings.robust_forecast:  # issue 18 item 3: the worst of a set of plausible futures
+        note += (
+            "; each link's forecast is the worst of the p90, the latest round, the same time a"
+            f" period earlier and the peak of the last {LinkFutures().recent_rounds}"
+            " rounds (--robust-forecast)"
+        )
     closers: list[Callable[[], None]] = []
     raw_south = southbound or _southbound(settings, topo)
     store = open_store(settings.store, settings.db, clock=clock)
@@ -298,13 +315,43 @@ def build(
     if isinstance(store, EtcdStore):
         runtime.election, runtime.watch = elect(store, settings, raw_south)
         runtime.takeover = takeover_step(store, raw_south)
+    if settings.inventory is not None and isinstance(raw_south, ReloadsInventory):
+        watch = InventoryWatch(settings.inventory, settings.secrets)
+        runtime.inventory = InventoryReloader(watch, raw_south, engine)
+        from telemetry.netconf_collector import NetconfCollector
+
+        polled = runtime.live.collector if runtime.live is not None else None
+        if isinstance(polled, NetconfCollector):  # gNMI: stream_discovery adds the routers
+            runtime.inventory.pollers.append(polled.add)
     return runtime
+
+
+def southbound_lines(settings: Settings, topology: Topology, south: object) -> list[str]:
+    """What `controller run` says of its southbound beyond the first line: its worker
+    processes, and the routers of the topology the inventory lacks (configured once added)."""
+    lines = []
+    if settings.southbound_shards:
+        pids = getattr(south, "pids", [])
+        lines.append(
+            f"southbound: sessions in {len(pids)} worker processes (--southbound-shards "
+            f"{settings.southbound_shards}): pids {', '.join(map(str, pids))}"
+        )
+    known = south.known_devices() if isinstance(south, KnowsDevices) else set(topology.nodes)
+    missing = sorted(set(topology.nodes) - known)
+    if missing:
+        lines.append(
+            f"southbound: {len(missing)} router(s) of the topology not in the inventory yet, "
+            f"e.g. {', '.join(missing[:5])}: configured once added to {settings.inventory} "
+            f"(re-read every {settings.inventory_watch_s:g}s)"
+        )
+    return lines
 
 
 def elect(store: EtcdStore, settings: Settings, south: Southbound) -> tuple[Election, IntentWatch]:
     """The election of replicas sharing `store`, fencing the store's writes and the devices'
     confirming commits, and the leader's watch on intent writes."""
     from controller.southbound.netconf import NetconfSouthbound
+    from controller.southbound.shard import ShardedSouthbound
     from controller.southbound.transaction import TransactionHooks
 
     host, port = settings.host_port
@@ -314,7 +361,7 @@ def elect(store: EtcdStore, settings: Settings, south: Southbound) -> tuple[Elec
     client = election_client(store.client.endpoints, settings.lease_ttl_s)
     election = Election(client, store.keys.leader, identity, url, settings.lease_ttl_s)
     store.fence = election.guards
-    if isinstance(south, NetconfSouthbound) and south.hooks is None:
+    if isinstance(south, NetconfSouthbound | ShardedSouthbound) and south.hooks is None:
         south.hooks = TransactionHooks(
             before_confirm=election.check_fence, persist_id=persist_for(store)
         )
@@ -352,19 +399,17 @@ def _southbound(settings: Settings, topo: Topology) -> Southbound:
     from controller.southbound.memory import MemorySouthbound
     from controller.southbound.netconf import NetconfSouthbound
     from controller.southbound.session import IDLE_TICK_S, set_reader_tick
+    from controller.southbound.shard import ShardedSouthbound
 
     if settings.inventory is None:
         return MemorySouthbound()
-    set_reader_tick(IDLE_TICK_S)  # the sessions' idle wake-ups (session.py says why)
-    south = NetconfSouthbound.from_inventory(settings.inventory, secrets=settings.secrets)
-    missing = sorted(set(topo.nodes) - set(south.inventory.names))
-    if missing:
-        south.close_sync()
-        raise UsageError(
-            f"--inventory {settings.inventory}: no entry for {len(missing)} router(s) of the "
-            f"topology, e.g. {', '.join(missing[:5])}; add them (netpilot network run writes one)"
+    if settings.southbound_shards > 0:  # sessions in worker processes (shard.py)
+        return ShardedSouthbound.from_inventory(
+            settings.inventory, shards=settings.southbound_shards, secrets=settings.secrets
         )
-    return south
+    set_reader_tick(IDLE_TICK_S)  # the sessions' idle wake-ups (session.py says why)
+    # routers of the topology the inventory lacks are configured once added (startup_lines)
+    return NetconfSouthbound.from_inventory(settings.inventory, secrets=settings.secrets)
 
 
 def _live(
@@ -408,7 +453,15 @@ def _live(
         risk_floor=settings.risk_floor,
         clock=clock,
         on_round=runtime_metrics.observe_round,
+        futures=link_futures(settings),
     )
+
+
+def link_futures(settings: Settings) -> LinkFutures | None:
+    """The live loop's per-link history for `--robust-forecast` (None without the flag)."""
+    if not settings.robust_forecast:
+        return None
+    return LinkFutures(period_s=settings.period_s)
 
 
 def _models(settings: Settings) -> tuple[LinkModels, str, float | None]:

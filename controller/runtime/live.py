@@ -24,14 +24,18 @@ import logging
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from controller.devicestate import UplinkProbe
 from controller.engine import Engine, EngineEvent
 from controller.pathing.types import Path
+from controller.qos import LinkKey
+from controller.qos_forecast import ClassDemand, class_demand, installed_demand
 from controller.runtime.signals import Signal, SignalPlanner, avoided_links, deliver
+from models.robust_forecast import LinkFutures
 from telemetry.collectors import CollectionResult
 from telemetry.exporter import IntentSla, LinkForecast, LinkRisk, NetpilotMetrics
 from telemetry.linkmodels import LinkModels
@@ -76,6 +80,8 @@ class LiveStats:
     inference_skipped: int = 0
     """Rounds whose model inference was skipped because the previous one still ran."""
     last_error: str | None = None
+    streamed_windows: int = 0
+    """Uplink probe windows that arrived ON_CHANGE, between rounds."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class LiveTelemetry:
         on_round: Callable[[float], None] | None = None,
         model_step_s: float | None = None,
         logger: logging.Logger | None = None,
+        futures: LinkFutures | None = None,
     ) -> None:
         self.engine = engine
         self.collector = collector
@@ -116,16 +123,23 @@ class LiveTelemetry:
         self._step_warned = False
         self.log = logger or logging.getLogger("netpilot.telemetry")
         self.processor = TelemetryProcessor(engine.topology, RingStore())
-        self.planner = SignalPlanner(engine.config.avoid, risk_floor)
+        self.planner = SignalPlanner(engine.config.avoid, risk_floor, futures)
+        """With `futures` (--robust-forecast), forecasts are each link's worst plausible future."""
         self.devices: dict[str, DeviceHealth] = {}
         self.stats = LiveStats()
         self.forecasts: list[LinkForecast] = []
         self.risks: list[LinkRisk] = []
         self.queue: asyncio.Queue[Signal] = asyncio.Queue()
+        self.uplinks: asyncio.Queue[Signal] = asyncio.Queue()
+        """Brownout moves (`uplink` signals), delivered beside `queue`."""
         self._paths: dict[str, tuple[str, ...]] = {}
         self._models_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
         self._inference: asyncio.Task[None] | None = None
         self._latencies: dict[str, deque[float]] = {}
+        self.demand = ClassDemand()
+        """Per link and class, the forecast p90 (else measured) load: the queue shares follow
+        it when the engine compiles (issue 20, item 6)."""
+        engine.demand = self.class_demand
 
     # -- tasks -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -142,9 +156,18 @@ class LiveTelemetry:
             await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
 
     async def deliver_forever(self) -> None:
-        """Hand queued signals to the engine, in order, until cancelled."""
+        """Hand queued signals to the engine, in order, until cancelled; brownout moves
+        (`uplink`) in their own order, so that they never wait behind the other signals'
+        reconciles in the queue (only behind the one running: the engine runs one at a time)."""
+        uplinks = asyncio.create_task(self._deliver_from(self.uplinks))
+        try:
+            await self._deliver_from(self.queue)
+        finally:
+            uplinks.cancel()
+
+    async def _deliver_from(self, queue: asyncio.Queue[Signal]) -> None:
         while True:
-            signal = await self.queue.get()
+            signal = await queue.get()
             try:
                 await deliver(self.engine, signal)
             except Exception as error:  # the engine logs and counts its own rounds
@@ -153,7 +176,7 @@ class LiveTelemetry:
                 self.log.exception("signal %s on %s failed", signal.kind, signal.link)
                 self._event("signal-error", signal.cause, self.stats.last_error)
             finally:
-                self.queue.task_done()
+                queue.task_done()
 
     # -- one round ---------------------------------------------------------------------------
     async def round(self) -> list[Signal]:
@@ -165,6 +188,7 @@ class LiveTelemetry:
         for state in result.states:
             self.processor.ingest(state)
         links = self.processor.snapshot()
+        self.demand = class_demand(links, self.forecasts)
         step = self._step(result)
         self._models(copy.deepcopy(links), step)
         signals = [
@@ -172,6 +196,7 @@ class LiveTelemetry:
             for sig in self._signals(links)
         ]
         fresh = self._fresh()
+        self.planner.record_loads(lt for lt in links if lt.src in fresh)
         signals += self.planner.probe_signals(s for s in result.states if s.device in fresh)
         self._queue(signals)
         self.stats.rounds += 1
@@ -181,10 +206,27 @@ class LiveTelemetry:
             self.on_round(self.stats.last_round_s)
         return signals
 
+    def class_demand(self) -> Mapping[LinkKey, Mapping[str, float]]:
+        """What the queue shares follow (any thread): the latest round's figures, or, until a
+        round has measured class loads, what the installed shares were computed for."""
+        if self.demand.demand:
+            return self.demand.demand
+        return installed_demand(self.engine.topology, self.engine.installed_configs().values())
+
+    def probe_windows(self, device: str, windows: tuple[UplinkProbe, ...]) -> None:
+        """Probe windows streamed as they close (on the loop): the uplink SLA is judged now, so
+        the window that completes a run of bad ones moves its classes at once (issue 20)."""
+        self.stats.streamed_windows += len(windows)
+        self._queue(self.planner.window_signals(windows))
+
     def _queue(self, signals: list[Signal]) -> None:
         for signal in signals:
             self.stats.signals[signal.kind] = self.stats.signals.get(signal.kind, 0) + 1
-            self.queue.put_nowait(signal)
+            if signal.kind == "uplink":  # decided now: the event times the detection
+                self._event("sla-detect", signal.cause)
+                self.uplinks.put_nowait(signal)
+            else:
+                self.queue.put_nowait(signal)
 
     def _fresh(self) -> set[str]:
         return {n for n, h in self.devices.items() if not h.stale}
@@ -360,6 +402,7 @@ class LiveTelemetry:
     def describe(self) -> dict[str, Any]:
         return {
             "rounds": self.stats.rounds,
+            "streamed_windows": self.stats.streamed_windows,
             "interval_s": self.interval_s,
             "step_s": self.stats.step_s,
             "last_round_s": self.stats.last_round_s,

@@ -38,6 +38,9 @@ ENV = {
     "tls_cert": "NETPILOT_TLS_CERT",
     "tls_key": "NETPILOT_TLS_KEY",
     "premove_periods": "NETPILOT_PREMOVE_PERIODS",
+    "robust_forecast": "NETPILOT_ROBUST_FORECAST",
+    "southbound_shards": "NETPILOT_SOUTHBOUND_SHARDS",
+    "inventory_watch_s": "NETPILOT_INVENTORY_WATCH",
 }
 """The environment variable behind each setting (documented in `controller run --help`)."""
 
@@ -49,6 +52,7 @@ FLAGS = {
     "stale_after_s": "--stale-after",
     "token_file": "--token-file",
     "lease_ttl_s": "--lease-ttl",
+    "inventory_watch_s": "--inventory-watch",
 }
 
 
@@ -73,6 +77,12 @@ class Settings(BaseModel):
     inventory: Path | None = None
     secrets: Path | None = None
     models: Path | None = None
+    southbound_shards: int = Field(default=0, ge=0, le=64)
+    """NETCONF sessions held by this many worker processes (controller/southbound/shard.py);
+    0: in the controller's own process."""
+    inventory_watch_s: float = Field(default=5.0, gt=0, le=3600)
+    """Seconds between looks at the inventory file: devices added to it are pushed to without
+    a restart (controller/southbound/inventory_reload.py)."""
     interval_s: float = Field(default=10.0, gt=0, le=3600)
     """Seconds between telemetry rounds."""
     stale_after_s: float | None = Field(default=None, gt=0, le=3600)
@@ -93,6 +103,10 @@ class Settings(BaseModel):
     """The traffic period in seconds of network time (a day; the demo compresses time)."""
     periods_lead_s: float = Field(default=900.0, ge=0, le=86_400)
     """How far ahead of a busy period the elastic classes move."""
+    robust_forecast: bool = False
+    """Each link's forecast signal is the worst of a set of plausible futures: the p90, the
+    latest round, the same time a period (`period_s`) earlier and the recent peak (issue 18,
+    item 3; `models.robust_forecast`)."""
     tls_cert: Path | None = None
     """PEM certificate (chain) the API serves HTTPS with; needs `tls_key`."""
     tls_key: Path | None = Field(default=None, validate_default=True)

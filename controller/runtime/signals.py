@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller.avoid import AvoidConfig
-from controller.devicestate import DeviceState
+from controller.devicestate import DeviceState, UplinkProbe
 from controller.errors import NetpilotError
 from controller.topology import LinkState, Topology
 from controller.uplink_sla import Move, ProbeFeed, summary
+from models.robust_forecast import LinkFutures, worst_future
 
 ABNORMAL_DELAY_FACTOR = 1.5
 ABNORMAL_DELAY_MARGIN_S = 0.005
@@ -100,9 +101,14 @@ async def deliver(engine: SignalEngine, signal: Signal) -> Any:
 
 
 class SignalPlanner:
-    def __init__(self, avoid: AvoidConfig, risk_floor: float = 0.2) -> None:
+    def __init__(
+        self, avoid: AvoidConfig, risk_floor: float = 0.2, futures: LinkFutures | None = None
+    ) -> None:
         self.avoid = avoid
         self.risk_floor = risk_floor
+        self.futures = futures
+        """With `--robust-forecast`: each link's history, whose worst plausible future
+        (models.robust_forecast) replaces its forecast."""
         self.told: dict[str, LinkState] = {}
         """Link state the engine was last told (or found in its topology at start)."""
         self._abnormal: dict[str, bool] = {}
@@ -166,9 +172,48 @@ class SignalPlanner:
                 continue  # link_state handles it
             if risk >= self.risk_floor or link in avoided:
                 out.append(Signal("risk", link, risk, f"fault risk {risk:.2f} ({detail(link)})"))
+        if self.futures is not None:
+            return out + self._robust_signals(worst_util, horizon, avoided, forecast_source)
         for link, util in sorted(worst_util.items()):
             if util >= self.avoid.forecast_off or link in avoided:
                 cause = f"utilisation {util:.0%} forecast {horizon:.0f}s ahead ({forecast_source})"
+                out.append(Signal("forecast", link, util, cause))
+        return out
+
+    def record_loads(self, links: Iterable[LinkReport]) -> None:
+        """With `--robust-forecast`: one round's measured utilisation (worst direction of
+        each link, at the routers' time) into the links' history."""
+        if self.futures is None:
+            return
+        worst: dict[str, tuple[float, float]] = {}
+        for lt in links:
+            util = getattr(lt, "utilisation", None)
+            if util is None or self.is_down(lt.link):
+                continue
+            t, u = worst.get(lt.link, (0.0, 0.0))
+            worst[lt.link] = (max(t, float(getattr(lt, "t", 0.0))), max(u, float(util)))
+        for link, (t, u) in worst.items():
+            self.futures.add(link, t, u)
+
+    def _robust_signals(
+        self, forecast: dict[str, float], horizon: float, avoided: set[str], source: str
+    ) -> list[Signal]:
+        """Each link's worst plausible future, naming the member that decided."""
+        assert self.futures is not None
+        out = []
+        for link in sorted(set(forecast) | set(self.futures.links())):
+            worst = worst_future(self.futures.futures(link, forecast.get(link), horizon))
+            if worst is None:
+                continue
+            util = worst.utilisation
+            if util >= self.avoid.forecast_off or link in avoided:
+                what = {
+                    "forecast": f"forecast {horizon:.0f}s ahead, {source}",
+                    "latest": "measured in the latest round",
+                    "day-ago": "measured one period before the forecast's target",
+                    "recent peak": f"peak of the last {self.futures.recent_rounds} rounds",
+                }[worst.name]
+                cause = f"utilisation {util:.0%} ({worst.name}: {what}; robust forecast)"
                 out.append(Signal("forecast", link, util, cause))
         return out
 
@@ -206,7 +251,11 @@ class SignalPlanner:
     # -- active uplink probes ---------------------------------------------------------------
     def probe_signals(self, states: Iterable[DeviceState]) -> list[Signal]:
         """One `uplink` signal carrying the moves this round's new probe windows decide."""
-        moves = self.probes.ingest(states)
+        return self.window_signals(p for state in states for p in state.probes)
+
+    def window_signals(self, windows: Iterable[UplinkProbe]) -> list[Signal]:
+        """The same for windows streamed as they close (judged on arrival, not at a round)."""
+        moves = self.probes.take(windows)
         if not moves:
             return []
         cause = summary(moves)
