@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import multiprocessing
 import random
 import sys
 import tempfile
@@ -37,10 +38,13 @@ from bench.intents import make_intents
 from bench.live_common import machine, machine_line, percentile, write_scenario
 from controller.engine import Engine, EngineConfig
 from controller.intentfile import load_intents
+from controller.southbound.inventory import load_inventory
 from controller.southbound.memory import MemorySouthbound
+from controller.southbound.session import SessionOptions
 from controller.store import Store
 from harness.netrun import NetworkRun, NetworkSpec
 from telemetry.gnmi_inventory import load_gnmi
+from telemetry.netconf_collector import NetconfCollector
 from telemetry.stream_collector import StreamCollector, StreamOptions
 from telemetry.stream_events import link_callback
 from topologies.loader import load
@@ -77,28 +81,63 @@ def stop_engine(loop: asyncio.AbstractEventLoop, thread: threading.Thread, store
 
 
 class Poller:
-    """NETCONF polling every `every` s; the first time each (link) is seen down."""
+    """NETCONF polling every `every` s in its own process (as a controller that polls runs it,
+    not sharing the streaming collector's interpreter); the first time each link is seen down."""
 
-    def __init__(self, collector: Any, every: float) -> None:
-        self.collector, self.every = collector, every
+    def __init__(self, inventory: Path, every: float) -> None:
+        self.every = every
         self.down_seen: dict[str, float] = {}
         self.rounds = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        ctx = multiprocessing.get_context("spawn")
+        self.queue: Any = ctx.Queue()
+        self.stop_flag: Any = ctx.Event()
+        args = (str(inventory), every, self.queue, self.stop_flag)
+        self.proc = ctx.Process(target=_poll, args=args, daemon=True)
+        self.thread = threading.Thread(target=self._drain, daemon=True)
 
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            started = time.monotonic()
-            result = self.collector.collect(self.every)
-            now = time.time()
+    def start(self) -> None:
+        self.proc.start()
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            now, down = item
             self.rounds += 1
-            down = {i.name for s in result.states for i in s.interfaces if not i.oper_up}
             for link in down:
                 self.down_seen.setdefault(link, now)
             for link in list(self.down_seen):
                 if link not in down:
                     del self.down_seen[link]
-            self.stop.wait(max(0.0, self.every - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        self.stop_flag.set()
+        self.proc.join(15)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.queue.put(None)
+        self.thread.join(5)
+
+
+def _poll(inventory: str, every: float, queue: Any, stop: Any) -> None:
+    """The polling process: one NETCONF `<get>` round every `every` s, the down links sent back."""
+    collector = NetconfCollector(
+        load_inventory(Path(inventory)),
+        options=SessionOptions(rpc_timeout_s=10.0, connect_attempts=2),
+        max_workers=32,
+    )
+    try:
+        collector.collect(60.0)  # the SSH connects, before the rounds are timed
+        while not stop.is_set():
+            started = time.monotonic()
+            result = collector.collect(every)
+            down = {i.name for s in result.states for i in s.interfaces if not i.oper_up}
+            queue.put((time.time(), down))
+            stop.wait(max(0.0, every - (time.monotonic() - started)))
+    finally:
+        collector.close()
 
 
 def schedule(links: list[str], cuts: int, seed: int) -> list[tuple[str, float, float]]:
@@ -127,8 +166,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         assert access is not None
         collector = StreamCollector(access, StreamOptions(sample_s=10.0))
         collector.start(on_link=link_callback(engine, loop, seen=rx, window_s=STEP_S / 4))
-        poller = Poller(run.devices.collector(), args.poll)  # type: ignore[union-attr]
-        poller.thread.start()
+        poller = Poller(spec.inventory, args.poll)
+        poller.start()
         try:
             deadline = time.monotonic() + 60  # every stream synced, a first poll done
             while time.monotonic() < deadline and not (
@@ -140,9 +179,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     one_cut(run, engine, poller, rx=rx, truth=truth, link=link, poll=args.poll)
                 )
         finally:
-            poller.stop.set()
-            poller.thread.join(10)
-            poller.collector.close()
+            poller.close()
             collector.close()
     stop_engine(loop, thread, store)
     return summarise(rows, args)
