@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+
+from commands.ports import listen_port
 
 # what netpilot needs of an etcd cluster (docs/ha.md): room for a revision of many devices
 ETCD_FLAGS = ("--max-txn-ops", "10000", "--max-request-bytes", str(16 * 1024 * 1024))
@@ -20,9 +21,7 @@ RAFT_FLAGS = ("--heartbeat-interval", "50", "--election-timeout", "500")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return listen_port()
 
 
 class EtcdServer:

@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import IO, Any
 import httpx
 
 from commands import demotimeline as tl
+from commands.ports import listen_port
 from controller.errors import NetpilotError
 from controller.intentfile import load_intents
 
@@ -79,12 +79,6 @@ class LiveDemoError(NetpilotError):
     """A process of the demo failed to start or died; the message ends with its log's tail."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _netpilot(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
 
@@ -95,7 +89,7 @@ class LiveDemo:
         self.work = spec.work
         self.inventory = self.work / "inventory.yaml"
         self.events = self.work / "network-events.jsonl"
-        self.port = _free_port()
+        self.port = listen_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_urlsafe(24)
         self.auth = {"Authorization": f"Bearer {self.token}"}

@@ -11,7 +11,6 @@ import ipaddress
 import json
 import os
 import re
-import socket
 import ssl
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from commands.ports import listen_port
 from tests.test_topo_cli import ROOT, run
 
 TOKEN = "tls-test-token-loopback-only"
@@ -65,9 +65,7 @@ def self_signed(directory: Path, name: str = "server") -> tuple[Path, Path]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return listen_port()
 
 
 def cli_env(**extra: str) -> dict[str, str]:

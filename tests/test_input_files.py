@@ -4,12 +4,12 @@ Run through the real CLI; `controller.textfile` directly for what a command cann
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from commands.ports import listen_port
 from controller.errors import UsageError
 from controller.textfile import load_yaml, read_text
 from tests.cli_inprocess import run_cli, run_process
@@ -44,9 +44,7 @@ def sparse(path: Path, mib: int) -> Path:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return listen_port()
 
 
 def test_topology_files(tmp_path: Path) -> None:

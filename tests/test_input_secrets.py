@@ -5,13 +5,13 @@ messages quote more than libyaml's."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from commands.ports import listen_port
 from controller.textfile import yaml_problem
 from tests.cli_inprocess import run_cli, run_process
 
@@ -89,9 +89,7 @@ def test_devices_list_never_shows_a_password(
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return listen_port()
 
 
 @pytest.mark.parametrize(("secrets", "expected"), [BROKEN[0], BROKEN[2], BROKEN[7]])

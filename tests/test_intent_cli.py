@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 import cli
+from commands.ports import listen_port
 from tests.intents_support import wait_for
 
 ROOT = Path(__file__).parent.parent
@@ -106,9 +106,7 @@ def test_prune_and_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return listen_port()
 
 
 @pytest.fixture()
