@@ -44,7 +44,7 @@ from harness.datastore import (
     apply_edit,
     new_datastore,
 )
-from harness.nc_router import Pending
+from harness.nc_router import Pending, Validated
 from harness.state import StateProvider, StaticStateProvider
 
 BASE10 = "urn:ietf:params:netconf:base:1.0"
@@ -133,6 +133,7 @@ class SimRouter:
         self.sessions: dict[int, Any] = {}  # session id -> harness.nc_session.NetconfSession
         self.commits = 0
         self.busy = asyncio.Lock()  # one RPC at a time per router, across its sessions
+        self.validated = Validated()
         self.alive = False
         self._ids = itertools.count(1)
         self._server: asyncssh.SSHAcceptor | None = None
@@ -154,6 +155,7 @@ class SimRouter:
             agent_forwarding=False,
             x11_forwarding=False,
             reuse_address=True,
+            line_editor=False,  # a NETCONF subsystem: no line editing (saves a layer per write)
             kex_algs=["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256"],
         )
         self.port = self._server.get_port()

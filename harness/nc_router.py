@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,6 +27,31 @@ class Pending:
     session_id: int
     persist: str | None
     timer: Cancellable | None = None
+
+
+class Validated:
+    """The documents a router validated last, so that a candidate checked at edit-config, at
+    <validate>, at the confirmed commit and at the confirming commit is parsed by libyang once
+    per change (each check cost a millisecond or more, the biggest part of a push on the router
+    side). Validation is a function of the document only: a document that passed passes again;
+    failures are not kept (each one is checked again and reported in full)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._docs: OrderedDict[bytes, bool] = OrderedDict()  # document -> validated in full
+
+    def validate(self, schema: Schema, doc: bytes, what: str, *, full: bool) -> None:
+        """`schema.validate(doc, what, full=full)`, skipped when `doc` passed before (a full
+        check also answers a partial one)."""
+        done = self._docs.get(doc)
+        if done is not None and (done or not full):
+            self._docs.move_to_end(doc)
+            return
+        schema.validate(doc, what, full=full)
+        self._docs[doc] = full or bool(done)
+        self._docs.move_to_end(doc)
+        while len(self._docs) > self.size:
+            self._docs.popitem(last=False)
 
 
 class Cancellable(Protocol):
@@ -79,6 +105,8 @@ class NetconfRouter(Protocol):
     sessions: dict[int, Any]
     busy: asyncio.Lock
     """Held while one RPC runs: a router's RPCs run one at a time, across its sessions."""
+    validated: Validated
+    """Documents validated recently (validation once per change of the candidate)."""
 
     @property
     def options(self) -> RouterOptionsView: ...

@@ -117,6 +117,7 @@ class NetconfSession:
         self.chunked = False
         self.hello_done = False
         self.closing = False
+        self._held: list[bytes] | None = None  # replies to the messages of one read
 
     # -- transport -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -132,8 +133,12 @@ class NetconfSession:
                 if not data:
                     break
                 self.decoder.feed(data)
-                while not self.closing and (msg := self.decoder.next()) is not None:
-                    await self._message(msg)
+                self._held = []  # a pipelined batch of RPCs gets its replies in one packet
+                try:
+                    while not self.closing and (msg := self.decoder.next()) is not None:
+                        await self._message(msg)
+                finally:
+                    self._flush()
         except (FramingError, asyncssh.Error, ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -147,11 +152,24 @@ class NetconfSession:
                 self.process.exit(0)
 
     def _send(self, el: Element) -> None:
-        self.process.stdout.write(encode(_serialize(el), self.chunked))
+        self._write(encode(_serialize(el), self.chunked))
 
     async def _send_off_loop(self, el: Element) -> None:
         data = await asyncio.to_thread(_serialize, el)
-        self.process.stdout.write(encode(data, self.chunked))
+        self._write(encode(data, self.chunked))
+
+    def _write(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self.process.stdout.write(data)
+
+    def _flush(self) -> None:
+        """Write the replies held since the last read, in one SSH packet (while the channel
+        is open: a dropped session sends nothing)."""
+        held, self._held = self._held, None
+        if held and not self.process.is_closing():
+            self.process.stdout.write(b"".join(held))
 
     @property
     def base11(self) -> bool:
@@ -165,6 +183,7 @@ class NetconfSession:
         return RpcError(tag, message, type="rpc")
 
     def _abort(self) -> None:
+        self._flush()  # the replies to the earlier RPCs of a pipelined batch go first
         self.closing = True
         conn = self.process.get_extra_info("connection")
         if conn is not None:

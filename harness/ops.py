@@ -82,7 +82,10 @@ def _check_lock(session: OpSession, name: str) -> None:
 
 def _validate(session: OpSession, root: Element, name: str, full: bool = True) -> None:
     try:
-        session.router.schema.validate(content(root), f"{name} of {session.router.name}", full=full)
+        router = session.router  # validated once per change of the document (nc_router.py)
+        router.validated.validate(
+            router.schema, content(root), f"{name} of {router.name}", full=full
+        )
     except ValidationError as err:
         path = getattr(err, "path", None)  # the node at fault (yang.SchemaError), if known
         prefixes = {

@@ -8,6 +8,12 @@ idle session thread wake 200 times a second (500 sessions: 100,000 wake-ups/s). 
 SSH channel at once (under a per-session lock); the transport thread still reads replies, which
 wake its `select()` immediately. Measured figures are in docs/southbound.md.
 
+Pipelining (`DeviceSession.pipelined`): several RPCs written in one SSH packet before their
+replies (RFC 6241 4.1; the device runs them in order), sent through a second ncclient Manager on
+the same session in async mode. Each RPC costs a packet each way and three thread wake-ups on
+this side (paramiko's transport thread, ncclient's reader, the caller): two RPCs in one packet
+cost about 40 % less CPU on both sides than two round trips.
+
 Idle cost: each session also holds two threads that wake on a timer only to look for shutdown:
 ncclient's reader (`select()` every `TICK`) and paramiko's transport (socket timeout
 `_active_check_timeout`), both 0.1 s, so 120 idle sessions are 2,400 wake-ups a second fighting
@@ -32,11 +38,12 @@ pyproject.toml, and tests/test_southbound_hostkeys.py checks the pin and those a
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,21 +127,67 @@ def _wait_hello_sent(session: Any, timeout_s: float = 2.0) -> None:
         time.sleep(0.005)
 
 
-def _fast_send(session: Any) -> None:
-    """Per-session fix for ncclient's polling tick: write RPCs to the channel immediately."""
-    channel = session._channel
-    lock = threading.Lock()
-    base11 = session._base == NetconfBase.BASE_11
+class _FastSend:
+    """Per-session fix for ncclient's polling tick: write RPCs to the channel immediately.
 
-    def send(message: str) -> None:
-        if not session.connected:
+    `corked()` holds the messages sent meanwhile and writes them in one go when it ends: the
+    RPCs of a pipeline (`DeviceSession.pipeline`) then travel in one SSH packet."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.channel = session._channel
+        self.lock = threading.Lock()
+        self.base11 = session._base == NetconfBase.BASE_11
+        self.held: list[bytes] | None = None
+
+    def __call__(self, message: str) -> None:
+        if not self.session.connected:
             raise TransportError("Not connected to NETCONF server")
         data = message.encode()
-        framed = b"\n#%d\n%s\n##\n" % (len(data), data) if base11 else data + b"]]>]]>"
-        with lock:
-            channel.sendall(framed)
+        framed = b"\n#%d\n%s\n##\n" % (len(data), data) if self.base11 else data + b"]]>]]>"
+        with self.lock:
+            if self.held is not None:
+                self.held.append(framed)
+            else:
+                self.channel.sendall(framed)
+
+    @contextlib.contextmanager
+    def corked(self) -> Iterator[None]:
+        with self.lock:
+            self.held = []
+        try:
+            yield
+        finally:
+            with self.lock:
+                held, self.held = self.held or [], None
+                if held:
+                    if not self.session.connected:
+                        raise TransportError("Not connected to NETCONF server")
+                    self.channel.sendall(b"".join(held))
+
+
+def _fast_send(session: Any) -> _FastSend:
+    sender = _FastSend(session)
+
+    def send(message: str) -> None:
+        sender(message)
 
     session.send = send
+    return sender
+
+
+def _reply_of(rpc: Any, timeout_s: float) -> Any:
+    """The reply of an RPC sent in async mode, raised as the synchronous call would: the
+    transport's error, TimeoutExpiredError, or the device's <rpc-error> (RPCError)."""
+    if not rpc.event.wait(timeout_s):
+        raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
+    if rpc.error is not None:
+        raise rpc.error
+    reply = rpc.reply
+    reply.parse()
+    if reply.error is not None:
+        raise reply.error
+    return reply
 
 
 def _shutdown(mgr: Any) -> None:
@@ -173,6 +226,8 @@ class DeviceSession:
         self.log = logger or logging.getLogger("netpilot.southbound")
         self.sleep = sleep
         self._mgr: Any = None
+        self._pipe: Any = None  # a Manager on the same session in async mode (pipeline)
+        self._sender: _FastSend | None = None  # its fast send (pipelined RPCs corked in it)
         self._lock = threading.RLock()
         self.capabilities = Capabilities()
         self.connects = 0
@@ -199,7 +254,7 @@ class DeviceSession:
             session._transport.sock.settimeout(self.options.idle_tick_s)
         if self.options.fast_send:
             _wait_hello_sent(session)
-            _fast_send(session)
+            self._sender = _fast_send(session)
         return nc_manager.Manager(session, handler, timeout=self.options.rpc_timeout_s)
 
     def _connect(self, session: Any, check: HostKeyCheck) -> None:
@@ -235,6 +290,12 @@ class DeviceSession:
                     delay = min(delay * 2, self.options.backoff_max_s)
                 continue
             self._mgr = mgr
+            self._pipe = None
+            if self.options.fast_send:
+                self._pipe = nc_manager.Manager(
+                    mgr._session, mgr._device_handler, timeout=self.options.rpc_timeout_s
+                )
+                self._pipe.async_mode = True
             self.connects += 1
             self.capabilities = Capabilities.from_uris(list(mgr.server_capabilities))
             return mgr
@@ -284,14 +345,64 @@ class DeviceSession:
     def rpc(self, doing: str, call: Callable[[Any], T]) -> T:
         """Run one RPC; rpc-errors and lost sessions become DeviceError (session dropped)."""
         mgr = self.manager()
+        return self._translated(doing, lambda: call(mgr))
+
+    def _translated(self, doing: str, call: Callable[[], T]) -> T:
         try:
-            return call(mgr)
+            return call()
         except RPCError as error:
             raise DeviceError(self.name, doing, _rpc_error_text(error)) from None
         except (TransportError, TimeoutExpiredError, OSError, EOFError) as error:
             self.drop()
             reason = f"session lost ({type(error).__name__}: {error})"
             raise DeviceError(self.name, doing, reason) from None
+
+    def pipeline(self, steps: list[tuple[str, Callable[[Any], Any]]]) -> None:
+        """`pipelined`, raising the first refusal (in order) as `rpc` raises it."""
+        failure = next((error for error in self.pipelined(steps) if error is not None), None)
+        if failure is not None:
+            raise failure
+
+    def pipelined(self, steps: list[tuple[str, Callable[[Any], Any]]]) -> list[DeviceError | None]:
+        """Send several RPCs back to back, in one SSH packet, then wait for their replies: RFC
+        6241 (section 4.1) lets a client send <rpc>s before the replies of the earlier ones,
+        and the device runs them in order (a refused one does not stop the next). A round trip
+        and a packet each way are saved per RPC after the first. Returns each step's error
+        (None: done), as `rpc` would raise it; after a lost session the steps not answered get
+        that error too. Without fast send (ncclient as shipped) the steps run one by one."""
+        mgr = self.manager()
+        pipe, sender = self._pipe, self._sender
+        if pipe is None or sender is None or not (pipe._session is sender.session is mgr._session):
+            return [self._caught(functools.partial(self.rpc, doing, call)) for doing, call in steps]
+        sent: list[tuple[str, Any]] = []
+        try:
+            with sender.corked():
+                for doing, call in steps:
+                    sent.append((doing, call(pipe)))
+        except (TransportError, OSError, EOFError) as error:
+            self.drop()
+            lost = DeviceError(self.name, steps[len(sent)][0], f"session lost ({error})")
+            return [lost for _ in steps]
+        timeout = self.options.rpc_timeout_s
+        errors: list[DeviceError | None] = []
+        for doing, rpc in sent:
+            wait = self._caught(functools.partial(self._reply, doing, rpc, timeout))
+            errors.append(wait)
+            if wait is not None and "session lost" in wait.reason:
+                errors += [wait] * (len(sent) - len(errors))
+                break
+        return errors
+
+    def _reply(self, doing: str, rpc: Any, timeout_s: float) -> Any:
+        return self._translated(doing, lambda: _reply_of(rpc, timeout_s))
+
+    @staticmethod
+    def _caught(call: Callable[[], object]) -> DeviceError | None:
+        try:
+            call()
+        except DeviceError as error:
+            return error
+        return None
 
     def get_config(self, source: str = "running") -> DeviceConfig:
         """The managed config of `source`, read in the device's flavour."""

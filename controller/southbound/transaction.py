@@ -1,7 +1,8 @@
 """Network-wide transaction: every device gets the new revision, or none does.
 
-Phase 1, prepare (all devices in parallel): lock the candidate, discard-changes, edit-config with
-the minimal edit, validate. Any failure: discard-changes and unlock everywhere; nothing changed.
+Phase 1, prepare (all devices in parallel): lock the candidate (granted only to a candidate
+without uncommitted changes, RFC 6241 7.5), then edit-config with the minimal edit and validate,
+pipelined (one round trip). Any failure: discard-changes and unlock everywhere; nothing changed.
 Devices without `:candidate` (only `:writable-running`) lock running and read it: that config is
 saved, and the edit is computed against it.
 
@@ -14,10 +15,10 @@ candidate device rolls back by itself when its confirm timer expires (the persis
 the commit pending across the lost session until then); running-only devices are restored on
 the next start from the on-disk journal (journal.py), written before the first edit is sent.
 
-Phase 3, confirm: a confirming commit with the persist-id on every device, retried on a new
-session if the reply is lost. Should a device still fail to confirm (it then rolls back by
-itself), the devices already confirmed are put back with the reverse edit and the transaction is
-reported not committed.
+Phase 3, confirm: a confirming commit with the persist-id on every device, pipelined with the
+unlock (one round trip), retried on a new session if the reply is lost. Should a device still
+fail to confirm (it then rolls back by itself), the devices already confirmed are locked again
+and put back with the reverse edit, and the transaction is reported not committed.
 
 After any undo, every device that was undone is read back and compared with its old config
 (running-only: the saved one; candidate: the previous revision); a device that did not return is
@@ -68,6 +69,13 @@ class Plan:
     desired: DeviceConfig
     previous: DeviceConfig
     edit: Element | None
+    """The edit-config to send; computed in `prepare` when None and `changed` (each device's
+    edit is made in the pool, as the other devices' RPCs are in flight)."""
+    changed: bool = True
+    """Anything to send? (False: desired is previous, and no full replace)"""
+    full: bool = False
+    skipped: bool = False
+    """Its edit turned out empty: it takes no part."""
     candidate: bool = True
     saved: DeviceConfig | None = None
     """Running-only device: its running config read under the lock in prepare."""
@@ -126,6 +134,12 @@ def _fail(plan: Plan, phase: str, reason: str, error: BaseException | None = Non
 # -- steps --------------------------------------------------------------------------------------
 def prepare(plan: Plan) -> None:
     s = plan.session
+    if plan.edit is None:
+        plan.edit = s.flavor.edit(plan.previous, plan.desired, full=plan.full)
+        if plan.edit is None:
+            plan.skipped = True
+            plan.result.phase = "unchanged"
+            return
     s.manager()
     caps = s.capabilities
     plan.candidate = caps.candidate and caps.confirmed_commit
@@ -135,10 +149,12 @@ def prepare(plan: Plan) -> None:
     plan.result.phase = "prepare"
     lock_with_retry(s, "candidate")
     plan.locked = True
-    s.rpc("discard-changes", lambda m: m.discard_changes())
-    s.rpc("edit-config candidate", lambda m: m.edit_config(plan.edit, target="candidate"))
+    # No <discard-changes> here: a device grants the lock of a candidate only when it holds no
+    # uncommitted changes (RFC 6241 section 7.5); lock_with_retry discards a refused one.
+    steps = [("edit-config candidate", lambda m: m.edit_config(plan.edit, target="candidate"))]
     if caps.validate:
-        s.rpc("validate candidate", lambda m: m.validate("candidate"))
+        steps.append(("validate candidate", lambda m: m.validate("candidate")))
+    s.pipeline(steps)  # the edit and its validation in one packet, one round trip
 
 
 def _prepare_running(plan: Plan) -> None:
@@ -266,9 +282,14 @@ def _confirm(plan: Plan, options: TransactionOptions, persist: str) -> None:
     deadline = time.monotonic() + options.confirm_timeout_s + options.unknown_margin_s
     lost = False
     refused = 0
+    first = plan.locked and s.connected
     while True:
         try:
-            s.rpc("confirm commit", lambda m: m.commit(persist_id=persist))
+            if first:  # with the unlock, in one round trip
+                first = False
+                _confirm_and_unlock(plan, persist)
+            else:
+                s.rpc("confirm commit", lambda m: m.commit(persist_id=persist))
             return
         except DeviceError as error:
             if isinstance(error, ConnectError) or "session lost" in error.reason:
@@ -286,6 +307,28 @@ def _confirm(plan: Plan, options: TransactionOptions, persist: str) -> None:
             refused += 1
             if refused >= options.confirm_attempts:
                 raise
+
+
+def _confirm_and_unlock(plan: Plan, persist: str) -> None:
+    """The confirming commit and the unlock, pipelined; raise the confirm's refusal. The
+    unlock runs whatever the commit's outcome (the device runs them in order): a device put
+    back afterwards is locked again first (`make_compensate`). An unlock refused after a
+    confirmed commit closes the session (the device drops its locks then), as `unlock` does."""
+    s = plan.session
+    done, unlocked = s.pipelined(
+        [
+            ("confirm commit", lambda m: m.commit(persist_id=persist)),
+            ("unlock candidate", lambda m: m.unlock("candidate")),
+        ]
+    )
+    if unlocked is None or not s.connected:
+        plan.locked = False
+    elif done is None:
+        plan.locked = False
+        s.drop()
+        plan.result.error = plan.result.error or f"(cleanup) {unlocked.doing}: {unlocked.reason}"
+    if done is not None:
+        raise done
 
 
 def _runs(session: DeviceSession, desired: DeviceConfig) -> bool:
@@ -314,6 +357,9 @@ def make_compensate(persist: str) -> Callable[[Plan], None]:
         if undo is None:
             return
         plan.undone = True
+        if not plan.locked:  # released with its confirm (_confirm_and_unlock)
+            lock_with_retry(s, "candidate")
+            plan.locked = True
         s.rpc("compensate edit", lambda m: m.edit_config(undo, target="candidate"))
         s.rpc("compensate commit", lambda m: m.commit())
 
@@ -403,9 +449,9 @@ def run_transaction(
     """Apply `plans` all-or-nothing; returns a result per device (see the module doc)."""
     start = clock()
     persist = _persist_id(revision, hooks)
-    active = [p for p in plans.values() if p.edit is not None]
+    active = [p for p in plans.values() if p.changed]
     for plan in plans.values():
-        if plan.edit is None:
+        if not plan.changed:
             plan.result.phase = "unchanged"
 
     def done(committed: bool) -> TransactionResult:
@@ -415,8 +461,9 @@ def run_transaction(
     _parallel(pool, active, prepare)
     if _agree(pool, any(p.result.failed for p in active)):
         _parallel(pool, active, _quiet(abort))
-        _mark_aborted(active, "aborted in prepare: nothing changed")
+        _mark_aborted([p for p in active if not p.skipped], "aborted in prepare: nothing changed")
         return done(False)
+    active = [p for p in active if not p.skipped]
     log = _Journal(options.journal, revision, persist, active)
     problem = log.write("commit")
     if _agree(pool, problem is not None):  # no way back for running-only devices: do not start
@@ -545,11 +592,13 @@ def make_plans(
     previous: dict[str, DeviceConfig],
     options: TransactionOptions,
 ) -> dict[str, Plan]:
+    """One plan per device; the edits are made by `prepare`, in the pool."""
     plans: dict[str, Plan] = {}
+    full = options.full_replace
     for name, want in desired.items():
         before = previous.get(name, DeviceConfig(name))
-        edit = sessions[name].flavor.edit(before, want, full=options.full_replace)
-        plans[name] = Plan(sessions[name], want, before, edit)
+        changed = full or want != before
+        plans[name] = Plan(sessions[name], want, before, None, changed=changed, full=full)
     return plans
 
 
