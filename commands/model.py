@@ -137,9 +137,11 @@ def eval_rolling(
     ),
     model_rows: int = typer.Option(50_000, min=100, help="Rows each HGB fit samples."),
     robust_set: str = typer.Option(
-        "chosen",
-        help="Robust TE scenarios: 'chosen' (the last 18 matrices, 24 at 60 min: chosen on "
-        "validation, docs/ML.md) or 'first' (p50, p90, last, day-ago: issue 18's first set).",
+        "per-fold",
+        help="Robust TE scenarios: 'per-fold' (each fold and horizon chooses among fixed "
+        "candidate sets on its own validation block, docs/ML.md), 'chosen' (the last 18 "
+        "matrices, 24 at 60 min: chosen once on GEANT steps 285-332) or 'first' (p50, p90, "
+        "last, day-ago: issue 18's first set).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -158,30 +160,36 @@ def eval_rolling(
 
     if te_stride < 1 or season < 16:
         raise UsageError("give --te-stride >= 1 and --season >= 16 (the longest horizon is 12)")
-    if robust_set not in ("chosen", "first"):
-        raise UsageError(f"--robust-set {robust_set!r}: give 'chosen' or 'first'")
+    if robust_set not in ("per-fold", "chosen", "first"):
+        raise UsageError(f"--robust-set {robust_set!r}: give 'per-fold', 'chosen' or 'first'")
     y, lengths, te = load_te_files(tm, topology, tunnels)
     if len(tm) > 1:
         folds = folds_by_files(lengths, val_steps or season, [p.stem for p in tm])
     else:
         folds = folds_by_blocks(len(y), blocks, block_steps, val_steps or block_steps)
+    cfg = RollingConfig(season=season, model=model, model_rows=model_rows)
     scorer = None
     if te is not None:
         scorer = TeScorer(te, y, stride=te_stride)
         if robust_set == "first":
             scorer.sets = {h: FIRST_SET for h in (1, 3, 12)}
-    start = time.perf_counter()
+        elif robust_set == "per-fold":
+            scorer.per_fold = cfg
+    start, cpu = time.perf_counter(), time.process_time()
     with console.status("rolling-origin evaluation", spinner="dots"):
-        cfg = RollingConfig(season=season, model=model, model_rows=model_rows)
         result = evaluate_rolling(y, folds, cfg, hook=scorer)
     seconds = time.perf_counter() - start
     if scorer is not None:
         result["te_pooled"] = scorer.pooled()
+        scorer.annotate(result)
     result["info"] = {
         "steps": len(y),
         "series": int(y.shape[1]),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
         "te_seconds": round(scorer.seconds, 1) if scorer else 0.0,
+        "robust_set": robust_set if scorer else None,
+        "robust_validation_seconds": round(scorer.validation_seconds, 1) if scorer else 0.0,
     }
     if json_out:
         print_json(result)
@@ -225,6 +233,11 @@ def _rolling_table(result: dict[str, Any]) -> None:
                 ),
             )
         console.print(te_table)
+    for fold in result["folds"]:
+        sets = [f"h={h}: {d['robust_set']['chosen']}" for h, d in fold["horizons"].items()
+                if "robust_set" in d]  # fmt: skip
+        if sets:
+            console.print(f"robust set, {fold['fold']}: {'; '.join(sets)}")
     console.print(f"{result['info']['steps']} steps, {result['info']['seconds']} s")
 
 
