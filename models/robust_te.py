@@ -241,7 +241,8 @@ class TeScorer:
         known: dict[str, float] = {}
         for m in self.routed:
             if m in forecasts:
-                solution = min_mlu_lp(self.te.ts, self.te.demand(forecasts[m][i]))
+                # cold: the split must not depend on the LPs solved before (te_eval.route)
+                solution = min_mlu_lp(self.te.ts, self.te.demand(forecasts[m][i]), cold=True)
                 out[m], known[m] = solution.split, solution.mlu
         out["robust"] = self.robust(forecasts, i, t, chosen, known)
         return out

@@ -54,8 +54,10 @@ class TeContext:
         return demand_vector(self.ts, tm, self.node_index)
 
     def route(self, row: np.ndarray) -> np.ndarray:
-        """The min-MLU split for the demands of one series row."""
-        return min_mlu_lp(self.ts, self.demand(row)).split
+        """The min-MLU split for the demands of one series row: solved cold, so a method's
+        split does not depend on which LPs other methods solved before it (a warm start
+        returns one of the degenerate LP's many optimal splits, by history)."""
+        return min_mlu_lp(self.ts, self.demand(row), cold=True).split
 
     def optimal(self, step: int, actual_row: np.ndarray) -> float:
         if self.optimum is not None:

@@ -316,7 +316,12 @@ class MinMluLp:
         self.highs.passModel(lp)
         self._rows = np.arange(num_d, dtype=np.int32)
 
-    def solve(self, demand: np.ndarray) -> MluSolution:
+    def solve(self, demand: np.ndarray, *, cold: bool = False) -> MluSolution:
+        """The min-MLU split of `demand`. Warm-started from the last solve's basis unless
+        `cold`: the LP is degenerate (only the bottleneck links' flows are fixed), so which
+        optimal split a warm start returns depends on the solves before it; a cold solve
+        returns the same split for the same demand whatever came before (evaluations that
+        compare methods need that; the controller keeps the warm start's speed)."""
         ts = self.ts
         demand = _check_demand(ts, demand)
         has_path = np.bincount(ts.path_pair, minlength=len(ts.pairs)) > 0
@@ -326,6 +331,8 @@ class MinMluLp:
             raise ValidationError("demand", [f"pair {src}->{dst} has demand but no tunnel"])
         start = time.perf_counter()
         scaled = demand / self.scale
+        if cold:
+            self.highs.clearSolver()
         self.highs.changeRowsBounds(  # type: ignore[attr-defined]
             len(self._rows), self._rows, scaled, scaled
         )
@@ -339,10 +346,11 @@ class MinMluLp:
         return MluSolution(mlu=mlu_of_split(ts, demand, split), split=split, seconds=seconds)
 
 
-def min_mlu_lp(ts: TunnelSet, demand: np.ndarray) -> MluSolution:
-    """Exact minimum MLU of routing `demand` (D,) over the tunnels of `ts` (HiGHS LP)."""
+def min_mlu_lp(ts: TunnelSet, demand: np.ndarray, *, cold: bool = False) -> MluSolution:
+    """Exact minimum MLU of routing `demand` (D,) over the tunnels of `ts` (HiGHS LP); `cold`:
+    a split that does not depend on earlier solves (`MinMluLp.solve`)."""
     solver = ts.cache.get("lp")
     if solver is None:
         solver = ts.cache["lp"] = MinMluLp(ts)
     assert isinstance(solver, MinMluLp)
-    return solver.solve(demand)
+    return solver.solve(demand, cold=cold)
