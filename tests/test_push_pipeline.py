@@ -61,6 +61,31 @@ def test_pipelined_rpcs_are_answered_in_order_each_with_its_own_outcome(
     assert all(not held for held in locks(fleet).values())
 
 
+class _DeadChannel:
+    def sendall(self, data: bytes) -> None:
+        raise OSError("broken pipe")
+
+
+def test_a_session_lost_as_the_pipeline_is_written_fails_every_step(
+    fleet: FleetThread, sb: NetconfSouthbound
+) -> None:
+    """The corked RPCs are written when the cork ends: a transport that fails then fails every
+    step as a lost session (regression: an IndexError naming no step), and the next RPC
+    connects again."""
+    session = sb.sessions[sorted(TOPO.nodes)[1]]
+    session.manager()
+    assert session._sender is not None
+    session._sender.channel = _DeadChannel()
+    lock, unlock = (lambda m: m.lock("candidate")), (lambda m: m.unlock("candidate"))
+    errors = session.pipelined([("lock", lock), ("unlock", unlock)])
+    assert [e.doing for e in errors if e is not None] == ["unlock", "unlock"]
+    assert all(e is not None and "session lost" in e.reason for e in errors)
+    session.rpc("lock", lock)  # a new session
+    session.rpc("unlock", unlock)
+    wait_settled(fleet)
+    assert all(not held for held in locks(fleet).values())
+
+
 def test_a_refused_confirm_puts_the_confirmed_devices_back_under_a_new_lock(
     fleet: FleetThread, sb: NetconfSouthbound
 ) -> None:

@@ -381,7 +381,9 @@ class DeviceSession:
                     sent.append((doing, call(pipe)))
         except (TransportError, OSError, EOFError) as error:
             self.drop()
-            lost = DeviceError(self.name, steps[len(sent)][0], f"session lost ({error})")
+            # lost while writing a step, or while flushing them all when the cork ended
+            doing = steps[min(len(sent), len(steps) - 1)][0]
+            lost = DeviceError(self.name, doing, f"session lost ({error})")
             return [lost for _ in steps]
         timeout = self.options.rpc_timeout_s
         errors: list[DeviceError | None] = []
