@@ -245,6 +245,12 @@ def _rolling_table(result: dict[str, Any]) -> None:
 def eval_faults(
     *,
     seeds: int = typer.Option(8, help="Test seeds (each: 30 links over 4 days, 1-min samples)."),
+    first_seed: int = typer.Option(
+        0,
+        help="First test seed (the test seeds are FIRST .. FIRST + SEEDS - 1; another range is "
+        "another independent test set). Training, detector and closed-loop seeds start at "
+        "10,000, 20,000 and 30,000, so the test range must end below 10,000.",
+    ),
     train_seeds: int = typer.Option(10, help="Extra seeds used only for training."),
     links: int = typer.Option(30, help="Links per seed."),
     days: float = typer.Option(4.0, help="Days of telemetry per seed (at least 2)."),
@@ -276,14 +282,21 @@ def eval_faults(
 
     Examples: netpilot model eval faults --seeds 8 --json; the closed loop's profile:
     netpilot model eval faults --step-s 30 --time-scale 0.125 --days 0.25 --links 60;
-    leave-one-kind-out over six kinds: netpilot model eval faults --leave-one-out --new-kinds
+    leave-one-kind-out over six kinds: netpilot model eval faults --leave-one-out --new-kinds;
+    another test set: netpilot model eval faults --leave-one-out --new-kinds --first-seed 200
     """
-    from models.fault_eval import FaultEvalConfig, evaluate_faults
+    from models.fault_eval import TRAIN_FIRST_SEED, FaultEvalConfig, evaluate_faults
     from models.precursors import ALL_FAULT_KINDS, FAULT_KINDS, GeneratorConfig
 
     if seeds < 1 or train_seeds < 1 or links < 5 or days <= 0 or step_s <= 0:
         raise UsageError(
             "give --seeds and --train-seeds >= 1, --links >= 5, --days and --step-s > 0"
+        )
+    if first_seed < 0 or first_seed + seeds > TRAIN_FIRST_SEED:
+        raise UsageError(
+            f"--first-seed {first_seed} with --seeds {seeds}: the test seeds must lie in "
+            f"0..{TRAIN_FIRST_SEED - 1} (training seeds start at {TRAIN_FIRST_SEED}); give a "
+            "smaller --first-seed"
         )
     kinds = () if unseen.strip() == "none" else tuple(k.strip() for k in unseen.split(","))
     known = ALL_FAULT_KINDS if new_kinds else FAULT_KINDS
@@ -292,6 +305,7 @@ def eval_faults(
         raise UsageError(f"--unseen: unknown fault kind {bad[0]!r}; use {', '.join(known)}")
     cfg = FaultEvalConfig(
         seeds=seeds,
+        first_seed=first_seed,
         train_seeds=train_seeds,
         unseen=kinds,
         generator=GeneratorConfig(

@@ -69,3 +69,21 @@ def test_detector_bench_runs_on_a_tiny_input() -> None:
     assert out["test_link_days"] == 4.0 and out["validation_link_days"] == 10.0
     for h in out["held_out"].values():
         assert 0.0 <= h["held_out_recall"] <= 1.0 and h["false_alarms_per_100_link_days"] >= 0.0
+
+
+def test_the_held_out_kind_does_not_steer_the_choice() -> None:
+    """The held-out kind's hits on validation (and their leads) must not move its own run's
+    rules: poisoning them (every setting "catches" it a day ahead, the loosest the earliest)
+    leaves the choice as it was. The lead tie-break once read every kind's leads."""
+    cfg = FaultEvalConfig(generator=GeneratorConfig(links=16, days=DAYS))
+    val = _scored(generate(10_000, GeneratorConfig(links=16, days=DAYS, fault_kinds=FAULT_KINDS)))
+    tallies = column_tallies(val, cfg)
+    days = 16 * DAYS / 2
+    before = choose(tallies, "latency_creep", days, cfg)
+    for (_, g), t in tallies.items():
+        poison = [86_400.0 + g] * 5
+        t.by_kind["latency_creep"] = [5, 5]
+        t.leads_by_kind["latency_creep"] = poison
+        t.leads_s = [x for k, v in t.leads_by_kind.items() for x in v]
+    assert choose(tallies, "latency_creep", days, cfg) == before
+    assert choose(tallies, "optical_drift", days, cfg) != before  # the poison does steer a run

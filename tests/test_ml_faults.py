@@ -75,3 +75,18 @@ def test_leave_one_kind_out_smoke_run_of_the_documented_command() -> None:
         evaluate_combined(
             FaultEvalConfig(generator=GeneratorConfig(fault_kinds=FAULT_KINDS[:1])), lambda *_: None
         )
+
+
+def test_first_seed_picks_another_test_set_and_is_checked() -> None:
+    """`--first-seed` moves the test seeds (an independent test set) and must stay below the
+    training seeds; a bad value is a clear error naming the flag, not a traceback."""
+    small = ["--seeds", "1", "--train-seeds", "1", "--links", "10", "--days", "2", "--json"]
+    bad = run_cli("model", "eval", "faults", *small, "--first-seed", "9999", "--seeds", "2")
+    assert bad.returncode != 0 and "--first-seed" in bad.stderr and "Traceback" not in bad.stderr
+    assert run_cli("model", "eval", "faults", *small, "--first-seed", "-1").returncode != 0
+    cfg = FaultEvalConfig(seeds=1, first_seed=200, train_seeds=1,
+                          generator=GeneratorConfig(links=10, days=2.0))  # fmt: skip
+    from models.fault_eval import prepare
+
+    tests = [p.link.name for p in prepare(cfg, lambda *_: None) if not p.train]
+    assert tests and all(name.startswith("s200-") for name in tests)
