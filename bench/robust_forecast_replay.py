@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,18 @@ HOLD_ROUNDS = 1
 
 
 @dataclass
-class Tally:
-    started: int = 0
+class ModeCounts:
+    """One mode's replay: avoidances started (by the member that decided), link-rounds avoided,
+    hot link-rounds, and those whose link was avoided from an earlier round."""
+
+    by_member: dict[str, int] = field(default_factory=dict)
     avoided_rounds: int = 0
     hot: int = 0
     hot_covered: int = 0
-    by_member: dict[str, int] | None = None
+
+    @property
+    def started(self) -> int:
+        return sum(self.by_member.values())
 
 
 def utilisation(geant: Path, peak: float, train_end: int) -> np.ndarray:
@@ -79,10 +85,10 @@ def p90_ahead(util: np.ndarray, replay_from: int, seed: int) -> np.ndarray:
     return out
 
 
-def replay(util: np.ndarray, p90: np.ndarray, replay_from: int, robust: bool) -> Tally:
+def replay(util: np.ndarray, p90: np.ndarray, replay_from: int, robust: bool) -> ModeCounts:
     cfg = AvoidConfig()
     futures = LinkFutures(period_s=86_400.0)
-    tally = Tally(by_member={})
+    tally = ModeCounts()
     links = util.shape[1]
     avoided = np.zeros(links, dtype=bool)
     held = np.zeros(links, dtype=int)
@@ -103,8 +109,6 @@ def replay(util: np.ndarray, p90: np.ndarray, replay_from: int, robust: bool) ->
                 signal, member = worst.utilisation, worst.name
             if not avoided[e] and signal >= cfg.forecast_on:
                 avoided[e], held[e] = True, 0
-                tally.started += 1
-                assert tally.by_member is not None
                 tally.by_member[member] = tally.by_member.get(member, 0) + 1
             elif avoided[e] and signal < cfg.forecast_off and held[e] >= HOLD_ROUNDS:
                 avoided[e] = False
