@@ -245,7 +245,10 @@ def test_the_docs_examples_run_as_written() -> None:
         outputs.append(out.stdout)
     assert Path("/tmp/netpilot-api/cert.pem").is_file()
     last = outputs[-1]
-    assert '{"ready":true' in last and "br1-dc1-voice" in last and "verified" in last
+    assert '{"ready":true' in last and "br1-dc1-voice" in last, last
+    # `intent apply` returns once no intent is in a transient state, and "installed" is not one:
+    # on a loaded machine the verification (next engine round) can come after the table
+    assert "verified" in last or "installed" in last, last
     refused = json.loads(last[last.index('{"detail"') :].splitlines()[0])
     assert refused["errors"] == [
         {"field": "src", "message": "give a node name or at least one prefix"}
